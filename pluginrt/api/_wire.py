@@ -1,0 +1,150 @@
+"""Wire conventions shared by every contract type.
+
+Go's ``encoding/json`` writes ``null`` for nil slices, maps, byte slices and
+pointers, and for nil slices held inside maps and slices. Python code should
+not have to care: a field declared ``Bytes``, ``List[T]`` or ``Map[K, V]`` is
+typed (for mypy) as plain ``bytes`` / ``list`` / ``dict``, while msgspec is
+told it may also be ``null`` on the wire. ``Wire.__post_init__`` then turns
+every such ``None`` into the field's empty value, so a decoded value never
+holds ``None`` where its type says it cannot.
+
+Go field names are kept on the wire with ``rename=go`` on each class (or a
+per-field ``msgspec.field(name=...)`` where the seed gives a ``json`` tag).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
+
+import msgspec
+
+__all__ = [
+    "ZERO_TIME",
+    "Bytes",
+    "Duration",
+    "Header",
+    "List",
+    "Map",
+    "Time",
+    "Values",
+    "Wire",
+    "go",
+]
+
+#: Go's zero ``time.Time``, written ``0001-01-01T00:00:00Z``.
+ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.UTC)
+
+#: ``time.Duration``: integer nanoseconds, exact.
+Duration = int
+#: ``time.Time``: RFC 3339 on the wire, timezone-aware in Python.
+Time = datetime.datetime
+
+if TYPE_CHECKING:
+    Bytes = bytes
+    List = list
+    Map = dict
+else:
+
+    Bytes = Optional[bytes]  # noqa: UP045 - must be a runtime typing object
+
+    class List:
+        """``List[T]``: a Go slice; ``null`` on the wire decodes to ``[]``."""
+
+        def __class_getitem__(cls, item: Any) -> Any:
+            return Optional[list[item]]  # noqa: UP045
+
+    class Map:
+        """``Map[K, V]``: a Go map; ``null`` on the wire decodes to ``{}``."""
+
+        def __class_getitem__(cls, item: Any) -> Any:
+            key, value = item
+            return Optional[dict[key, value]]  # noqa: UP045
+
+
+#: ``http.Header``: header name to its values.
+Header = Map[str, List[str]]
+#: ``url.Values``: query parameter to its values.
+Values = Map[str, List[str]]
+
+
+def _empty_of(t: msgspec.inspect.Type) -> Any:
+    """The factory of the empty value a nullable ``t`` stands for, else None."""
+    if isinstance(t, msgspec.inspect.UnionType):
+        rest = [m for m in t.types if not isinstance(m, msgspec.inspect.NoneType)]
+        if len(rest) == 1 and len(rest) < len(t.types):
+            t = rest[0]
+            if isinstance(t, msgspec.inspect.BytesType):
+                return bytes
+            if isinstance(t, msgspec.inspect.ListType):
+                return list
+            if isinstance(t, msgspec.inspect.DictType):
+                return dict
+    return None
+
+
+_ACRONYMS = {
+    "id": "ID",
+    "json": "JSON",
+    "url": "URL",
+    "http": "HTTP",
+    "api": "API",
+    "ttft": "TTFT",
+    "github": "GitHub",
+    "oauth": "OAuth",
+}
+
+
+def go(name: str) -> str:
+    """The Go field name of a snake_case attribute: ``storage_json`` -> ``StorageJSON``."""
+    return "".join(_ACRONYMS.get(part) or part.capitalize() for part in name.split("_"))
+
+
+# A fixer is (attribute, empty factory, inner factory or None, inner is dict).
+_Fixer = tuple[str, Any, Any, bool]
+
+
+def _fixers_for(cls: type[Wire]) -> tuple[_Fixer, ...]:
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    fixers: list[_Fixer] = []
+    for field in info.fields:
+        outer = _empty_of(field.type)
+        if outer is None:
+            continue
+        assert isinstance(field.type, msgspec.inspect.UnionType)
+        container = next(
+            m for m in field.type.types if not isinstance(m, msgspec.inspect.NoneType)
+        )
+        inner = None
+        is_dict = isinstance(container, msgspec.inspect.DictType)
+        if isinstance(container, msgspec.inspect.DictType):
+            inner = _empty_of(container.value_type)
+        elif isinstance(container, msgspec.inspect.ListType):
+            inner = _empty_of(container.item_type)
+        fixers.append((field.name, outer, inner, is_dict))
+    return tuple(fixers)
+
+
+class Wire(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Base of every contract type: keyword-only, zero values omitted, nulls absorbed."""
+
+    __wire_fixers__: ClassVar[dict[type, tuple[_Fixer, ...]]] = {}
+
+    def __post_init__(self) -> None:
+        cls = type(self)
+        fixers = Wire.__wire_fixers__.get(cls)
+        if fixers is None:
+            fixers = Wire.__wire_fixers__[cls] = _fixers_for(cls)
+        for name, outer, inner, is_dict in fixers:
+            value = getattr(self, name)
+            if value is None:
+                setattr(self, name, outer())
+            elif inner is not None and value:
+                if is_dict:
+                    if None in value.values():
+                        for k, v in value.items():
+                            if v is None:
+                                value[k] = inner()
+                elif None in value:
+                    value[:] = [inner() if v is None else v for v in value]
