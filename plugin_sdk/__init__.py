@@ -1,0 +1,1 @@
+"""Write pluginrt plugins as plain Python scripts."""

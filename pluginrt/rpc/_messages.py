@@ -1,0 +1,141 @@
+"""JSON-RPC 2.0 messages and the engine's own methods (protocol version 1).
+
+One envelope type covers every message kind, so a line is decoded once;
+``params`` and ``result`` stay :class:`msgspec.Raw` until the method (or the
+waiting caller) says which type they are. :func:`classify` then tells a
+request from a notification, a response or an invalid message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+
+__all__ = [
+    "CANCELLED",
+    "HANDLER_ERROR",
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "METHOD_NOT_FOUND",
+    "PARSE_ERROR",
+    "PROTOCOL_VERSION",
+    "CancelParams",
+    "Empty",
+    "ErrorData",
+    "ErrorObject",
+    "Message",
+    "StreamCancel",
+    "StreamChunk",
+    "StreamCredit",
+    "StreamEnd",
+    "StreamError",
+]
+
+PROTOCOL_VERSION: Final = 1
+
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
+INTERNAL_ERROR: Final = -32603
+CANCELLED: Final = -32800
+HANDLER_ERROR: Final = -32000
+
+Id = int | str
+
+
+class ErrorData(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a handler said about its error, where known."""
+
+    code: str = ""
+    retryable: bool = False
+    http_status: int = 0
+
+
+class ErrorObject(msgspec.Struct, kw_only=True):
+    """A JSON-RPC error object. ``data`` is whatever the peer sent (any JSON);
+    pluginrt sends :class:`ErrorData` there."""
+
+    code: int
+    message: str
+    data: Any = msgspec.UNSET
+
+
+class Message(msgspec.Struct, kw_only=True):
+    """Any JSON-RPC 2.0 message. Absent members stay ``UNSET`` and are not written.
+
+    ``host_callback_id`` is pluginrt's top-level extension: a host-to-plugin
+    call made for a client request carries it, and the plugin's ``host.*``
+    calls made while serving that call echo it.
+    """
+
+    jsonrpc: str = "2.0"
+    id: Id | msgspec.UnsetType | None = msgspec.UNSET
+    method: str | msgspec.UnsetType = msgspec.UNSET
+    params: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    result: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    error: ErrorObject | msgspec.UnsetType = msgspec.UNSET
+    host_callback_id: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class Empty(msgspec.Struct, omit_defaults=True):
+    """``{}``: the params of ``$/ping`` and the result of several methods."""
+
+
+class CancelParams(msgspec.Struct):
+    """``$/cancel``: the id of the call to cancel."""
+
+    id: Id
+
+
+class StreamChunk(msgspec.Struct):
+    """``stream.chunk``: one payload chunk (base64 on the wire)."""
+
+    stream_id: str
+    payload: bytes
+
+
+class StreamError(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Why a stream ended badly."""
+
+    message: str
+    code: str = ""
+    http_status: int = 0
+
+
+class StreamEnd(msgspec.Struct):
+    """``stream.end``: exactly one per stream; ``error`` is null on success."""
+
+    stream_id: str
+    error: StreamError | None = None
+
+
+class StreamCredit(msgspec.Struct):
+    """``stream.credit``: the consumer grants ``chunks`` more chunks."""
+
+    stream_id: str
+    chunks: int
+
+
+class StreamCancel(msgspec.Struct):
+    """``stream.cancel``: the consumer is gone; the producer should stop."""
+
+    stream_id: str
+
+
+def error_message(
+    code: int, message: str, data: ErrorData | None = None, id: Id | None = None
+) -> Message:
+    """A response carrying an error (``id`` is null when it could not be read)."""
+    error = ErrorObject(code=code, message=message)
+    if data is not None:
+        error.data = data
+    return Message(id=id, error=error)
+
+
+def describe(value: Any) -> str:
+    """A short, loggable rendering of a raw JSON value."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes | bytearray) else str(value)
+    return text if len(text) <= 200 else text[:200] + "..."
