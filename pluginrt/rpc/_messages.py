@@ -30,7 +30,7 @@ __all__ = [
     "StreamChunk",
     "StreamCredit",
     "StreamEnd",
-    "StreamError",
+    "StreamEndError",
 ]
 
 PROTOCOL_VERSION: Final = 1
@@ -97,7 +97,7 @@ class StreamChunk(msgspec.Struct):
     payload: bytes
 
 
-class StreamError(msgspec.Struct, kw_only=True, omit_defaults=True):
+class StreamEndError(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Why a stream ended badly."""
 
     message: str
@@ -109,7 +109,7 @@ class StreamEnd(msgspec.Struct):
     """``stream.end``: exactly one per stream; ``error`` is null on success."""
 
     stream_id: str
-    error: StreamError | None = None
+    error: StreamEndError | None = None
 
 
 class StreamCredit(msgspec.Struct):

@@ -1,0 +1,675 @@
+"""The JSON-RPC engine: one :class:`Connection` per peer, used by host and plugin alike.
+
+Guarantees:
+
+- Reading never waits on anyone: the reader routes each line synchronously
+  (responses to their callers, chunks into bounded stream buffers, requests
+  to new handler tasks), so a slow consumer or handler never delays another
+  call on the same connection.
+- Every request received gets exactly one response, whether its handler
+  returns, raises, is cancelled with ``$/cancel``, or gets bad params —
+  unless the connection itself is gone.
+- Every call made ends with a result or one of the errors of
+  :mod:`pluginrt.rpc._errors`; closing fails every call in flight at once.
+- Writes go through one writer task that sends whatever is queued in one
+  batch, so many small messages cost one system call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+import trio
+
+from ._errors import (
+    CallTimeout,
+    ConnectionClosed,
+    HandlerError,
+    ProtocolError,
+    RemoteError,
+    StreamError,
+    error_data,
+)
+from ._framing import DEFAULT_MAX_LINE, LineFramer, LineTooLong
+from ._messages import (
+    CANCELLED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    CancelParams,
+    Empty,
+    ErrorData,
+    ErrorObject,
+    Message,
+    StreamCancel,
+    StreamChunk,
+    StreamCredit,
+    StreamEnd,
+    describe,
+)
+from ._streams import IncomingStream, OutgoingStream
+
+__all__ = ["CallContext", "Connection", "ConnectionStatistics", "Handler", "open_connection"]
+
+T = TypeVar("T")
+Id = int | str
+
+logger = logging.getLogger("pluginrt.rpc")
+
+_ENVELOPE = msgspec.json.Decoder(Message)
+_ANY = msgspec.json.Decoder()
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_ENCODER = msgspec.json.Encoder()
+_EMPTY = Empty()
+
+#: Queued output above this many bytes makes senders wait for the writer.
+_HIGH_WATER = 8 * 1024 * 1024
+
+
+class _Request(msgspec.Struct, omit_defaults=True):
+    jsonrpc: str
+    id: Id
+    method: str
+    params: Any
+    host_callback_id: str | None = None
+
+
+class _Notification(msgspec.Struct, omit_defaults=True):
+    jsonrpc: str
+    method: str
+    params: Any
+    host_callback_id: str | None = None
+
+
+class _Result(msgspec.Struct):
+    jsonrpc: str
+    id: Id | None
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a handler knows about the call it serves."""
+
+    connection: Connection
+    method: str
+    #: The request id, or None for a notification.
+    id: Id | None
+    #: The top-level ``host_callback_id`` the caller sent, if any.
+    callback_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A method's params type and its coroutine ``fn(params, context) -> result``."""
+
+    params: type[Any]
+    fn: Callable[[Any, CallContext], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatistics:
+    calls_in_flight: int
+    handlers_running: int
+    handlers_queued: int
+    calls_sent: int
+    calls_received: int
+    streams_open: int
+    bytes_queued: int
+
+
+class _Pending:
+    __slots__ = ("event", "message", "method")
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.event = trio.Event()
+        self.message: Message | BaseException | None = None
+
+
+class Connection:
+    """A JSON-RPC 2.0 peer over a pair of trio byte streams. Open with :func:`open_connection`."""
+
+    def __init__(
+        self,
+        send_stream: trio.abc.SendStream,
+        receive_stream: trio.abc.ReceiveStream,
+        handlers: Mapping[str, Handler],
+        *,
+        name: str,
+        max_line: int,
+        max_handlers: int,
+    ) -> None:
+        self.name = name
+        self._send_stream = send_stream
+        self._receive_stream = receive_stream
+        self._handlers = dict(handlers)
+        self._max_line = max_line
+        self._limit = trio.Semaphore(max_handlers)
+        self._max_handlers = max_handlers
+        self._ids = itertools.count(1)
+        self._stream_ids = itertools.count(1)
+        self._pending: dict[Id, _Pending] = {}
+        self._running: dict[Id, trio.CancelScope] = {}
+        # Calls we gave up on (timeout, cancelled caller): their late answers are expected.
+        self._abandoned: dict[Id, None] = {}
+        self._incoming: dict[str, IncomingStream] = {}
+        self._outgoing: dict[str, OutgoingStream] = {}
+        self._decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._writer_lot = trio.lowlevel.ParkingLot()
+        self._drained_lot = trio.lowlevel.ParkingLot()
+        self._closed_reason: BaseException | None = None
+        self._closed = trio.Event()
+        self._calls_sent = 0
+        self._calls_received = 0
+        self._nursery: trio.Nursery | None = None
+        self._handler_nursery: trio.Nursery | None = None
+
+    # ---------------------------------------------------------------- calls
+
+    async def call(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[T],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the typed CallTimeout names the method
+        callback_id: str | None = None,
+    ) -> T:
+        """Call ``method`` and return its result decoded as ``result_type``.
+
+        Raises :class:`RemoteError`, :class:`CallTimeout` (after sending
+        ``$/cancel``), :class:`ConnectionClosed` or :class:`ProtocolError`.
+        A cancelled caller also sends ``$/cancel``.
+        """
+        await self._wait_writable()
+        id = next(self._ids)
+        data = _ENCODER.encode(
+            _Request("2.0", id, method, _EMPTY if params is None else params, callback_id)
+        )
+        pending = _Pending(method)
+        self._pending[id] = pending
+        self._calls_sent += 1
+        self._enqueue(data)
+        answered = False
+        try:
+            with trio.move_on_after(math.inf if timeout is None else timeout):
+                await pending.event.wait()
+                answered = True
+        finally:
+            if not answered and self._pending.pop(id, None) is not None:
+                self._abandoned[id] = None
+                if len(self._abandoned) > 4096:
+                    del self._abandoned[next(iter(self._abandoned))]
+                self._notify_nowait("$/cancel", CancelParams(id))
+        if not answered:
+            raise CallTimeout(method, timeout or 0.0)
+        message = pending.message
+        if isinstance(message, BaseException):
+            raise message.with_traceback(None)
+        assert message is not None
+        if message.error is not msgspec.UNSET:
+            error = message.error
+            raise RemoteError(error.code, error.message, error_data(error.data))
+        raw = message.result
+        if raw is msgspec.UNSET:  # pragma: no cover - classify() guarantees one of the two
+            raise ProtocolError(f"{self.name}: {method} answered with neither result nor error")
+        try:
+            return self._decoder(result_type).decode(raw)
+        except msgspec.DecodeError as exc:
+            raise ProtocolError(
+                f"{self.name}: {method} answered with an invalid result "
+                f"({result_type.__name__}): {exc}"
+            ) from None
+
+    async def notify(self, method: str, params: Any, *, callback_id: str | None = None) -> None:
+        """Send a notification (no answer comes)."""
+        self._check_open()
+        await self._wait_writable()
+        self._notify_nowait(method, params, callback_id)
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been written (or the connection closed)."""
+        while self._out_bytes and self._closed_reason is None:
+            await self._drained_lot.park()
+
+    async def ping(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """``$/ping`` the peer; returns when it answers."""
+        await self.call("$/ping", _EMPTY, Empty, timeout=timeout)
+
+    # -------------------------------------------------------------- streams
+
+    def open_stream(self, window: int) -> IncomingStream:
+        """Register a new incoming stream; pass its ``stream_id`` and ``window`` to the peer."""
+        self._check_open()
+        stream = IncomingStream(self, f"s{next(self._stream_ids)}", window)
+        self._incoming[stream.stream_id] = stream
+        return stream
+
+    def outgoing_stream(self, stream_id: str, window: int) -> OutgoingStream:
+        """Register the producer end of a stream the peer opened with ``stream_id``."""
+        self._check_open()
+        if stream_id in self._outgoing:
+            raise StreamError(f"stream {stream_id} is already open")
+        stream = OutgoingStream(self, stream_id, window)
+        self._outgoing[stream_id] = stream
+        return stream
+
+    def _forget_incoming(self, stream_id: str) -> None:
+        self._incoming.pop(stream_id, None)
+
+    def _forget_outgoing(self, stream_id: str) -> None:
+        self._outgoing.pop(stream_id, None)
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_reason is not None
+
+    @property
+    def closed_reason(self) -> BaseException | None:
+        """Why the connection closed (a :class:`ConnectionClosed` or :class:`ProtocolError`)."""
+        return self._closed_reason
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    def close(self, reason: BaseException | None = None) -> None:
+        """Close now: every call in flight fails with ``reason`` (a ConnectionClosed by default)."""
+        if self._closed_reason is not None:
+            return
+        if reason is None:
+            reason = ConnectionClosed(f"{self.name}: connection closed")
+        self._closed_reason = reason
+        for pending in self._pending.values():
+            pending.message = reason
+            pending.event.set()
+        self._pending.clear()
+        for incoming in list(self._incoming.values()):
+            incoming._fail(reason)
+        for outgoing in list(self._outgoing.values()):
+            outgoing._on_cancel()
+        self._outgoing.clear()
+        self._drained_lot.unpark_all()
+        if self._handler_nursery is not None:
+            self._handler_nursery.cancel_scope.cancel()
+        self._closed.set()
+
+    def spawn(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Run ``fn(*args)`` in the background until it returns or the connection closes."""
+        assert self._handler_nursery is not None
+        self._handler_nursery.start_soon(fn, *args)
+
+    def statistics(self) -> ConnectionStatistics:
+        return ConnectionStatistics(
+            calls_in_flight=len(self._pending),
+            handlers_running=self._max_handlers - self._limit.value,
+            handlers_queued=self._limit.statistics().tasks_waiting,
+            calls_sent=self._calls_sent,
+            calls_received=self._calls_received,
+            streams_open=len(self._incoming) + len(self._outgoing),
+            bytes_queued=self._out_bytes,
+        )
+
+    def _check_open(self) -> None:
+        if self._closed_reason is not None:
+            raise ConnectionClosed(f"{self.name}: connection is closed") from self._closed_reason
+
+    async def _run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            async with trio.open_nursery() as handlers:
+                self._handler_nursery = handlers
+                nursery.start_soon(self._writer)
+                nursery.start_soon(self._reader)
+                task_status.started()
+                await self._closed.wait()
+            nursery.cancel_scope.cancel()
+
+    # --------------------------------------------------------------- writing
+
+    def _enqueue(self, data: bytes) -> None:
+        self._out.append(data)
+        self._out.append(b"\n")
+        self._out_bytes += len(data) + 1
+        self._writer_lot.unpark_all()
+
+    def _notify_nowait(self, method: str, params: Any, callback_id: str | None = None) -> None:
+        if self._closed_reason is None:
+            self._enqueue(_ENCODER.encode(_Notification("2.0", method, params, callback_id)))
+
+    async def _wait_writable(self) -> None:
+        while self._out_bytes > _HIGH_WATER and self._closed_reason is None:
+            await self._drained_lot.park()
+        self._check_open()
+
+    async def _writer(self) -> None:
+        try:
+            while True:
+                if not self._out:
+                    await self._writer_lot.park()
+                    continue
+                data = b"".join(self._out)
+                size = self._out_bytes
+                self._out.clear()
+                await self._send_stream.send_all(data)
+                self._out_bytes -= size
+                self._drained_lot.unpark_all()
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            reason = ConnectionClosed(f"{self.name}: the peer stopped reading ({exc})")
+            self.close(reason)
+
+    # --------------------------------------------------------------- reading
+
+    async def _reader(self) -> None:
+        framer = LineFramer(self._max_line)
+        reason: BaseException
+        try:
+            while True:
+                data = await self._receive_stream.receive_some(1 << 16)
+                if not data:
+                    reason = ConnectionClosed(f"{self.name}: the peer closed the connection")
+                    break
+                for line in framer.feed(bytes(data)):
+                    self._on_line(line)
+                    if self._closed_reason is not None:
+                        return
+        except LineTooLong as exc:
+            reason = ProtocolError(f"{self.name}: {exc}")
+            logger.error("%s", reason)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            reason = ConnectionClosed(f"{self.name}: the connection broke ({exc})")
+        self.close(reason)
+
+    def _on_line(self, line: bytes) -> None:
+        if line[:1] == b"[":
+            self._on_batch(line)
+            return
+        try:
+            message = _ENVELOPE.decode(line)
+        except msgspec.DecodeError as exc:
+            self._on_undecodable(line, exc)
+            return
+        self._on_message(message, None)
+
+    def _on_undecodable(self, line: bytes, exc: msgspec.DecodeError) -> None:
+        try:
+            value = _ANY.decode(line)
+        except msgspec.DecodeError:
+            logger.warning("%s: not a JSON-RPC message, ignored: %s", self.name, describe(line))
+            if line[:1] == b"{":
+                self._enqueue(_error(None, PARSE_ERROR, f"parse error: {exc}"))
+            return
+        id = value.get("id") if isinstance(value, dict) else None
+        if not isinstance(id, int | str) or isinstance(id, bool):
+            id = None
+        logger.warning("%s: invalid JSON-RPC message (%s): %s", self.name, exc, describe(line))
+        if isinstance(value, dict) and "method" in value and "id" not in value:
+            return  # an invalid notification gets no answer
+        if isinstance(value, dict) and ("result" in value or "error" in value):
+            pending = self._pending.pop(id, None) if id is not None else None
+            if pending is not None:
+                pending.message = ProtocolError(
+                    f"{self.name}: {pending.method} answered with an invalid response: {exc}"
+                )
+                pending.event.set()
+            return
+        self._enqueue(_error(id, INVALID_REQUEST, f"invalid request: {exc}"))
+
+    def _on_batch(self, line: bytes) -> None:
+        try:
+            items = _RAW_LIST.decode(line)
+        except msgspec.DecodeError as exc:
+            self._enqueue(_error(None, PARSE_ERROR, f"parse error: {exc}"))
+            return
+        if not items:
+            self._enqueue(_error(None, INVALID_REQUEST, "invalid request: empty batch"))
+            return
+        replies: list[bytes] = []
+        requests: list[Message] = []
+        for item in items:
+            try:
+                message = _ENVELOPE.decode(item)
+            except msgspec.DecodeError as exc:
+                replies.append(_error(None, INVALID_REQUEST, f"invalid request: {exc}"))
+                continue
+            if message.method is not msgspec.UNSET and message.id is not msgspec.UNSET:
+                requests.append(message)
+            else:
+                self._on_message(message, replies)
+        if requests:
+            assert self._handler_nursery is not None
+            self._handler_nursery.start_soon(self._run_batch, requests, replies)
+        elif replies:
+            self._enqueue(b"[" + b",".join(replies) + b"]")
+
+    async def _run_batch(self, requests: list[Message], replies: list[bytes]) -> None:
+        async with trio.open_nursery() as nursery:
+            for message in requests:
+                self._on_message(message, replies, nursery)
+        self._enqueue(b"[" + b",".join(replies) + b"]")
+
+    def _on_message(
+        self,
+        message: Message,
+        replies: list[bytes] | None,
+        nursery: trio.Nursery | None = None,
+    ) -> None:
+        method = message.method
+        if method is msgspec.UNSET:
+            self._on_response(message, replies)
+            return
+        id = message.id
+        if id is msgspec.UNSET:
+            self._on_notification(method, message)
+            return
+        reply = replies.append if replies is not None else self._enqueue
+        self._calls_received += 1
+        if method == "$/ping":
+            reply(_ENCODER.encode(_Result("2.0", id, _EMPTY)))
+            return
+        handler = self._handlers.get(method)
+        if handler is None:
+            reply(_error(id, METHOD_NOT_FOUND, f"method not found: {method}"))
+            return
+        if id is None:
+            reply(_error(None, INVALID_REQUEST, "invalid request: id must not be null"))
+            return
+        if id in self._running:
+            reply(_error(id, INVALID_REQUEST, f"invalid request: id {id!r} is already in use"))
+            return
+        scope = trio.CancelScope()
+        self._running[id] = scope
+        target = nursery or self._handler_nursery
+        assert target is not None
+        target.start_soon(self._serve, handler, message, id, scope, reply)
+
+    def _on_response(self, message: Message, replies: list[bytes] | None) -> None:
+        if message.result is msgspec.UNSET and message.error is msgspec.UNSET:
+            logger.warning("%s: a message with neither method nor result/error", self.name)
+            if replies is not None or message.id is not msgspec.UNSET:
+                target = replies.append if replies is not None else self._enqueue
+                bad_id = message.id if isinstance(message.id, int | str) else None
+                target(
+                    _error(bad_id, INVALID_REQUEST, "invalid request: no method, result or error")
+                )
+            return
+        id = message.id
+        pending = self._pending.pop(id, None) if isinstance(id, int | str) else None
+        if pending is None:
+            if self._abandoned.pop(id, 0) is None:  # type: ignore[arg-type]
+                logger.debug("%s: late answer to abandoned call %r dropped", self.name, id)
+            elif message.error is not msgspec.UNSET and id is None:
+                logger.warning(
+                    "%s: the peer reported an error: %s", self.name, message.error.message
+                )
+            else:
+                logger.warning("%s: a response to unknown id %r, ignored", self.name, id)
+            return
+        pending.message = message
+        pending.event.set()
+
+    def _on_notification(self, method: str, message: Message) -> None:
+        params = message.params
+        raw = b"{}" if params is msgspec.UNSET else params
+        try:
+            if method == "stream.chunk":
+                chunk = self._decoder(StreamChunk).decode(raw)
+                incoming = self._incoming.get(chunk.stream_id)
+                if incoming is not None:
+                    incoming._on_chunk(chunk.payload)
+            elif method == "stream.end":
+                end = self._decoder(StreamEnd).decode(raw)
+                incoming = self._incoming.get(end.stream_id)
+                if incoming is not None:
+                    incoming._on_end(
+                        None
+                        if end.error is None
+                        else StreamError(
+                            end.error.message,
+                            code=end.error.code,
+                            http_status=end.error.http_status,
+                        )
+                    )
+            elif method == "stream.credit":
+                credit = self._decoder(StreamCredit).decode(raw)
+                outgoing = self._outgoing.get(credit.stream_id)
+                if outgoing is not None:
+                    outgoing._on_credit(credit.chunks)
+            elif method == "stream.cancel":
+                cancel = self._decoder(StreamCancel).decode(raw)
+                outgoing = self._outgoing.pop(cancel.stream_id, None)
+                if outgoing is not None:
+                    outgoing._on_cancel()
+            elif method == "$/cancel":
+                target = self._decoder(CancelParams).decode(raw)
+                scope = self._running.get(target.id)
+                if scope is not None:
+                    scope.cancel()
+            else:
+                handler = self._handlers.get(method)
+                if handler is None:
+                    logger.debug("%s: notification %s has no handler, ignored", self.name, method)
+                    return
+                assert self._handler_nursery is not None
+                self._handler_nursery.start_soon(self._serve_notification, handler, message)
+        except msgspec.DecodeError as exc:
+            logger.warning("%s: invalid %s notification ignored: %s", self.name, method, exc)
+
+    # -------------------------------------------------------------- serving
+
+    def _decoder(self, type_: type[T]) -> msgspec.json.Decoder[T]:
+        decoder = self._decoders.get(type_)
+        if decoder is None:
+            decoder = self._decoders[type_] = msgspec.json.Decoder(type_)
+        return decoder
+
+    def _context(self, message: Message, id: Id | None) -> CallContext:
+        callback_id = message.host_callback_id
+        return CallContext(
+            self,
+            message.method if isinstance(message.method, str) else "",
+            id,
+            callback_id if isinstance(callback_id, str) else None,
+        )
+
+    async def _serve(
+        self,
+        handler: Handler,
+        message: Message,
+        id: Id,
+        scope: trio.CancelScope,
+        reply: Callable[[bytes], object],
+    ) -> None:
+        method = message.method
+        response: bytes
+        try:
+            with scope:
+                async with self._limit:
+                    raw = b"{}" if message.params is msgspec.UNSET else message.params
+                    try:
+                        params = self._decoder(handler.params).decode(raw)
+                    except msgspec.DecodeError as exc:
+                        response = _error(
+                            id,
+                            INVALID_PARAMS,
+                            f"invalid params for {method} ({handler.params.__name__}): {exc}",
+                        )
+                    else:
+                        result = await handler.fn(params, self._context(message, id))
+                        response = _ENCODER.encode(
+                            _Result("2.0", id, _EMPTY if result is None else result)
+                        )
+            if scope.cancelled_caught:
+                response = _error(id, CANCELLED, f"{method} was cancelled")
+        except HandlerError as exc:
+            response = _error(id, exc.rpc_code, exc.message, exc.data())
+        except Exception as exc:
+            logger.exception("%s: %s failed", self.name, method)
+            response = _error(id, INTERNAL_ERROR, f"{method} failed: {type(exc).__name__}: {exc}")
+        finally:
+            self._running.pop(id, None)
+        if self._closed_reason is None:
+            reply(response)
+
+    async def _serve_notification(self, handler: Handler, message: Message) -> None:
+        raw = b"{}" if message.params is msgspec.UNSET else message.params
+        try:
+            params = self._decoder(handler.params).decode(raw)
+            await handler.fn(params, self._context(message, None))
+        except msgspec.DecodeError as exc:
+            logger.warning("%s: invalid params for %s ignored: %s", self.name, message.method, exc)
+        except Exception:
+            logger.exception("%s: notification %s failed", self.name, message.method)
+
+
+def _error(id: Id | None, code: int, message: str, data: ErrorData | None = None) -> bytes:
+    error = ErrorObject(code=code, message=message)
+    if data is not None:
+        error.data = data
+    return _ENCODER.encode(Message(id=id, error=error))
+
+
+@asynccontextmanager
+async def open_connection(
+    send_stream: trio.abc.SendStream,
+    receive_stream: trio.abc.ReceiveStream,
+    handlers: Mapping[str, Handler] | None = None,
+    *,
+    name: str = "peer",
+    max_line: int = DEFAULT_MAX_LINE,
+    max_handlers: int = 256,
+) -> AsyncIterator[Connection]:
+    """Run a :class:`Connection` for the duration of the block; it is closed on exit."""
+    connection = Connection(
+        send_stream,
+        receive_stream,
+        handlers or {},
+        name=name,
+        max_line=max_line,
+        max_handlers=max_handlers,
+    )
+    # The block's own exception is re-raised outside the nursery, unwrapped.
+    error: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        await nursery.start(connection._run)
+        try:
+            yield connection
+        except BaseException as exc:
+            error = exc
+        finally:
+            connection.close()
+    if error is not None:
+        raise error

@@ -1,0 +1,182 @@
+"""Streams with credit: ``stream.chunk`` / ``stream.end`` / ``stream.credit`` / ``stream.cancel``.
+
+The consumer owns an :class:`IncomingStream`: it grants the producer a window
+of chunks and tops it up as it reads, so its buffer never holds more than the
+window; a producer that sends past its credit has the stream failed. The
+producer owns an :class:`OutgoingStream`: ``send`` waits for credit, and a
+``stream.cancel`` from the consumer cancels ``cancel_scope``.
+
+Both ends are created by the :class:`~pluginrt.rpc.Connection` and are fed by
+its reader synchronously, so a slow consumer never delays other messages.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import trio
+
+from ._errors import StreamError
+from ._messages import StreamCancel, StreamChunk, StreamCredit, StreamEnd, StreamEndError
+
+if TYPE_CHECKING:
+    from ._connection import Connection
+
+__all__ = ["IncomingStream", "OutgoingStream"]
+
+
+class IncomingStream:
+    """The consumer end of a stream. Iterate it, or take batches with :meth:`receive_batch`."""
+
+    def __init__(self, connection: Connection, stream_id: str, window: int) -> None:
+        self.stream_id = stream_id
+        self.window = window
+        self._connection = connection
+        self._credit = window  # chunks the producer may still send
+        self._unacknowledged = 0  # chunks consumed but not yet granted back
+        self._chunks: deque[bytes] = deque()
+        self._lot = trio.lowlevel.ParkingLot()
+        self._ended = False
+        self._error: BaseException | None = None
+        self._closed = False
+
+    @property
+    def buffered(self) -> int:
+        """Chunks received and not yet consumed."""
+        return len(self._chunks)
+
+    # -- fed by the connection's reader (never blocks) --------------------
+
+    def _on_chunk(self, payload: bytes) -> None:
+        if self._ended:
+            return
+        if self._credit <= 0:
+            self._fail(
+                StreamError(
+                    f"stream {self.stream_id}: the producer sent past its credit "
+                    f"(window {self.window})",
+                    code="credit_exceeded",
+                )
+            )
+            self._connection._notify_nowait("stream.cancel", StreamCancel(self.stream_id))
+            return
+        self._credit -= 1
+        self._chunks.append(payload)
+        self._lot.unpark_all()
+
+    def _on_end(self, error: BaseException | None) -> None:
+        if not self._ended:
+            self._ended = True
+            self._error = error
+            self._connection._forget_incoming(self.stream_id)
+            self._lot.unpark_all()
+
+    def _fail(self, error: BaseException) -> None:
+        """End with ``error``; chunks already buffered are still delivered first."""
+        self._on_end(error)
+
+    # -- the consumer's side ----------------------------------------------
+
+    async def receive_batch(self) -> list[bytes]:
+        """Every chunk buffered now (waiting for at least one); ``[]`` at the end.
+
+        Raises the stream's error once its buffered chunks are consumed.
+        """
+        while not self._chunks:
+            if self._ended:
+                if self._error is not None:
+                    raise self._error
+                return []
+            if self._closed:
+                raise StreamError(f"stream {self.stream_id} was closed by its consumer")
+            await self._lot.park()
+        batch = list(self._chunks)
+        self._chunks.clear()
+        self._grant(len(batch))
+        return batch
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while batch := await self.receive_batch():
+            for chunk in batch:
+                yield chunk
+
+    def _grant(self, consumed: int) -> None:
+        if self._ended:
+            return
+        self._unacknowledged += consumed
+        if self._unacknowledged * 2 >= self.window:
+            self._credit += self._unacknowledged
+            self._connection._notify_nowait(
+                "stream.credit", StreamCredit(self.stream_id, self._unacknowledged)
+            )
+            self._unacknowledged = 0
+
+    def close(self) -> None:
+        """Stop reading: tell the producer (``stream.cancel``) unless it already ended."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._ended:
+            self._ended = True
+            self._error = StreamError(f"stream {self.stream_id} was closed by its consumer")
+            self._connection._forget_incoming(self.stream_id)
+            self._connection._notify_nowait("stream.cancel", StreamCancel(self.stream_id))
+        self._chunks.clear()
+        self._lot.unpark_all()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    async def __aenter__(self) -> IncomingStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class OutgoingStream:
+    """The producer end of a stream: :meth:`send` chunks, then :meth:`end` exactly once."""
+
+    def __init__(self, connection: Connection, stream_id: str, window: int) -> None:
+        self.stream_id = stream_id
+        self._connection = connection
+        self._credit = window
+        self._lot = trio.lowlevel.ParkingLot()
+        self._ended = False
+        #: Cancelled when the consumer sends ``stream.cancel`` or the connection closes.
+        self.cancel_scope = trio.CancelScope()
+        self.cancelled = False
+
+    def _on_credit(self, chunks: int) -> None:
+        self._credit += chunks
+        self._lot.unpark_all()
+
+    def _on_cancel(self) -> None:
+        self.cancelled = True
+        self._ended = True
+        self.cancel_scope.cancel()
+        self._lot.unpark_all()
+
+    async def send(self, payload: bytes) -> None:
+        """Send one chunk, waiting for credit first."""
+        while self._credit <= 0 and not self._ended:
+            await self._lot.park()
+        if self._ended:
+            raise StreamError(f"stream {self.stream_id} is no longer open", code="cancelled")
+        self._credit -= 1
+        await self._connection.notify("stream.chunk", StreamChunk(self.stream_id, payload))
+
+    async def end(self, error: StreamError | None = None) -> None:
+        """End the stream (``stream.end``), with ``error`` if it failed; later calls do nothing."""
+        if self._ended:
+            return
+        self._ended = True
+        self._connection._forget_outgoing(self.stream_id)
+        wire = None
+        if error is not None:
+            wire = StreamEndError(
+                message=error.message, code=error.code, http_status=error.http_status
+            )
+        await self._connection.notify("stream.end", StreamEnd(self.stream_id, wire))
