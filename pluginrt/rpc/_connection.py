@@ -148,8 +148,10 @@ class Connection:
         name: str,
         max_line: int,
         max_handlers: int,
+        on_eof: Callable[[], Awaitable[BaseException | None]] | None = None,
     ) -> None:
         self.name = name
+        self._on_eof = on_eof
         self._send_stream = send_stream
         self._receive_stream = receive_stream
         self._handlers = dict(handlers)
@@ -381,6 +383,8 @@ class Connection:
                 data = await self._receive_stream.receive_some(1 << 16)
                 if not data:
                     reason = ConnectionClosed(f"{self.name}: the peer closed the connection")
+                    if self._on_eof is not None:
+                        reason = await self._on_eof() or reason
                     break
                 for line in framer.feed(bytes(data)):
                     self._on_line(line)
@@ -651,8 +655,16 @@ async def open_connection(
     name: str = "peer",
     max_line: int = DEFAULT_MAX_LINE,
     max_handlers: int = 256,
+    on_eof: Callable[[], Awaitable[BaseException | None]] | None = None,
 ) -> AsyncIterator[Connection]:
-    """Run a :class:`Connection` for the duration of the block; it is closed on exit."""
+    """Run a :class:`Connection` for the duration of the block; it is closed on exit.
+
+    ``handlers`` maps method names to what serves them; ``max_handlers``
+    bounds handlers running at once (the rest queue, see ``statistics()``).
+    ``on_eof``, if given, is awaited when the peer closes its end and may
+    return the exception every call still in flight fails with (the host
+    uses it to report a crashed plugin's exit status instead).
+    """
     connection = Connection(
         send_stream,
         receive_stream,
@@ -660,6 +672,7 @@ async def open_connection(
         name=name,
         max_line=max_line,
         max_handlers=max_handlers,
+        on_eof=on_eof,
     )
     # The block's own exception is re-raised outside the nursery, unwrapped.
     error: BaseException | None = None
