@@ -1,0 +1,1 @@
+"""The host pipeline: every capability combined across plugins (SEMANTICS.md)."""
