@@ -1,0 +1,51 @@
+"""Callback scopes: which client request (and which plugin call) a ``host.*`` call belongs to.
+
+Every plugin call the pipeline makes for a request opens a scope whose id
+travels as ``host_callback_id``; the plugin's callbacks carry it back. A
+scope owns the host streams opened under it: when the call returns, the
+scope is closed and so are they.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+__all__ = ["CallbackRegistry", "CallbackScope"]
+
+
+@dataclass
+class CallbackScope:
+    id: str
+    request_id: str
+    #: The plugin being called: its nested model calls skip its interceptors.
+    plugin_id: str
+    #: Closers of the host streams opened under this scope, by stream id.
+    streams: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+
+
+class CallbackRegistry:
+    def __init__(self) -> None:
+        self._scopes: dict[str, CallbackScope] = {}
+        self._ids = itertools.count(1)
+
+    def open(self, request_id: str, plugin_id: str, exclude: str = "") -> CallbackScope:
+        scope = CallbackScope(f"{request_id}.{next(self._ids)}", request_id, plugin_id)
+        self._scopes[scope.id] = scope
+        return scope
+
+    def get(self, scope_id: str | None) -> CallbackScope | None:
+        return self._scopes.get(scope_id) if scope_id else None
+
+    async def close(self, scope_id: str) -> None:
+        """Forget the scope and close every stream still open under it."""
+        scope = self._scopes.pop(scope_id, None)
+        if scope is None:
+            return
+        while scope.streams:
+            _, closer = scope.streams.popitem()
+            await closer()
+
+    def __len__(self) -> int:
+        return len(self._scopes)

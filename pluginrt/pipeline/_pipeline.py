@@ -1,0 +1,753 @@
+"""The pipeline: one client request carried through every capability, as SEMANTICS.md says.
+
+Order: frontend auth, request interceptors (before auth), model lookup, the
+scheduler, request interceptors (after auth), request normalizers, request
+translators, the thinking applier, the executor, response normalizers and
+translators, response or stream-chunk interceptors, and one usage record.
+
+Every plugin call made for a request carries a ``host_callback_id`` that the
+host callbacks use to find the request (and to skip the calling plugin's
+interceptors on nested model calls). The arrangement of plugins is read once
+per request, so a reload never changes a request already in flight.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+
+from pluginrt.api import (
+    ExecutorRequest,
+    ExecutorResponse,
+    ExecutorStreamRequest,
+    ExecutorStreamStart,
+    FrontendAuthRequest,
+    FrontendAuthResponse,
+    ModelInfo,
+    PayloadResponse,
+    RequestInterceptRequest,
+    RequestInterceptResponse,
+    RequestTransformRequest,
+    ResponseInterceptRequest,
+    ResponseInterceptResponse,
+    ResponseTransformRequest,
+    SchedulerOptions,
+    SchedulerPickRequest,
+    SchedulerPickResponse,
+    StreamChunkInterceptRequest,
+    StreamChunkInterceptResponse,
+    ThinkingApplyRequest,
+    UsageDetail,
+    UsageFailure,
+    UsageRecord,
+)
+
+from ._callbacks import CallbackRegistry
+from ._models import ModelRegistry, Route
+from ._payloads import thinking_config, usage_detail
+from ._rules import ChunkHistory, apply_header_edits, client_error, normalize_format, ordered
+from ._schedulers import BUILTIN_SCHEDULERS, BuiltinScheduler
+from ._types import (
+    ClientRequest,
+    ClientResponse,
+    ClientStream,
+    Endpoint,
+    Headers,
+    PipelineError,
+    PluginLike,
+)
+from ._usage import UsageQueue
+
+__all__ = ["Pipeline", "PipelineSettings"]
+
+logger = logging.getLogger("pluginrt.pipeline")
+T = TypeVar("T")
+
+_JSON = {"Content-Type": ["application/json"]}
+
+
+@dataclass
+class PipelineSettings:
+    """The host configuration the pipeline reads."""
+
+    api_keys: Sequence[str] = ()
+    scheduler: str = "round-robin"
+    stream_window: int = 64
+
+
+@dataclass
+class _State:
+    """One request on its way through the pipeline."""
+
+    request: ClientRequest
+    request_id: str
+    plugins: list[PluginLike]
+    exclude: str
+    started: float
+    requested_at: datetime.datetime
+    stream: bool
+    model: str
+    headers: Headers
+    body: bytes
+    api_key: str = ""
+    principal: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    route: Route | None = None
+    auth_id: str = ""
+    auth_index: str = ""
+    auth_type: str = ""
+    input_format: str = ""
+    output_format: str = ""
+    payload: bytes = b""
+    ttft: float = 0.0
+    detail: UsageDetail | None = None
+    response_headers: Headers = field(default_factory=dict)
+    thinking_effort: str = ""
+
+
+def _has(plugin: PluginLike, capability: str) -> bool:
+    return getattr(plugin.capabilities, capability) is not None
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status a failed plugin call maps to (SEMANTICS.md's last section)."""
+    if isinstance(exc, PipelineError):
+        return exc.status
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return 504
+    if getattr(exc, "cancelled", False):
+        return 499
+    status = getattr(exc, "http_status", 0)
+    return status if isinstance(status, int) and 100 <= status <= 599 else 500
+
+
+def message_of(exc: BaseException) -> str:
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, str) and message else str(exc)
+
+
+class Pipeline:
+    """Carries client requests through the plugins that ``plugins()`` returns at the time."""
+
+    def __init__(
+        self,
+        plugins: Callable[[], Sequence[PluginLike]],
+        settings: PipelineSettings,
+        models: ModelRegistry,
+        usage: UsageQueue,
+        callbacks: CallbackRegistry,
+        auths: Any = None,
+    ) -> None:
+        if settings.scheduler not in BUILTIN_SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {BUILTIN_SCHEDULERS}")
+        self.settings = settings
+        self.models = models
+        self.usage = usage
+        self.callbacks = callbacks
+        self.auths = auths
+        self._plugins = plugins
+        self._builtin = BuiltinScheduler()
+        self._ids = itertools.count(1)
+
+    # ------------------------------------------------------------- entry
+
+    async def handle(
+        self, request: ClientRequest, *, exclude: str = "", authenticated: bool = False
+    ) -> ClientResponse | ClientStream:
+        """Serve one client request. Errors come back as a :class:`ClientResponse`.
+
+        ``exclude`` names a plugin whose interceptors are skipped (the caller
+        of a nested ``host.model.execute``); ``authenticated`` skips frontend auth.
+        """
+        state = _State(
+            request=request,
+            request_id=f"r{next(self._ids)}",
+            plugins=ordered(self._plugins()),
+            exclude=exclude,
+            started=time.monotonic(),
+            requested_at=datetime.datetime.now(datetime.UTC),
+            stream=request.endpoint is Endpoint.STREAM,
+            model=request.model,
+            headers={k: list(v) for k, v in request.headers.items()},
+            body=request.body,
+        )
+        try:
+            if not authenticated:
+                await self._authenticate(state)
+            if request.endpoint is Endpoint.MODELS:
+                return self._list_models(state)
+            return await self._execute(state)
+        except Exception as exc:
+            status = status_of(exc)
+            message = message_of(exc)
+            logger.warning(
+                "request %s (%s %s) failed with %d: %s",
+                state.request_id,
+                request.format,
+                state.model or "-",
+                status,
+                message,
+            )
+            self._record_usage(state, failure=(status, message))
+            return ClientResponse(status, dict(_JSON), client_error(status, message))
+
+    def chain(self, state_or_plugins: Sequence[PluginLike], capability: str) -> list[PluginLike]:
+        return [p for p in state_or_plugins if _has(p, capability)]
+
+    # ----------------------------------------------------- frontend auth
+
+    async def _authenticate(self, state: _State) -> None:
+        request = state.request
+        providers = self.chain(state.plugins, "frontend_auth_provider")
+        exclusive = [p for p in providers if p.capabilities.frontend_auth_provider_exclusive]
+        keys: Sequence[str] = () if exclusive else self.settings.api_keys
+        if exclusive:
+            providers = exclusive[:1]
+        if not keys and not providers:
+            return  # no frontend auth configured: the gateway is open
+        presented = _presented_key(request)
+        if presented and any(hmac.compare_digest(presented, k) for k in keys):
+            state.api_key = presented
+            return
+        auth_request = FrontendAuthRequest(
+            method=request.method,
+            path=request.path,
+            headers=request.headers,
+            query=request.query,
+            body=request.body,
+        )
+        for plugin in providers:
+            try:
+                answer = await self._call(
+                    state, plugin, "frontend_auth.authenticate", auth_request, FrontendAuthResponse
+                )
+            except Exception as exc:
+                logger.warning("frontend auth %s failed, next one: %s", plugin.id, exc)
+                continue
+            if answer.authenticated:
+                state.principal = answer.principal
+                state.api_key = presented
+                state.metadata["principal"] = answer.principal
+                state.metadata["frontend_auth"] = dict(answer.metadata)
+                return
+        raise PipelineError(401, "missing or invalid API key", code="invalid_api_key")
+
+    # ------------------------------------------------------------ models
+
+    def _list_models(self, state: _State) -> ClientResponse:
+        data = [
+            {
+                "id": info.id,
+                "object": info.object or "model",
+                "created": info.created,
+                "owned_by": info.owned_by or route.provider,
+            }
+            for info, route in self.models.listing(state.plugins)
+        ]
+        body = msgspec.json.encode({"object": "list", "data": data})
+        return ClientResponse(200, dict(_JSON), body)
+
+    # ---------------------------------------------------------- executing
+
+    async def _execute(self, state: _State) -> ClientResponse | ClientStream:
+        request = state.request
+        source = normalize_format(request.format)
+        await self._intercept_request(state, "request.intercept_before", "", state.model)
+        route = self.models.route(state.plugins, state.model)
+        if route is None:
+            raise PipelineError(404, f"model {state.model!r} is not served here")
+        state.route = route
+        caps = route.executor.capabilities
+        state.input_format = _pick_format(source, caps.executor_input_formats)
+        state.output_format = _pick_format(source, caps.executor_output_formats)
+        auth = await self._schedule(state, route)
+        upstream_model = route.info.name or route.info.id if route.info else state.model
+        await self._intercept_request(
+            state, "request.intercept_after", state.input_format, upstream_model
+        )
+        payload = await self._normalize_request(state, source)
+        payload = await self._translate_request(state, source, payload, upstream_model)
+        payload = await self._apply_thinking(state, route, payload)
+        state.payload = payload
+        executor_request = ExecutorRequest(
+            model=upstream_model,
+            format=state.output_format,
+            stream=state.stream,
+            alt=request.alt,
+            headers=state.headers,
+            query=request.query,
+            original_request=request.body,
+            source_format=state.input_format,
+            payload=payload,
+            metadata=dict(state.metadata),
+        )
+        if auth is not None:
+            executor_request.auth_id = auth.data.id
+            executor_request.auth_provider = auth.data.provider
+            executor_request.storage_json = auth.data.storage_json
+            executor_request.auth_metadata = auth.data.metadata
+            executor_request.auth_attributes = auth.data.attributes
+        if state.stream:
+            return await self._execute_stream(state, route, executor_request, source)
+        method = (
+            "executor.count_tokens"
+            if request.endpoint is Endpoint.COUNT_TOKENS
+            else "executor.execute"
+        )
+        answer = await self._call(state, route.executor, method, executor_request, ExecutorResponse)
+        body = await self._response_payload(state, source, answer.payload)
+        headers = {k: list(v) for k, v in answer.headers.items()}
+        state.detail = usage_detail(answer.payload)
+        status, headers, body = await self._intercept_response(state, source, headers, body)
+        state.response_headers = headers
+        self._record_usage(state)
+        return ClientResponse(status, headers, body)
+
+    async def _execute_stream(
+        self, state: _State, route: Route, executor_request: ExecutorRequest, source: str
+    ) -> ClientStream:
+        executor = route.executor
+        window = self.settings.stream_window
+        incoming = executor.open_stream(window)
+        params = ExecutorStreamRequest(
+            **{f: getattr(executor_request, f) for f in executor_request.__struct_fields__},
+            stream_id=incoming.stream_id,
+            window=window,
+        )
+        scope = self.callbacks.open(state.request_id, executor.id, state.exclude)
+        try:
+            start = await executor.call(
+                "executor.execute_stream",
+                params,
+                ExecutorStreamStart,
+                callback_id=scope.id,
+            )
+        except BaseException:
+            incoming.close()
+            await self.callbacks.close(scope.id)
+            raise
+        interceptors = [
+            p
+            for p in self.chain(state.plugins, "stream_chunk_interceptor")
+            if p.id != state.exclude
+        ]
+        headers = {k: list(v) for k, v in start.headers.items()}
+        for plugin in interceptors:
+            init = StreamChunkInterceptRequest(
+                source_format=source,
+                model=state.model,
+                requested_model=state.request.model,
+                request_headers=state.headers,
+                response_headers=headers,
+                original_request=state.request.body,
+                request_body=state.payload,
+                chunk_index=-1,
+                metadata=dict(state.metadata),
+            )
+            answer = await self._try(
+                state,
+                plugin,
+                "response.intercept_stream_chunk",
+                init,
+                StreamChunkInterceptResponse,
+            )
+            if answer is not None:
+                headers = apply_header_edits(headers, answer.clear_headers, answer.headers)
+        state.response_headers = headers
+        closed = False
+
+        async def close() -> None:
+            nonlocal closed
+            if not closed:
+                closed = True
+                incoming.close()
+                await self.callbacks.close(scope.id)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            chain_headers = dict(headers)
+            history = ChunkHistory()
+            index = 0
+            failure: tuple[int, str] | None = None
+            try:
+                while batch := await incoming.receive_batch():
+                    for raw in batch:
+                        if state.ttft == 0.0:
+                            state.ttft = time.monotonic() - state.started
+                        detail = usage_detail(raw)
+                        if detail is not None:
+                            state.detail = _merge_detail(state.detail, detail)
+                        chunk = await self._response_payload(state, source, raw)
+                        if not chunk:
+                            continue
+                        dropped = False
+                        for plugin in interceptors:
+                            call = StreamChunkInterceptRequest(
+                                source_format=source,
+                                model=state.model,
+                                requested_model=state.request.model,
+                                request_headers=state.headers,
+                                response_headers=chain_headers,
+                                body=chunk,
+                                history_chunks=history.snapshot(),
+                                chunk_index=index,
+                                metadata=state.metadata,
+                            )
+                            answer = await self._try(
+                                state,
+                                plugin,
+                                "response.intercept_stream_chunk",
+                                call,
+                                StreamChunkInterceptResponse,
+                            )
+                            if answer is None:
+                                continue
+                            chain_headers = apply_header_edits(
+                                chain_headers, answer.clear_headers, answer.headers
+                            )
+                            if answer.drop_chunk:
+                                dropped = True
+                                break
+                            if answer.body:
+                                chunk = answer.body
+                        index += 1
+                        if not dropped:
+                            history.add(chunk)
+                            yield chunk
+            except Exception as exc:
+                failure = (status_of(exc), message_of(exc))
+                raise PipelineError(*failure, plugin_id=executor.id) from exc
+            except BaseException:
+                failure = (499, "the client went away")
+                raise
+            finally:
+                await close()
+                self._record_usage(state, failure=failure)
+
+        return ClientStream(200, headers, chunks(), close)
+
+    # ----------------------------------------------------------- chains
+
+    async def _call(
+        self,
+        state: _State,
+        plugin: PluginLike,
+        method: str,
+        params: Any,
+        result_type: type[T],
+    ) -> T:
+        """One plugin call on behalf of ``state``'s request, with its callback scope."""
+        scope = self.callbacks.open(state.request_id, plugin.id, state.exclude)
+        try:
+            return await plugin.call(method, params, result_type, callback_id=scope.id)
+        finally:
+            await self.callbacks.close(scope.id)
+
+    async def _try(
+        self,
+        state: _State,
+        plugin: PluginLike,
+        method: str,
+        params: Any,
+        result_type: type[T],
+    ) -> T | None:
+        """A chain step: an error, a timeout or a crash is logged and the step skipped."""
+        try:
+            return await self._call(state, plugin, method, params, result_type)
+        except Exception as exc:
+            logger.warning(
+                "request %s: %s of plugin %s failed, skipped: %s",
+                state.request_id,
+                method,
+                plugin.id,
+                exc,
+            )
+            return None
+
+    async def _intercept_request(
+        self, state: _State, method: str, to_format: str, model: str
+    ) -> None:
+        for plugin in self.chain(state.plugins, "request_interceptor"):
+            if plugin.id == state.exclude:
+                continue
+            params = RequestInterceptRequest(
+                source_format=normalize_format(state.request.format),
+                to_format=to_format,
+                model=model,
+                requested_model=state.request.model,
+                stream=state.stream,
+                headers=state.headers,
+                body=state.body,
+                metadata=dict(state.metadata),
+            )
+            answer = await self._try(state, plugin, method, params, RequestInterceptResponse)
+            if answer is not None:
+                state.headers = apply_header_edits(
+                    state.headers, answer.clear_headers, answer.headers
+                )
+                if answer.body:
+                    state.body = answer.body
+
+    async def _schedule(self, state: _State, route: Route) -> Any:
+        """Pick the auth the executor runs with (None: run without one)."""
+        if self.auths is None:
+            candidates = []
+        else:
+            candidates = self.auths.candidates(route.provider, state.model)
+        scope = route.executor.capabilities.executor_model_scope or "both"
+        if not candidates:
+            if scope == "oauth":
+                raise PipelineError(
+                    503,
+                    f"no usable auth for provider {route.provider!r} (model {state.model!r})",
+                    plugin_id=route.executor.id,
+                )
+            return None
+        offered = [a.candidate() for a in candidates]
+        by_id = {a.data.id: a for a in candidates}
+        builtin = self.settings.scheduler
+        schedulers = self.chain(state.plugins, "scheduler")
+        if schedulers:
+            plugin = schedulers[0]
+            params = SchedulerPickRequest(
+                plugin=plugin.metadata,
+                provider=route.provider,
+                providers=[route.provider],
+                model=state.model,
+                stream=state.stream,
+                options=SchedulerOptions(headers=state.headers, metadata=dict(state.metadata)),
+                candidates=offered,
+            )
+            answer = await self._call(
+                state, plugin, "scheduler.pick", params, SchedulerPickResponse
+            )
+            if answer.handled and answer.auth_id in by_id:
+                return self._chosen(state, by_id[answer.auth_id])
+            if answer.handled and answer.delegate_builtin in BUILTIN_SCHEDULERS:
+                builtin = answer.delegate_builtin
+            else:
+                logger.info(
+                    "scheduler %s gave no usable pick (handled=%s auth=%r delegate=%r); "
+                    "using %s",
+                    plugin.id,
+                    answer.handled,
+                    answer.auth_id,
+                    answer.delegate_builtin,
+                    builtin,
+                )
+        picked = self._builtin.pick(builtin, route.provider, state.model, offered)
+        assert picked is not None
+        return self._chosen(state, by_id[picked.id])
+
+    def _chosen(self, state: _State, auth: Any) -> Any:
+        state.auth_id = auth.data.id
+        state.auth_index = auth.index
+        state.auth_type = auth.data.provider
+        return auth
+
+    async def _normalize_request(self, state: _State, source: str) -> bytes:
+        body = state.body
+        for plugin in self.chain(state.plugins, "request_normalizer"):
+            params = RequestTransformRequest(
+                from_format=source,
+                to_format=state.input_format,
+                model=state.model,
+                stream=state.stream,
+                body=body,
+            )
+            answer = await self._try(state, plugin, "request.normalize", params, PayloadResponse)
+            if answer is not None and answer.body:
+                body = answer.body
+        return body
+
+    async def _translate_request(
+        self, state: _State, source: str, body: bytes, model: str
+    ) -> bytes:
+        if source == state.input_format:
+            return body
+        params = RequestTransformRequest(
+            from_format=source,
+            to_format=state.input_format,
+            model=model,
+            stream=state.stream,
+            body=body,
+        )
+        for plugin in self.chain(state.plugins, "request_translator"):
+            answer = await self._try(state, plugin, "request.translate", params, PayloadResponse)
+            if answer is not None and answer.body:
+                return answer.body
+        raise PipelineError(
+            400,
+            f"no translator turns {source!r} requests into {state.input_format!r} "
+            f"(model {state.model!r})",
+        )
+
+    async def _apply_thinking(self, state: _State, route: Route, payload: bytes) -> bytes:
+        config = thinking_config(state.request.body)
+        if config is None:
+            return payload
+        state.thinking_effort = config.level or config.mode
+        for plugin in self.chain(state.plugins, "thinking_applier"):
+            decl = plugin.capabilities.thinking_applier
+            if decl is None or decl.identifier.lower() != route.provider:
+                continue
+            params = ThinkingApplyRequest(
+                provider=route.provider,
+                model=route.info or ModelInfo(id=state.model),
+                config=config,
+                body=payload,
+            )
+            answer = await self._try(state, plugin, "thinking.apply", params, PayloadResponse)
+            return answer.body if answer is not None and answer.body else payload
+        return payload
+
+    async def _response_payload(self, state: _State, client_format: str, body: bytes) -> bytes:
+        """normalize_before, translate back to the client's format, normalize_after."""
+        body = await self._normalize_response(state, "response.normalize_before", body)
+        if state.output_format != client_format:
+            params = ResponseTransformRequest(
+                from_format=state.output_format,
+                to_format=client_format,
+                model=state.model,
+                stream=state.stream,
+                original_request=state.request.body,
+                translated_request=state.payload,
+                body=body,
+            )
+            for plugin in self.chain(state.plugins, "response_translator"):
+                answer = await self._try(
+                    state, plugin, "response.translate", params, PayloadResponse
+                )
+                if answer is not None and answer.body:
+                    body = answer.body
+                    break
+            else:
+                raise PipelineError(
+                    502,
+                    f"no translator turns {state.output_format!r} responses into "
+                    f"{client_format!r} (model {state.model!r})",
+                )
+        return await self._normalize_response(state, "response.normalize_after", body)
+
+    async def _normalize_response(self, state: _State, method: str, body: bytes) -> bytes:
+        capability = (
+            "response_before_translator"
+            if method == "response.normalize_before"
+            else "response_after_translator"
+        )
+        for plugin in self.chain(state.plugins, capability):
+            params = ResponseTransformRequest(
+                from_format=state.output_format,
+                to_format=normalize_format(state.request.format),
+                model=state.model,
+                stream=state.stream,
+                original_request=state.request.body,
+                translated_request=state.payload,
+                body=body,
+            )
+            answer = await self._try(state, plugin, method, params, PayloadResponse)
+            if answer is not None and answer.body:
+                body = answer.body
+        return body
+
+    async def _intercept_response(
+        self, state: _State, source: str, headers: Headers, body: bytes
+    ) -> tuple[int, Headers, bytes]:
+        for plugin in self.chain(state.plugins, "response_interceptor"):
+            if plugin.id == state.exclude:
+                continue
+            params = ResponseInterceptRequest(
+                source_format=source,
+                model=state.model,
+                requested_model=state.request.model,
+                stream=False,
+                request_headers=state.headers,
+                response_headers=headers,
+                original_request=state.request.body,
+                request_body=state.payload,
+                body=body,
+                status_code=200,
+                metadata=dict(state.metadata),
+            )
+            answer = await self._try(
+                state, plugin, "response.intercept_after", params, ResponseInterceptResponse
+            )
+            if answer is not None:
+                headers = apply_header_edits(headers, answer.clear_headers, answer.headers)
+                if answer.body:
+                    body = answer.body
+        return 200, headers, body
+
+    # ------------------------------------------------------------- usage
+
+    def _record_usage(self, state: _State, failure: tuple[int, str] | None = None) -> None:
+        if state.request.endpoint is Endpoint.MODELS:
+            return
+        route = state.route
+        executor_type = ""
+        if route is not None and route.executor.capabilities.executor is not None:
+            executor_type = route.executor.capabilities.executor.identifier
+        record = UsageRecord(
+            provider=route.provider if route else "",
+            executor_type=executor_type,
+            model=state.model,
+            alias=state.request.model if route and route.info and route.info.name else "",
+            api_key=state.api_key,
+            auth_id=state.auth_id,
+            auth_index=state.auth_index,
+            auth_type=state.auth_type,
+            source=normalize_format(state.request.format),
+            reasoning_effort=state.thinking_effort,
+            requested_at=state.requested_at,
+            latency=int((time.monotonic() - state.started) * 1e9),
+            ttft=int(state.ttft * 1e9),
+            failed=failure is not None,
+            failure=UsageFailure(status_code=failure[0], body=failure[1])
+            if failure
+            else UsageFailure(),
+            detail=state.detail or UsageDetail(),
+            response_headers=state.response_headers,
+        )
+        self.usage.put(record, [p for p in state.plugins if _has(p, "usage_plugin")])
+
+
+def _presented_key(request: ClientRequest) -> str:
+    """The API key a client presented: Bearer, x-api-key, x-goog-api-key or ?key=."""
+    lowered = {k.lower(): v for k, v in request.headers.items()}
+    for value in lowered.get("authorization", []):
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    for name in ("x-api-key", "x-goog-api-key"):
+        for value in lowered.get(name, []):
+            if value.strip():
+                return value.strip()
+    for value in request.query.get("key", []):
+        if value:
+            return value
+    return ""
+
+
+def _pick_format(client: str, declared: Sequence[str]) -> str:
+    formats = [normalize_format(f) for f in declared]
+    if client in formats:
+        return client
+    return formats[0] if formats else client
+
+
+def _merge_detail(old: UsageDetail | None, new: UsageDetail) -> UsageDetail:
+    if old is None:
+        return new
+    merged = {}
+    for name in UsageDetail.__struct_fields__:
+        merged[name] = max(getattr(old, name), getattr(new, name))
+    return UsageDetail(**merged)
+

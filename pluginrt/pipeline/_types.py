@@ -1,0 +1,122 @@
+"""What goes into the pipeline and what comes out, independent of HTTP."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from pluginrt.api import Capabilities, Metadata
+from pluginrt.rpc import IncomingStream
+
+__all__ = [
+    "ClientRequest",
+    "ClientResponse",
+    "ClientStream",
+    "Endpoint",
+    "PipelineError",
+    "PluginLike",
+]
+
+T = TypeVar("T")
+Headers = dict[str, list[str]]
+
+
+class Endpoint(enum.StrEnum):
+    """What the client asked for."""
+
+    GENERATE = "generate"
+    STREAM = "stream"
+    COUNT_TOKENS = "count_tokens"
+    MODELS = "models"
+
+
+@dataclass
+class ClientRequest:
+    """One client request as the pipeline sees it.
+
+    ``format`` is the client's API format (``openai``, ``claude``, ...);
+    ``headers`` and ``query`` carry the frontend credentials too.
+    """
+
+    format: str
+    endpoint: Endpoint
+    model: str = ""
+    body: bytes = b""
+    headers: Headers = field(default_factory=dict)
+    query: Headers = field(default_factory=dict)
+    method: str = "POST"
+    path: str = ""
+    alt: str = ""
+
+
+@dataclass
+class ClientResponse:
+    """A complete answer: status, headers, body."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+
+@dataclass
+class ClientStream:
+    """A streamed answer: status and headers now, chunks as they come.
+
+    Iterate ``chunks`` to the end, or call :meth:`aclose` to stop early (the
+    executor's stream is cancelled). Errors after the headers were sent end
+    the iteration with a :class:`PipelineError`.
+    """
+
+    status: int
+    headers: Headers
+    chunks: AsyncIterator[bytes]
+    _close: Callable[[], Awaitable[None]]
+
+    async def aclose(self) -> None:
+        await self._close()
+
+
+class PipelineError(Exception):
+    """A request failed; ``status`` and ``body`` are what the client gets.
+
+    ``plugin_id`` names the plugin at fault, when one was.
+    """
+
+    def __init__(self, status: int, message: str, *, plugin_id: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.plugin_id = plugin_id
+        self.code = code
+
+
+class PluginLike(Protocol):
+    """What the pipeline needs of a running plugin (the host's handles provide it)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def priority(self) -> int: ...
+
+    @property
+    def metadata(self) -> Metadata: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def call(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[T],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+        callback_id: str | None = None,
+    ) -> T: ...
+
+    async def notify(self, method: str, params: Any) -> None: ...
+
+    def open_stream(self, window: int) -> IncomingStream: ...
