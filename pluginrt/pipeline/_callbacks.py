@@ -21,6 +21,8 @@ class CallbackScope:
     request_id: str
     #: The plugin being called: its nested model calls skip its interceptors.
     plugin_id: str
+    #: The proxy of the auth chosen for the request (``host.http.*`` goes through it).
+    proxy_url: str = ""
     #: Closers of the host streams opened under this scope, by stream id.
     streams: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
@@ -30,8 +32,8 @@ class CallbackRegistry:
         self._scopes: dict[str, CallbackScope] = {}
         self._ids = itertools.count(1)
 
-    def open(self, request_id: str, plugin_id: str, exclude: str = "") -> CallbackScope:
-        scope = CallbackScope(f"{request_id}.{next(self._ids)}", request_id, plugin_id)
+    def open(self, request_id: str, plugin_id: str, proxy_url: str = "") -> CallbackScope:
+        scope = CallbackScope(f"{request_id}.{next(self._ids)}", request_id, plugin_id, proxy_url)
         self._scopes[scope.id] = scope
         return scope
 

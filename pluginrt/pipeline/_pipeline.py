@@ -104,6 +104,7 @@ class _State:
     auth_id: str = ""
     auth_index: str = ""
     auth_type: str = ""
+    proxy_url: str = ""
     input_format: str = ""
     output_format: str = ""
     payload: bytes = b""
@@ -323,7 +324,7 @@ class Pipeline:
             stream_id=incoming.stream_id,
             window=window,
         )
-        scope = self.callbacks.open(state.request_id, executor.id, state.exclude)
+        scope = self.callbacks.open(state.request_id, executor.id, state.proxy_url)
         try:
             start = await executor.call(
                 "executor.execute_stream",
@@ -445,7 +446,7 @@ class Pipeline:
         result_type: type[T],
     ) -> T:
         """One plugin call on behalf of ``state``'s request, with its callback scope."""
-        scope = self.callbacks.open(state.request_id, plugin.id, state.exclude)
+        scope = self.callbacks.open(state.request_id, plugin.id, state.proxy_url)
         try:
             return await plugin.call(method, params, result_type, callback_id=scope.id)
         finally:
@@ -551,6 +552,7 @@ class Pipeline:
         state.auth_id = auth.data.id
         state.auth_index = auth.index
         state.auth_type = auth.data.provider
+        state.proxy_url = auth.data.proxy_url
         return auth
 
     async def _normalize_request(self, state: _State, source: str) -> bytes:
