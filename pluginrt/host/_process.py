@@ -1,0 +1,195 @@
+"""One plugin process: spawned in its own process group, stderr drained, killed for sure.
+
+Guarantees:
+
+- stderr is read continuously in its own task, line by line, into the
+  plugin's logger and a bounded ring buffer (:class:`StderrTail`) used for
+  crash reports, so a chatty plugin never blocks on a full pipe.
+- When the process exits, its whole process group is killed, so a
+  grandchild cannot keep the pipes (and the plugin) half alive.
+- :meth:`PluginProcess.kill` and :meth:`PluginProcess.terminate` return
+  only once the process is reaped (proven gone by its return code); both
+  are shielded and bounded, so a cancelled caller can neither leak a live
+  plugin process nor hang on one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+from collections import deque
+
+import trio
+
+from ._errors import PluginCrashed, PluginStartError
+from ._spec import PluginSpec
+
+__all__ = ["PluginProcess", "StderrTail", "spawn"]
+
+#: Longest stderr line kept whole; longer ones are cut (a line is for humans).
+_MAX_STDERR_LINE = 2048
+
+
+class StderrTail:
+    """The last ``max_lines`` lines (at most ``max_bytes`` in all) a plugin wrote to stderr."""
+
+    def __init__(self, max_lines: int = 50, max_bytes: int = 8192) -> None:
+        self._lines: deque[str] = deque()
+        self._max_lines = max_lines
+        self._max_bytes = max_bytes
+        self._bytes = 0
+
+    def append(self, line: str) -> None:
+        self._lines.append(line)
+        self._bytes += len(line) + 1
+        while self._lines and (len(self._lines) > self._max_lines or self._bytes > self._max_bytes):
+            self._bytes -= len(self._lines.popleft()) + 1
+
+    def text(self) -> str:
+        return "\n".join(self._lines)
+
+
+async def spawn(spec: PluginSpec) -> trio.Process:
+    """Start ``spec``'s command with three pipes, in a new session (its own process group)."""
+    env = {**os.environ, **spec.env} if spec.env else None
+    try:
+        return await trio.lowlevel.open_process(
+            spec.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=env,
+            cwd=spec.cwd,
+        )
+    except OSError as exc:
+        raise PluginStartError(spec.id, f"cannot start {spec.argv!r}: {exc}") from exc
+
+
+class PluginProcess:
+    """A running plugin process. Run :meth:`run` in a nursery for as long as it lives."""
+
+    def __init__(self, plugin_id: str, process: trio.Process, logger: logging.Logger) -> None:
+        self.plugin_id = plugin_id
+        self.process = process
+        self.pid = process.pid
+        self.stderr_tail = StderrTail()
+        #: Set once the process has been reaped.
+        self.exited = trio.Event()
+        #: Set once stderr reached its end (or could no longer be read).
+        self.stderr_done = trio.Event()
+        self._logger = logger
+
+    @property
+    def stdin(self) -> trio.abc.SendStream:
+        assert self.process.stdin is not None
+        return self.process.stdin
+
+    @property
+    def stdout(self) -> trio.abc.ReceiveStream:
+        assert self.process.stdout is not None
+        return self.process.stdout
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    async def run(self) -> None:
+        """Drain stderr and watch for the exit until both are done."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._drain_stderr)
+            nursery.start_soon(self._watch_exit)
+
+    async def _watch_exit(self) -> None:
+        await self.process.wait()
+        # The leader is gone: whatever else is in its group goes too (and the
+        # pipes a grandchild inherited close with it).
+        self.signal_group(signal.SIGKILL)
+        self.exited.set()
+
+    async def _drain_stderr(self) -> None:
+        stream = self.process.stderr
+        assert stream is not None
+        pending = b""
+        try:
+            while data := await stream.receive_some(65536):
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                if len(pending) > _MAX_STDERR_LINE:
+                    lines.append(pending)
+                    pending = b""
+                for line in lines:
+                    self._on_stderr_line(line)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            if pending:
+                self._on_stderr_line(pending)
+            self.stderr_done.set()
+
+    def _on_stderr_line(self, raw: bytes) -> None:
+        line = raw.rstrip(b"\r").decode("utf-8", "replace")
+        if len(line) > _MAX_STDERR_LINE:
+            line = line[:_MAX_STDERR_LINE] + "..."
+        self.stderr_tail.append(line)
+        self._logger.info("%s", line)
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the plugin's process group (nothing if it is already gone)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    async def wait_exited(self, timeout: float) -> bool:  # noqa: ASYNC109 - a grace period
+        """Wait up to ``timeout`` seconds for the exit; True if the process is gone."""
+        with trio.move_on_after(timeout):
+            await self.process.wait()
+        return self.process.returncode is not None
+
+    async def kill(self) -> None:
+        """SIGKILL the whole group and reap the process. Shielded; returns promptly."""
+        with trio.CancelScope(shield=True):
+            self.signal_group(signal.SIGKILL)
+            await self.process.wait()
+            # Reaping the leader may race a grandchild; kill the group once more.
+            self.signal_group(signal.SIGKILL)
+
+    async def terminate(self, grace: float) -> None:
+        """Close stdin, wait ``grace``, SIGTERM the group, wait ``grace``, SIGKILL, reap.
+
+        Shielded: the whole sequence is bounded by twice ``grace``.
+        """
+        with trio.CancelScope(shield=True):
+            await self.close_stdin()
+            if await self.wait_exited(grace):
+                self.signal_group(signal.SIGKILL)
+                return
+            self._logger.info("did not exit after stdin closed; sending SIGTERM")
+            self.signal_group(signal.SIGTERM)
+            if await self.wait_exited(grace):
+                self.signal_group(signal.SIGKILL)
+                return
+            self._logger.warning("ignored SIGTERM for %gs; sending SIGKILL", grace)
+            await self.kill()
+
+    async def close_stdin(self) -> None:
+        with (
+            trio.CancelScope(shield=True),
+            contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
+        ):
+            await self.stdin.aclose()
+
+    async def close_pipes(self) -> None:
+        """Close every pipe (after the process is gone)."""
+        with trio.CancelScope(shield=True):
+            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+                if stream is not None:
+                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                        await stream.aclose()
+
+    def crash_report(self, detail: str = "") -> PluginCrashed:
+        return PluginCrashed(
+            self.plugin_id, self.returncode, self.stderr_tail.text(), detail=detail
+        )

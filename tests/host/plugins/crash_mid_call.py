@@ -1,0 +1,13 @@
+"""Handshakes, then dies in the middle of executor.execute."""
+
+import os
+
+import _raw
+
+
+def execute(params, message):
+    _raw.log("crash_mid_call: about to die")
+    os._exit(7)
+
+
+_raw.serve({"executor.execute": execute})
