@@ -1,0 +1,193 @@
+"""The :class:`Plugin`: metadata, handlers by method, and the declaration built from them.
+
+Capabilities are never listed by hand: registering a handler for a method
+declares the capability :data:`pluginrt.api.METHODS` ties that method to,
+so the declaration the host receives always matches what is served.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+from pluginrt.api import (
+    METHODS,
+    Capabilities,
+    CapabilityDecl,
+    ConfigField,
+    HostConfigSummary,
+    Metadata,
+    RegisterResult,
+)
+from pluginrt.rpc import PROTOCOL_VERSION
+
+__all__ = ["Plugin"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+ConfigHook = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+#: The methods a plugin author may serve: host-to-plugin calls that belong to a capability.
+SERVABLE: Final = {
+    name: m for name, m in METHODS.items() if m.direction == "host->plugin" and m.capability
+}
+#: Capability wire key (``"Executor"``) -> :class:`Capabilities` attribute (``"executor"``).
+_ATTRIBUTE: Final = {f.encode_name: f.name for f in msgspec.structs.fields(Capabilities)}
+#: Capabilities the host identifies by name; the identifier defaults to the plugin's name.
+_IDENTIFIED: Final = frozenset({"AuthProvider", "FrontendAuthProvider", "Executor",
+                                "ThinkingApplier"})  # fmt: skip
+STREAM_METHOD: Final = "executor.execute_stream"
+
+
+class Plugin:
+    """One plugin: its metadata, its handlers, and the config the host gave it.
+
+    Register handlers with :meth:`on`; declare identifiers and formats with
+    :meth:`executor`, :meth:`auth_provider`, :meth:`frontend_auth` and
+    :meth:`thinking_applier`; serve with :func:`plugin_sdk.run`. ``config``,
+    ``plugin_id`` and ``host_config`` hold what the host's ``plugin.register``
+    (and ``plugin.reconfigure``) sent.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str = "",
+        author: str = "",
+        github_repository: str = "",
+        logo: str = "",
+        config_fields: Iterable[ConfigField] = (),
+    ) -> None:
+        if not name.strip():
+            raise ValueError("a plugin needs a non-blank name")
+        self.metadata = Metadata(
+            name=name,
+            version=version,
+            author=author,
+            github_repository=github_repository,
+            logo=logo,
+            config_fields=list(config_fields),
+        )
+        self.config: dict[str, Any] = {}
+        self.plugin_id = ""
+        self.host_config = HostConfigSummary()
+        self.handlers: dict[str, Callable[..., Any]] = {}
+        self.config_hook: ConfigHook | None = None
+        self._declared: dict[str, CapabilityDecl] = {}
+        self._plain = Capabilities()
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    def __repr__(self) -> str:
+        return f"Plugin({self.name!r}, methods={sorted(self.handlers)})"
+
+    # ------------------------------------------------------------ handlers
+
+    def on(self, method: str) -> Callable[[F], F]:
+        """Decorate the handler of ``method`` (a name from the protocol's method table).
+
+        The handler takes the method's params Struct and returns its result
+        Struct (nothing for ``usage.handle``). ``async def`` runs on the
+        event loop; a plain ``def`` runs in a worker thread. The
+        ``executor.execute_stream`` handler is a generator (async or plain)
+        of ``bytes`` chunks whose first item may be an
+        :class:`~pluginrt.api.ExecutorStreamStart` carrying the headers.
+        """
+        if method not in SERVABLE:
+            hint = (
+                " (use @plugin.on_config for register/reconfigure)"
+                if method.startswith("plugin.")
+                else ""
+            )
+            raise ValueError(f"{method!r} is not a method a plugin serves{hint}; "
+                             f"choose one of: {', '.join(sorted(SERVABLE))}")  # fmt: skip
+
+        def register(fn: F) -> F:
+            generator = inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn)
+            if (method == STREAM_METHOD) != generator:
+                raise TypeError(
+                    f"{method} handler {fn.__qualname__} must "
+                    + ("" if method == STREAM_METHOD else "not ")
+                    + "be a generator function"
+                )
+            if method in self.handlers:
+                raise ValueError(f"{method} already has a handler: {self.handlers[method]!r}")
+            self.handlers[method] = fn
+            return fn
+
+        return register
+
+    def on_config(self, fn: F) -> F:
+        """Decorate a hook called with the config section on register and on reconfigure.
+
+        It runs before ``plugin.config`` is replaced; raising
+        :class:`~plugin_sdk.PluginError` refuses the config (and fails the call).
+        """
+        self.config_hook = fn
+        return fn
+
+    # ---------------------------------------------------------- declaration
+
+    def executor(
+        self,
+        identifier: str,
+        *,
+        input_formats: Iterable[str],
+        output_formats: Iterable[str],
+        scope: str = "",
+    ) -> None:
+        """Declare the executor: its provider ``identifier``, formats and model scope
+        (``"static"``, ``"oauth"``, ``"both"`` or ``""`` for both)."""
+        self._declare("Executor", identifier)
+        self._plain.executor_input_formats = list(input_formats)
+        self._plain.executor_output_formats = list(output_formats)
+        self._plain.executor_model_scope = scope
+
+    def auth_provider(self, identifier: str) -> None:
+        """Declare the auth provider's identifier (the auth file ``type`` it parses)."""
+        self._declare("AuthProvider", identifier)
+
+    def frontend_auth(self, identifier: str, *, exclusive: bool = False) -> None:
+        """Declare the frontend auth provider; ``exclusive`` replaces every other one."""
+        self._declare("FrontendAuthProvider", identifier)
+        self._plain.frontend_auth_provider_exclusive = exclusive
+
+    def thinking_applier(self, identifier: str) -> None:
+        """Declare the thinking applier's provider identifier."""
+        self._declare("ThinkingApplier", identifier)
+
+    def _declare(self, capability: str, identifier: str) -> None:
+        if not identifier.strip():
+            raise ValueError(f"{capability} needs a non-blank identifier")
+        self._declared[capability] = CapabilityDecl(identifier=identifier)
+
+    def declaration(self) -> RegisterResult:
+        """The ``plugin.register`` answer. Raises ValueError for what the host would refuse."""
+        declared: dict[str, CapabilityDecl] = dict(self._declared)
+        for method in self.handlers:
+            capability = SERVABLE[method].capability
+            assert capability is not None
+            if capability not in declared:
+                identifier = self.name if capability in _IDENTIFIED else ""
+                declared[capability] = CapabilityDecl(identifier=identifier)
+        if not declared:
+            raise ValueError(f"plugin {self.name!r} serves no method, so declares no capability")
+        plain = self._plain
+        if "Executor" in declared and not (
+            plain.executor_input_formats and plain.executor_output_formats
+        ):
+            raise ValueError(
+                f"plugin {self.name!r} serves executor methods: declare its formats with "
+                "plugin.executor(identifier, input_formats=[...], output_formats=[...])"
+            )
+        capabilities = msgspec.structs.replace(
+            plain, **{_ATTRIBUTE[key]: decl for key, decl in declared.items()}
+        )
+        return RegisterResult(
+            protocol_version=PROTOCOL_VERSION, metadata=self.metadata, capabilities=capabilities
+        )

@@ -1,0 +1,257 @@
+"""Serving a :class:`Plugin` over any pair of trio byte streams.
+
+The same :func:`serve` runs behind :func:`plugin_sdk.run` (the process's
+stdio) and :mod:`plugin_sdk.testing` (an in-memory pair), so what a plugin's
+tests exercise is what the host talks to.
+
+Guarantees: every handler sees ``plugin_sdk.host`` bound to its own call;
+a sync handler never blocks the event loop; a streaming executor answers
+its headers before its first chunk, sends only with credit, ends with
+exactly one ``stream.end``, and has its generator closed when the host
+cancels the stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from typing import Any, Final
+
+import trio
+
+from pluginrt.api import (
+    Empty,
+    ExecutorStreamRequest,
+    ExecutorStreamStart,
+    Method,
+    ReconfigureParams,
+    RegisterParams,
+    RegisterResult,
+)
+from pluginrt.rpc import (
+    DEFAULT_MAX_LINE,
+    CallContext,
+    Connection,
+    Handler,
+    HandlerError,
+    OutgoingStream,
+    RPCError,
+    StreamError,
+    open_connection,
+)
+
+from ._host import _bind
+from ._plugin import SERVABLE, STREAM_METHOD, Plugin
+
+__all__ = ["serve"]
+
+logger = logging.getLogger("plugin_sdk")
+
+_END: Final = object()
+
+
+async def serve(
+    plugin: Plugin,
+    send_stream: trio.abc.SendStream,
+    receive_stream: trio.abc.ReceiveStream,
+    *,
+    max_line: int = DEFAULT_MAX_LINE,
+) -> None:
+    """Serve ``plugin`` until the peer closes its end or sends ``plugin.shutdown``.
+
+    Raises ValueError before serving anything if the declaration is invalid.
+    """
+    plugin.declaration()
+    handlers = {name: _wrap(SERVABLE[name], fn) for name, fn in plugin.handlers.items()}
+    handlers.update(_lifecycle(plugin))
+    async with open_connection(
+        send_stream, receive_stream, handlers, name=plugin.name, max_line=max_line
+    ) as connection:
+        await connection.wait_closed()
+
+
+# --------------------------------------------------------------- lifecycle
+
+
+def _lifecycle(plugin: Plugin) -> dict[str, Handler]:
+    async def register(params: RegisterParams, ctx: CallContext) -> RegisterResult:
+        _bind(ctx.connection, ctx.callback_id)
+        plugin.plugin_id = params.plugin_id
+        plugin.host_config = params.host
+        await _configure(plugin, params.config)
+        return plugin.declaration()
+
+    async def reconfigure(params: ReconfigureParams, ctx: CallContext) -> Empty:
+        _bind(ctx.connection, ctx.callback_id)
+        await _configure(plugin, params.config)
+        return Empty()
+
+    async def shutdown(params: Empty, ctx: CallContext) -> Empty:
+        ctx.connection.spawn(_finish, ctx.connection)
+        return Empty()
+
+    return {
+        "plugin.register": Handler(RegisterParams, register),
+        "plugin.reconfigure": Handler(ReconfigureParams, reconfigure),
+        "plugin.shutdown": Handler(Empty, shutdown),
+    }
+
+
+async def _configure(plugin: Plugin, config: Mapping[str, Any]) -> None:
+    if plugin.config_hook is not None:
+        await _as_async(plugin.config_hook)(dict(config))
+    plugin.config = dict(config)
+
+
+async def _finish(connection: Connection) -> None:
+    # The shutdown answer is queued as soon as its handler returns, before
+    # this task runs again: one checkpoint, then flush it out and close.
+    await trio.lowlevel.checkpoint()
+    await connection.flush()
+    connection.close()
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def _as_async(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    if inspect.iscoroutinefunction(fn):
+        return fn
+
+    async def in_thread(params: Any) -> Any:
+        # The worker thread gets a copy of this task's context: ``host`` and
+        # ``blocking`` work from it. A cancelled call answers at once and
+        # leaves the thread to finish on its own.
+        return await trio.to_thread.run_sync(fn, params, abandon_on_cancel=True)
+
+    return in_thread
+
+
+def _wrap(method: Method, fn: Callable[..., Any]) -> Handler:
+    if method.name == STREAM_METHOD:
+        return Handler(method.params, _stream_handler(fn))
+    call = _as_async(fn)
+    expected = method.result
+
+    async def handle(params: Any, ctx: CallContext) -> Any:
+        _bind(ctx.connection, ctx.callback_id)
+        result = await call(params)
+        if expected is None:
+            return None
+        if not isinstance(result, expected):
+            raise TypeError(
+                f"{fn.__qualname__} returned {type(result).__name__}; "
+                f"{method.name} must return {expected.__name__}"
+            )
+        return result
+
+    return Handler(method.params, handle)
+
+
+# ----------------------------------------------------------------- streams
+
+
+class _Start:
+    """Hands the stream's fate from the producer task to the call's handler."""
+
+    def __init__(self) -> None:
+        self.ready = trio.Event()  # headers, or the error, are known
+        self.answered = trio.Event()  # the headers are queued: chunks may follow
+        self.headers = ExecutorStreamStart()
+        self.error: Exception | None = None
+
+
+def _stream_handler(fn: Callable[[Any], Any]) -> Callable[[Any, CallContext], Any]:
+    async def handle(params: ExecutorStreamRequest, ctx: CallContext) -> ExecutorStreamStart:
+        _bind(ctx.connection, ctx.callback_id)
+        out = ctx.connection.outgoing_stream(params.stream_id, params.window)
+        start = _Start()
+        # The generator runs whole in one task (it may hold cancel scopes
+        # across its yields); this call only waits for its first item.
+        ctx.connection.spawn(_produce, fn, params, out, start)
+        try:
+            await start.ready.wait()
+        except BaseException:
+            out.cancel_scope.cancel()
+            raise
+        if start.error is not None:
+            raise start.error
+        # No checkpoint between here and the engine queueing the answer.
+        start.answered.set()
+        return start.headers
+
+    return handle
+
+
+async def _produce(
+    fn: Callable[[Any], Any], params: ExecutorStreamRequest, out: OutgoingStream, start: _Start
+) -> None:
+    error: StreamError | None = None
+    with out.cancel_scope:
+        items = _items(fn, params)
+        try:
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    if not start.ready.is_set():
+                        await _answer(start, item)
+                        if isinstance(item, ExecutorStreamStart):
+                            continue
+                    await out.send(_chunk(item))
+        except Exception as exc:
+            if not start.ready.is_set():
+                start.error = exc  # fails the call itself, with its own details
+            elif not isinstance(exc, HandlerError | StreamError):
+                logger.exception("%s: the stream %s failed", fn.__qualname__, out.stream_id)
+            error = _stream_error(exc)
+        if not start.ready.is_set():
+            await _answer(start, None)  # an empty stream: headers, then the end
+    start.ready.set()
+    if out.cancel_scope.cancelled_caught:
+        error = StreamError(f"stream {out.stream_id} was cancelled", code="cancelled")
+    if not out.cancelled:
+        with contextlib.suppress(RPCError):
+            await out.end(error)
+
+
+async def _answer(start: _Start, first: object) -> None:
+    """Let the handler answer (with ``first`` as the headers if it is a start), and
+    wait until that answer is queued, so no chunk ever overtakes it."""
+    if isinstance(first, ExecutorStreamStart):
+        start.headers = first
+    start.ready.set()
+    await start.answered.wait()
+
+
+def _items(fn: Callable[[Any], Any], params: Any) -> AsyncGenerator[Any, None]:
+    if inspect.isasyncgenfunction(fn):
+        items: AsyncGenerator[Any, None] = fn(params)
+        return items
+    return _from_thread(fn(params))
+
+
+async def _from_thread(generator: Generator[Any, None, None]) -> AsyncGenerator[Any, None]:
+    """A plain generator driven one item at a time in a worker thread."""
+    try:
+        while (item := await trio.to_thread.run_sync(next, generator, _END)) is not _END:
+            yield item
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(generator.close)
+
+
+def _chunk(item: object) -> bytes:
+    if isinstance(item, str):
+        return item.encode()
+    if isinstance(item, bytes | bytearray | memoryview):
+        return bytes(item)
+    raise TypeError(f"a stream chunk must be bytes or str, not {type(item).__name__}")
+
+
+def _stream_error(exc: Exception) -> StreamError:
+    if isinstance(exc, StreamError):
+        return exc
+    if isinstance(exc, HandlerError):
+        return StreamError(exc.message, code=exc.code, http_status=exc.http_status)
+    return StreamError(f"{type(exc).__name__}: {exc}", code="internal")

@@ -1,0 +1,17 @@
+"""Test a plugin's handlers in the same process, against an in-memory host.
+
+::
+
+    async def test_echo_echoes() -> None:
+        async with open_test_host(plugin, config={"greeting": "hi"}) as h:
+            response = await h.call("executor.execute", ExecutorRequest(payload=b"x"))
+            assert response.payload == b"x"
+"""
+
+from ._testing import HostCall as HostCall
+from ._testing import StreamResult as StreamResult
+from ._testing import TestHost as TestHost
+from ._testing import TestStream as TestStream
+from ._testing import open_test_host as open_test_host
+
+__all__ = ["HostCall", "StreamResult", "TestHost", "TestStream", "open_test_host"]
