@@ -185,6 +185,11 @@ class PluginHandle:
         return self.spec.id
 
     @property
+    def priority(self) -> int:
+        """Chain order: higher first (ties by id)."""
+        return self.spec.priority
+
+    @property
     def state(self) -> PluginState:
         return self._state
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from pluginrt.host import PluginSpec, RestartPolicy
 
@@ -71,3 +72,29 @@ def make_spec(name: str, **overrides: Any) -> PluginSpec:
 def shelf() -> Callable[..., PluginSpec]:
     """``shelf(name, **overrides)``: a spec for one plugin of the shelf."""
     return make_spec
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    # Polls: a real process's state changes with no event of ours to wait on.
+    while not predicate():  # noqa: ASYNC110
+        await trio.sleep(0.01)
+
+
+@pytest.fixture
+def until() -> Callable[[Callable[[], bool]], Awaitable[None]]:
+    """``await until(predicate)``: poll until it holds (wrap in ``trio.fail_after``)."""
+    return _until
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def is_alive() -> Callable[[int], bool]:
+    return alive

@@ -94,5 +94,6 @@ _raw.serve(
         "test.log": log,
         "test.callback": callback,
         "test.echo": lambda p, m: p,
+        "test.hang": lambda p, m: NotImplemented,
     }
 )

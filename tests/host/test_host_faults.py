@@ -1,0 +1,378 @@
+"""The shelf of misbehaving plugins: the host survives each, and says clearly what happened."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from pluginrt.api import (
+    Empty,
+    ExecutorRequest,
+    ExecutorResponse,
+    ExecutorStreamRequest,
+    ExecutorStreamStart,
+    ModelResponse,
+    StaticModelRequest,
+)
+from pluginrt.host import (
+    PluginCrashed,
+    PluginDeclarationError,
+    PluginFailed,
+    PluginProtocolError,
+    PluginSpec,
+    PluginStartError,
+    PluginState,
+    PluginTimeout,
+    RestartPolicy,
+    open_plugins,
+)
+
+Shelf = Callable[..., PluginSpec]
+Until = Callable[[Callable[[], bool]], Awaitable[None]]
+IsAlive = Callable[[int], bool]
+
+
+async def test_a_plugin_that_crashes_on_start_fails_with_its_exit_status_and_stderr(
+    shelf: Shelf,
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("crash_on_start"), shelf("good")]) as plugins:
+            broken = plugins["crash-on-start"]
+            assert broken.state is PluginState.FAILED
+            error = broken.last_error
+            assert isinstance(error, PluginStartError)
+            assert error.plugin_id == "crash-on-start"
+            assert "exited with status 3" in str(error)
+            assert "cannot read my config" in str(error)
+            assert isinstance(error.__cause__, PluginCrashed)
+            assert error.__cause__.returncode == 3
+            with pytest.raises(PluginFailed, match=r"crash-on-start.*failed"):
+                await broken.call("test.echo", Empty(), Empty)
+            # The others are not held back.
+            assert plugins["good"].state is PluginState.RUNNING
+
+
+async def test_a_plugin_that_dies_mid_call_fails_the_call_with_its_exit_status(
+    shelf: Shelf,
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("crash_mid_call")]) as plugins:
+            plugin = plugins["crash-mid-call"]
+            with pytest.raises(PluginCrashed) as info:
+                await plugin.call("executor.execute", ExecutorRequest(), ExecutorResponse)
+            error = info.value
+            assert error.plugin_id == "crash-mid-call"
+            assert error.returncode == 7
+            assert "exited with status 7" in str(error)
+            assert "about to die" in error.stderr_tail
+            await trio.testing.wait_all_tasks_blocked()
+            assert plugin.state in (PluginState.RESTARTING, PluginState.FAILED)
+
+
+async def test_a_crash_fails_every_call_in_flight_at_once(shelf: Shelf) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("crash_mid_call")]) as plugins:
+            plugin = plugins["crash-mid-call"]
+            errors: list[BaseException] = []
+
+            async def dying_call() -> None:
+                try:
+                    await plugin.call("executor.execute", ExecutorRequest(), ExecutorResponse)
+                except Exception as exc:
+                    errors.append(exc)
+
+            async with trio.open_nursery() as nursery:
+                for _ in range(5):
+                    nursery.start_soon(dying_call)
+            assert len(errors) == 5
+            assert all(isinstance(e, PluginCrashed) and e.returncode == 7 for e in errors)
+            assert plugin.statistics().in_flight == 0
+
+
+async def test_a_plugin_that_dies_mid_stream_fails_the_stream_with_its_signal(
+    shelf: Shelf,
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("crash_mid_stream")]) as plugins:
+            plugin = plugins["crash-mid-stream"]
+            stream = plugin.open_stream(window=4)
+            await plugin.call(
+                "executor.execute_stream",
+                ExecutorStreamRequest(stream_id=stream.stream_id, window=stream.window),
+                ExecutorStreamStart,
+            )
+            chunks = []
+            with pytest.raises(PluginCrashed) as info:
+                async for chunk in stream:
+                    chunks.append(chunk)
+            assert chunks == [b"a"]
+            assert info.value.signal is signal.SIGKILL
+            assert "killed by SIGKILL" in str(info.value)
+            assert "segfaulting now" in info.value.stderr_tail
+
+
+async def test_a_handshake_that_never_comes_is_a_start_failure_naming_the_plugin(
+    shelf: Shelf,
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("never_answers", handshake_timeout=0.3)]) as plugins:
+            plugin = plugins["never-answers"]
+            assert plugin.state is PluginState.FAILED
+            assert isinstance(plugin.last_error, PluginStartError)
+            assert "never-answers" in str(plugin.last_error)
+            assert "handshake within 0.3s" in str(plugin.last_error)
+
+
+async def test_a_newer_protocol_version_is_refused_with_both_numbers(shelf: Shelf) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("wrong_version")]) as plugins:
+            plugin = plugins["wrong-version"]
+            assert plugin.state is PluginState.FAILED
+            error = plugin.last_error
+            assert isinstance(error, PluginDeclarationError)
+            assert "protocol version 99" in str(error) and "protocol version 1" in str(error)
+
+
+_VALID_META = {"Name": "decl", "Version": "1", "Author": "a", "GitHubRepository": "r"}
+_EXECUTOR = {"Executor": {"identifier": "x"}, "ExecutorInputFormats": ["openai"]}
+
+
+@pytest.mark.parametrize(
+    ("declaration", "rule"),
+    [
+        ({"metadata": {"Name": " "}, "capabilities": {"UsagePlugin": {}}}, "Name is required"),
+        ({"metadata": _VALID_META, "capabilities": {}}, "at least one capability"),
+        (
+            {"metadata": _VALID_META, "capabilities": {"AuthProvider": {}}},
+            "AuthProvider needs an identifier",
+        ),
+        (
+            {"metadata": _VALID_META, "capabilities": {"ThinkingApplier": {"identifier": ""}}},
+            "ThinkingApplier needs an identifier",
+        ),
+        (
+            {"metadata": _VALID_META, "capabilities": _EXECUTOR},
+            "Executor needs ExecutorOutputFormats",
+        ),
+        ({"metadata": _VALID_META, "capabilities": {"UsagePlugin": {}}}, None),
+    ],
+)
+async def test_a_declaration_is_checked_against_the_rules(
+    shelf: Shelf, declaration: dict[str, Any], rule: str | None
+) -> None:
+    env = {"SHELF_DECLARATION": json.dumps({"protocol_version": 1, **declaration})}
+    with trio.fail_after(10):
+        async with open_plugins([shelf("declaration", env=env)]) as plugins:
+            plugin = plugins["declaration"]
+            if rule is None:
+                assert plugin.state is PluginState.RUNNING
+                return
+            assert plugin.state is PluginState.FAILED
+            assert isinstance(plugin.last_error, PluginDeclarationError)
+            assert rule in str(plugin.last_error) and "declaration" in str(plugin.last_error)
+
+
+async def test_missing_version_author_and_repository_and_unknown_keys_are_only_warnings(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture
+) -> None:
+    declaration = {
+        "protocol_version": 1,
+        "metadata": {"Name": "sparse"},
+        "capabilities": {"UsagePlugin": {}, "TimeMachine": {}},
+    }
+    env = {"SHELF_DECLARATION": json.dumps(declaration)}
+    with trio.fail_after(10):
+        async with open_plugins([shelf("declaration", env=env)]) as plugins:
+            plugin = plugins["declaration"]
+            assert plugin.state is PluginState.RUNNING
+            assert plugin.declaration is not None
+            warnings = " | ".join(plugin.declaration.warnings)
+            for expected in ("Version", "Author", "GitHubRepository", "'TimeMachine'"):
+                assert expected in warnings
+    assert any(r.name == "pluginrt.plugin.declaration" for r in caplog.records)
+
+
+async def test_stdout_garbage_is_logged_as_a_warning_and_the_plugin_keeps_working(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("stdout_garbage")]) as plugins:
+            plugin = plugins["stdout-garbage"]
+            assert await plugin.call("test.echo", {"x": 1}, dict) == {"x": 1}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("stdout-garbage" in w and "stray print" in w for w in warnings)
+    assert any("got a call" in w for w in warnings)
+
+
+async def test_invalid_json_is_logged_and_the_real_answer_still_arrives(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("invalid_json")]) as plugins:
+            plugin = plugins["invalid-json"]
+            assert await plugin.call("test.echo", {"x": 1}, dict) == {"x": 1}
+            assert plugin.state is PluginState.RUNNING
+    assert any(
+        "invalid-json" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records
+    )
+
+
+async def test_a_result_of_the_wrong_type_is_a_protocol_error_naming_the_method(
+    shelf: Shelf,
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("invalid_json")]) as plugins:
+            with pytest.raises(PluginProtocolError, match=r"model\.static"):
+                await plugins["invalid-json"].call(
+                    "model.static", StaticModelRequest(), ModelResponse
+                )
+
+
+async def test_a_line_over_the_limit_fails_the_call_and_the_plugin_is_killed(
+    shelf: Shelf, until: Until
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("long_line", max_line=4096)]) as plugins:
+            plugin = plugins["long-line"]
+            with pytest.raises(PluginProtocolError, match="4096-byte limit"):
+                await plugin.call("test.echo", {}, dict)
+            await until(lambda: plugin.state is not PluginState.RUNNING)
+            assert plugin.state is PluginState.FAILED
+            assert isinstance(plugin.last_error, PluginProtocolError)
+            assert "long-line" in str(plugin.last_error)
+
+
+async def test_a_response_to_an_unknown_id_is_logged_and_ignored(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("unknown_id")]) as plugins:
+            assert await plugins["unknown-id"].call("test.echo", {"y": 2}, dict) == {"y": 2}
+    assert any("unknown id 987654" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_plugin_that_ignores_sigterm_is_killed(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture, is_alive: IsAlive
+) -> None:
+    caplog.set_level(logging.INFO)
+    with trio.fail_after(10):
+        async with open_plugins([shelf("ignores_sigterm")]) as plugins:
+            plugin = plugins["ignores-sigterm"]
+            pid = plugin.pid
+            assert pid is not None
+            await plugins.stop("ignores-sigterm")
+            assert plugin.state is PluginState.STOPPED
+    messages = [r.getMessage() for r in caplog.records if r.name.endswith("ignores-sigterm")]
+    assert any("SIGTERM" in m for m in messages)
+    assert any("SIGKILL" in m for m in messages)
+    assert not is_alive(pid)
+
+
+async def test_a_grandchild_holding_the_pipes_does_not_hide_a_crash(
+    shelf: Shelf, until: Until, is_alive: IsAlive
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("grandchild")]) as plugins:
+            plugin = plugins["grandchild"]
+            grandchild = (await plugin.call("test.grandchild", {}, dict))["pid"]
+            with pytest.raises(PluginCrashed, match="exited with status 5"):
+                await plugin.call("test.die", {}, dict)
+            with trio.fail_after(2):
+                await until(lambda: not is_alive(grandchild))
+
+
+async def test_stopping_a_plugin_kills_its_grandchildren_too(
+    shelf: Shelf, until: Until, is_alive: IsAlive
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("grandchild")]) as plugins:
+            plugin = plugins["grandchild"]
+            grandchild = (await plugin.call("test.grandchild", {}, dict))["pid"]
+        with trio.fail_after(2):
+            await until(lambda: not is_alive(grandchild))
+
+
+async def test_a_plugin_that_closes_stdout_but_keeps_running_is_killed_as_crashed(
+    shelf: Shelf,
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("closes_stdout")]) as plugins:
+            plugin = plugins["closes-stdout"]
+            with pytest.raises(PluginCrashed) as info:
+                await plugin.call("test.close", {}, dict)
+            assert "closed its stdout but kept running" in str(info.value)
+            assert info.value.signal is signal.SIGKILL
+            assert "closing stdout" in info.value.stderr_tail
+
+
+async def test_a_cancelled_caller_leaves_no_running_plugin_behind(
+    shelf: Shelf, is_alive: IsAlive
+) -> None:
+    pids = []
+    with trio.fail_after(10), trio.move_on_after(0.5):
+        async with open_plugins([shelf("ignores_sigterm"), shelf("good")]) as plugins:
+            pids = [plugins["ignores-sigterm"].pid, plugins["good"].pid]
+            await trio.sleep_forever()
+    assert len(pids) == 2
+    assert not any(pid is None or is_alive(pid) for pid in pids)
+
+
+async def test_a_caller_cancelled_during_the_handshake_leaves_no_process_behind(
+    shelf: Shelf,
+) -> None:
+    # The autouse fixtures prove nothing is left; the handshake would wait 30s.
+    with trio.fail_after(10), trio.move_on_after(0.3) as scope:
+        async with open_plugins([shelf("never_answers", handshake_timeout=30)]):
+            pass  # pragma: no cover - never reached
+    assert scope.cancelled_caught
+
+
+async def test_a_crashing_plugin_is_restarted_with_backoff_then_marked_failed(
+    shelf: Shelf, until: Until
+) -> None:
+    policy = RestartPolicy(max_restarts=3, backoff_initial=0.02, backoff_max=0.05)
+    with trio.fail_after(10):
+        async with open_plugins([shelf("crash_on_start", restart=policy)]) as plugins:
+            plugin = plugins["crash-on-start"]
+            assert plugin.state is PluginState.RESTARTING
+            start = trio.current_time()
+            await until(lambda: plugin.state is PluginState.FAILED)
+            # Waited 0.02 + 0.04 + 0.05 at least, between the four attempts.
+            assert trio.current_time() - start >= 0.1
+            assert plugin.restarts == 3
+            assert plugin.statistics().restarts == 3
+            with pytest.raises(PluginFailed) as info:
+                await plugin.call("test.echo", {}, dict)
+            assert "exited with status 3" in str(info.value)
+
+
+async def test_a_plugin_that_crashes_once_is_running_again_after_a_restart(
+    shelf: Shelf, tmp_path: Path, until: Until
+) -> None:
+    policy = RestartPolicy(max_restarts=2, backoff_initial=0.01)
+    env = {"SHELF_MARKER": os.fspath(tmp_path / "marker")}
+    with trio.fail_after(10):
+        async with open_plugins([shelf("crash_once", restart=policy, env=env)]) as plugins:
+            plugin = plugins["crash-once"]
+            await until(lambda: plugin.state is PluginState.RUNNING)
+            assert plugin.restarts == 1
+            assert await plugin.call("test.echo", {"ok": True}, dict) == {"ok": True}
+
+
+async def test_a_call_that_times_out_names_the_plugin_and_the_method(shelf: Shelf) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("good", call_timeout=0.2)]) as plugins:
+            good = plugins["good"]
+            with pytest.raises(PluginTimeout, match=r"'good'.*test\.hang timed out after 0\.2s"):
+                await good.call("test.hang", {}, dict)
+            # The plugin is still fine, and the late answer cannot confuse it.
+            assert await good.call("test.echo", {"z": 3}, dict) == {"z": 3}
+            assert good.statistics().errors == 1
