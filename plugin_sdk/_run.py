@@ -36,9 +36,10 @@ def run(plugin: Plugin, *, max_line: int = DEFAULT_MAX_LINE) -> None:
     Raises ValueError (before touching stdio) if the declaration is invalid.
     """
     plugin.declaration()
+    parent = os.getppid()
     _log_to_stderr(plugin.name)
     protocol_in, protocol_out = _take_stdio()
-    trio.run(_main, plugin, protocol_in, protocol_out, max_line)
+    trio.run(_main, plugin, parent, protocol_in, protocol_out, max_line)
 
 
 def _take_stdio() -> tuple[int, int]:
@@ -63,13 +64,15 @@ def _log_to_stderr(name: str) -> None:
         root.setLevel(logging.INFO)
 
 
-async def _main(plugin: Plugin, protocol_in: int, protocol_out: int, max_line: int) -> None:
+async def _main(
+    plugin: Plugin, parent: int, protocol_in: int, protocol_out: int, max_line: int
+) -> None:
     async with (
         trio.lowlevel.FdStream(protocol_in) as receive_stream,
         trio.lowlevel.FdStream(protocol_out) as send_stream,
         trio.open_nursery() as nursery,
     ):
-        nursery.start_soon(_watch_parent, os.getppid(), nursery.cancel_scope)
+        nursery.start_soon(_watch_parent, parent, nursery.cancel_scope)
         await serve(plugin, send_stream, receive_stream, max_line=max_line)
         nursery.cancel_scope.cancel()
     logger.info("%s: stopped", plugin.name)

@@ -1,0 +1,37 @@
+"""An SDK plugin for the process tests: misbehaves on stdout on purpose."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+
+from plugin_sdk import Plugin, blocking, host, run
+from pluginrt.api import ExecutorRequest, ExecutorResponse, HTTPRequest
+
+plugin = Plugin("sdk-echo", version="1.0.0")
+plugin.executor("echo", input_formats=["openai"], output_formats=["openai"])
+
+
+@plugin.on("executor.execute")
+async def execute(request: ExecutorRequest) -> ExecutorResponse:
+    print("stray print from a handler")
+    os.write(1, b"a C library banner on descriptor 1\n")
+    sys.stdout.flush()
+    return ExecutorResponse(payload=request.payload)
+
+
+@plugin.on("executor.count_tokens")
+def count_tokens(request: ExecutorRequest) -> ExecutorResponse:
+    response = blocking(host.http.do, HTTPRequest(method="GET", url="https://upstream/tokens"))
+    return ExecutorResponse(payload=response.body)
+
+
+@plugin.on("executor.execute_stream")
+async def stream(request: ExecutorRequest) -> AsyncIterator[bytes]:
+    for part in request.payload.split():
+        yield part
+
+
+if __name__ == "__main__":
+    run(plugin)

@@ -1,0 +1,184 @@
+"""A real SDK plugin script as a child process, spoken to in raw JSON lines."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+
+SCRIPT = Path(__file__).parent / "plugins" / "sdk_echo.py"
+
+
+class RawPeer:
+    """The host's side of the pipes, one JSON line at a time."""
+
+    def __init__(self, process: trio.Process) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        self.process = process
+        self.stdin = process.stdin
+        self.stdout = process.stdout
+        self.buffer = b""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.stdin.send_all(json.dumps(message).encode() + b"\n")
+
+    async def read_line(self) -> bytes:
+        """The next line of stdout, or b"" at EOF."""
+        while b"\n" not in self.buffer:
+            data = await self.stdout.receive_some(65536)
+            if not data:
+                rest, self.buffer = self.buffer, b""
+                return rest
+            self.buffer += data
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+    async def receive(self) -> dict[str, Any]:
+        line = await self.read_line()
+        message: dict[str, Any] = json.loads(line)  # anything but JSON here fails the test
+        return message
+
+    async def register(self) -> dict[str, Any]:
+        await self.send(
+            {"jsonrpc": "2.0", "id": 1, "method": "plugin.register",
+             "params": {"protocol_version": 1, "plugin_id": "e", "config": {"k": 1}}}
+        )  # fmt: skip
+        answer = await self.receive()
+        assert answer["id"] == 1, answer
+        result: dict[str, Any] = answer["result"]
+        return result
+
+
+@asynccontextmanager
+async def spawn_plugin(*argv: str) -> AsyncIterator[RawPeer]:
+    process = await trio.lowlevel.open_process(
+        list(argv) or [sys.executable, str(SCRIPT)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield RawPeer(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with trio.fail_after(5):
+            await process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            assert stream is not None
+            await stream.aclose()
+
+
+async def read_stderr(process: trio.Process) -> str:
+    assert process.stderr is not None
+    chunks = []
+    while data := await process.stderr.receive_some(65536):
+        chunks.append(data)
+    return b"".join(chunks).decode()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+async def test_a_plugin_script_handshakes_and_a_stray_print_never_reaches_stdout() -> None:
+    async with spawn_plugin() as peer:
+        with trio.fail_after(10):
+            result = await peer.register()
+            assert result["protocol_version"] == 1
+            assert result["metadata"]["Name"] == "sdk-echo"
+            assert result["capabilities"]["Executor"] == {"identifier": "echo"}
+            assert result["capabilities"]["ExecutorInputFormats"] == ["openai"]
+            await peer.send(
+                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute",
+                 "params": {"Payload": b64(b"ping")}}
+            )  # fmt: skip
+            answer = await peer.receive()  # the prints came first: they must not be here
+            assert answer == {"jsonrpc": "2.0", "id": 2, "result": {"Payload": b64(b"ping")}}
+            await peer.stdin.aclose()
+            assert await peer.read_line() == b""
+            stderr = await read_stderr(peer.process)
+            assert await peer.process.wait() == 0
+    assert "stray print from a handler" in stderr
+    assert "a C library banner on descriptor 1" in stderr
+
+
+async def test_a_sync_handler_calls_the_host_with_the_calls_callback_id() -> None:
+    async with spawn_plugin() as peer:
+        with trio.fail_after(10):
+            await peer.register()
+            await peer.send(
+                {"jsonrpc": "2.0", "id": 2, "method": "executor.count_tokens",
+                 "params": {}, "host_callback_id": "cb-42"}
+            )  # fmt: skip
+            callback = await peer.receive()
+            assert callback["method"] == "host.http.do"
+            assert callback["host_callback_id"] == "cb-42"
+            assert callback["params"]["URL"] == "https://upstream/tokens"
+            await peer.send(
+                {"jsonrpc": "2.0", "id": callback["id"],
+                 "result": {"StatusCode": 200, "Body": b64(b"17")}}
+            )  # fmt: skip
+            answer = await peer.receive()
+            assert answer == {"jsonrpc": "2.0", "id": 2, "result": {"Payload": b64(b"17")}}
+
+
+async def test_a_stream_answers_its_headers_then_chunks_then_one_end() -> None:
+    async with spawn_plugin() as peer:
+        with trio.fail_after(10):
+            await peer.register()
+            await peer.send(
+                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute_stream",
+                 "params": {"Payload": b64(b"a b"), "stream_id": "s1", "window": 8}}
+            )  # fmt: skip
+            messages = [await peer.receive() for _ in range(4)]
+    assert messages[0] == {"jsonrpc": "2.0", "id": 2, "result": {}}
+    assert [m["params"] for m in messages[1:3]] == [
+        {"stream_id": "s1", "payload": b64(b"a")},
+        {"stream_id": "s1", "payload": b64(b"b")},
+    ]
+    assert messages[3]["method"] == "stream.end"
+    assert messages[3]["params"]["stream_id"] == "s1"
+    assert messages[3]["params"].get("error") is None
+
+
+async def test_shutdown_is_answered_and_the_process_exits() -> None:
+    async with spawn_plugin() as peer:
+        with trio.fail_after(10):
+            await peer.register()
+            await peer.send({"jsonrpc": "2.0", "id": 9, "method": "plugin.shutdown"})
+            assert await peer.receive() == {"jsonrpc": "2.0", "id": 9, "result": {}}
+            assert await peer.process.wait() == 0
+
+
+async def test_the_plugin_exits_when_its_parent_dies_even_with_stdin_open() -> None:
+    # A middle process starts the plugin on our pipes, then is killed: stdin stays open.
+    launcher = (
+        "import subprocess, sys, time; "
+        "p = subprocess.Popen([sys.executable, sys.argv[1]]); "
+        "print(p.pid, file=sys.stderr, flush=True); "
+        "time.sleep(60)"
+    )
+    async with spawn_plugin(sys.executable, "-c", launcher, str(SCRIPT)) as peer:
+        assert peer.process.stderr is not None
+        with trio.fail_after(10):
+            pid = int((await peer.process.stderr.receive_some(100)).split()[0])
+        try:
+            with trio.fail_after(10):
+                await peer.register()  # serving, so its parent is recorded
+                peer.process.kill()
+                await peer.process.wait()
+                while await peer.read_line():  # EOF: its stdout closed as it exited
+                    pass
+        except BaseException:
+            os.kill(pid, signal.SIGKILL)
+            raise
