@@ -1,0 +1,39 @@
+"""pluginrt: a subprocess JSON-RPC plugin runtime for LLM-proxy hosts.
+
+The host is opened from a config and carries client requests through the
+plugins' capabilities::
+
+    async with open_host(load_config("gateway.yaml")) as host:
+        answer = await host.handle(ClientRequest("openai", Endpoint.GENERATE, model="m"))
+"""
+
+from ._host import FlagBinding as FlagBinding
+from ._host import Host as Host
+from ._host import RouteBinding as RouteBinding
+from ._host import open_host as open_host
+from .config import Config as Config
+from .config import ConfigError as ConfigError
+from .config import PluginConfig as PluginConfig
+from .config import load_config as load_config
+from .pipeline import ClientRequest as ClientRequest
+from .pipeline import ClientResponse as ClientResponse
+from .pipeline import ClientStream as ClientStream
+from .pipeline import Endpoint as Endpoint
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClientRequest",
+    "ClientResponse",
+    "ClientStream",
+    "Config",
+    "ConfigError",
+    "Endpoint",
+    "FlagBinding",
+    "Host",
+    "PluginConfig",
+    "RouteBinding",
+    "__version__",
+    "load_config",
+    "open_host",
+]

@@ -198,7 +198,8 @@ class Pipeline:
                 status,
                 message,
             )
-            self._record_usage(state, failure=(status, message))
+            if status != 401:  # a refused client made no request worth accounting
+                self._record_usage(state, failure=(status, message))
             return ClientResponse(status, dict(_JSON), client_error(status, message))
 
     def chain(self, state_or_plugins: Sequence[PluginLike], capability: str) -> list[PluginLike]:

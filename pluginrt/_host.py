@@ -1,0 +1,460 @@
+"""The host: plugins supervised, the pipeline, the auth store and the callbacks, from one config.
+
+::
+
+    async with open_host(load_config("gateway.yaml")) as host:
+        request = ClientRequest("openai", Endpoint.GENERATE, model="m", body=b"...")
+        answer = await host.handle(request)
+
+Guarantees: leaving the block stops every plugin and closes every upstream
+connection; a reload lets requests already in flight finish on the
+arrangement they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from pluginrt.api import (
+    CommandLineExecutionRequest,
+    CommandLineExecutionResponse,
+    CommandLineFlag,
+    CommandLineFlagValue,
+    HostConfigSummary,
+    ManagementRequest,
+    ManagementResponse,
+    ManagementRoute,
+    ReconfigureParams,
+    ResourceRoute,
+)
+from pluginrt.host import (
+    PluginHandle,
+    Plugins,
+    PluginSpec,
+    PluginState,
+    RestartPolicy,
+    open_plugins,
+)
+from pluginrt.rpc import Empty
+
+from .config import Config, PluginConfig
+from .pipeline._authstore import AuthStore
+from .pipeline._callbacks import CallbackRegistry
+from .pipeline._models import ModelRegistry
+from .pipeline._pipeline import Pipeline, PipelineSettings
+from .pipeline._rules import ordered
+from .pipeline._services import HostServices, HTTPBridge
+from .pipeline._types import ClientRequest, ClientResponse, ClientStream, PluginLike
+from .pipeline._usage import UsageQueue
+
+__all__ = ["FlagBinding", "Host", "RouteBinding", "open_host"]
+
+logger = logging.getLogger("pluginrt.host")
+
+#: Plugin states whose declaration still takes part in the chains.
+_SERVING = {PluginState.STARTING, PluginState.RUNNING, PluginState.RESTARTING}
+#: Flags the host itself owns.
+HOST_FLAGS = frozenset({"help", "h", "config", "version"})
+_FLAG_TYPES = frozenset({"", "bool", "string", "int", "int64", "float64", "duration"})
+MANAGEMENT_BASE = "/v0/management"
+RESOURCE_BASE = "/v0/resource/plugins"
+#: Management routes the host serves itself (plugins may not take them).
+HOST_ROUTES = frozenset(
+    {
+        ("GET", f"{MANAGEMENT_BASE}/plugins"),
+        ("POST", f"{MANAGEMENT_BASE}/reload"),
+        ("GET", f"{MANAGEMENT_BASE}/auth-files"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class FlagBinding:
+    """A plugin-owned command-line flag that survived the conflict rules."""
+
+    plugin_id: str
+    flag: CommandLineFlag
+
+
+@dataclass(frozen=True)
+class RouteBinding:
+    """A plugin route: its method, absolute path and the plugin that handles it."""
+
+    plugin_id: str
+    method: str
+    path: str
+    menu: str = ""
+    description: str = ""
+
+
+def plugin_spec(config: Config, plugin: PluginConfig) -> PluginSpec:
+    """The process-layer spec of a configured plugin."""
+    restart = plugin.restart
+    return PluginSpec(
+        id=plugin.id,
+        command=config.plugin_command(plugin),
+        env=dict(plugin.env),
+        priority=plugin.priority,
+        call_timeout=plugin.timeout or None,
+        handshake_timeout=plugin.handshake_timeout,
+        restart=RestartPolicy(
+            max_restarts=restart.max_restarts,
+            backoff_initial=restart.backoff,
+            backoff_max=restart.backoff_max,
+            healthy_after=restart.healthy_after,
+        ),
+        config=dict(plugin.config),
+    )
+
+
+class Host:
+    """A running host. Obtain one with :func:`open_host`; it has no public constructor."""
+
+    def __init__(self, config: Config, plugins: Plugins, services: _Services) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.pipeline = services.pipeline
+        self.auths = services.auths
+        self.usage = services.usage
+        self.models = services.models
+        self._services = services
+
+    # ---------------------------------------------------------- requests
+
+    async def handle(self, request: ClientRequest) -> ClientResponse | ClientStream:
+        """Carry one client request through the pipeline (errors come back as responses)."""
+        return await self.pipeline.handle(request)
+
+    def active(self) -> list[PluginHandle]:
+        """The plugins taking part in the chains now, in order."""
+        return ordered(
+            h
+            for h in self.plugins.values()
+            if h.state in _SERVING and h.declaration is not None and self._enabled(h.id)
+        )
+
+    def _enabled(self, plugin_id: str) -> bool:
+        return any(p.id == plugin_id and p.enabled for p in self.config.plugins)
+
+    # ------------------------------------------------------ registrations
+
+    def flags(self) -> list[FlagBinding]:
+        """Plugin flags in order; invalid or taken ones are skipped with a warning."""
+        taken = set(HOST_FLAGS)
+        bound: list[FlagBinding] = []
+        for handle in self.active():
+            for flag in handle.registrations.flags:
+                name = flag.name
+                problem = ""
+                if not name:
+                    problem = "its name is empty"
+                elif name.startswith("-"):
+                    problem = "it starts with '-'"
+                elif any(c.isspace() for c in name) or "=" in name:
+                    problem = "it holds whitespace or '='"
+                elif flag.type not in _FLAG_TYPES:
+                    problem = f"its type {flag.type!r} is unknown"
+                elif name in taken:
+                    problem = "the name is already taken"
+                if problem:
+                    logger.warning("flag %r of plugin %s skipped: %s", name, handle.id, problem)
+                    continue
+                taken.add(name)
+                bound.append(FlagBinding(handle.id, flag))
+        return bound
+
+    def routes(self) -> list[RouteBinding]:
+        """Management routes in order, resolved under /v0/management; conflicts skipped."""
+        taken = set(HOST_ROUTES)
+        bound: list[RouteBinding] = []
+        for handle in self.active():
+            for route in handle.registrations.routes:
+                binding = _management_route(handle.id, route)
+                if binding is None:
+                    continue
+                if (binding.method, binding.path) in taken:
+                    logger.warning(
+                        "route %s %s of plugin %s skipped: already taken",
+                        binding.method,
+                        binding.path,
+                        handle.id,
+                    )
+                    continue
+                taken.add((binding.method, binding.path))
+                bound.append(binding)
+        return bound
+
+    def resources(self) -> list[RouteBinding]:
+        """GET resources under /v0/resource/plugins/<id>/ (including GET routes with a Menu)."""
+        bound: list[RouteBinding] = []
+        seen: set[str] = set()
+        for handle in self.active():
+            items: list[ResourceRoute | ManagementRoute] = [
+                *handle.registrations.resources,
+                *(
+                    r
+                    for r in handle.registrations.routes
+                    if r.menu and (r.method or "GET").upper() == "GET"
+                ),
+            ]
+            for item in items:
+                binding = _resource_route(handle.id, item)
+                if binding is not None and binding.path not in seen:
+                    seen.add(binding.path)
+                    bound.append(binding)
+        return bound
+
+    async def call_route(
+        self, binding: RouteBinding, request: ManagementRequest
+    ) -> ManagementResponse:
+        """Send a management or resource request to the plugin that owns the route."""
+        return await self.plugins[binding.plugin_id].call(
+            "management.handle", request, ManagementResponse
+        )
+
+    # ------------------------------------------------------- command line
+
+    async def execute_flags(
+        self,
+        values: Mapping[str, str],
+        *,
+        program: str,
+        args: Sequence[str],
+        config_path: str,
+    ) -> list[tuple[str, CommandLineExecutionResponse]]:
+        """Run ``command_line.execute`` on each plugin owning a given flag, in order.
+
+        Returned auths are saved to the auth directory. The answers come back
+        in order; the caller writes their output and exits with the first
+        non-zero exit code.
+        """
+        bindings = self.flags()
+        every = {
+            b.flag.name: CommandLineFlagValue(
+                name=b.flag.name,
+                type=b.flag.type or "bool",
+                value=values.get(b.flag.name, b.flag.default_value),
+                set=b.flag.name in values,
+            )
+            for b in bindings
+        }
+        answers: list[tuple[str, CommandLineExecutionResponse]] = []
+        for handle in self.active():
+            triggered = {
+                b.flag.name: every[b.flag.name]
+                for b in bindings
+                if b.plugin_id == handle.id and b.flag.name in values
+            }
+            if not triggered:
+                continue
+            request = CommandLineExecutionRequest(
+                plugin=handle.metadata,
+                program=program,
+                args=list(args),
+                config_path=config_path,
+                host=self._services.summary,
+                flags=every,
+                triggered_flags=triggered,
+            )
+            answer = await handle.call(
+                "command_line.execute", request, CommandLineExecutionResponse
+            )
+            for auth in answer.auths:
+                await self.auths.save_auth(self.active(), auth)
+            answers.append((handle.id, answer))
+        return answers
+
+    # ----------------------------------------------------------- reload
+
+    async def reload(self, config: Config) -> None:
+        """Apply a new config: reconfigure changed plugins, start new ones, stop removed ones.
+
+        Requests in flight keep the plugins they started with.
+        """
+        old = {p.id: p for p in self.config.plugins}
+        new = {p.id: p for p in config.plugins}
+        self.config = config
+        self.pipeline.settings.api_keys = tuple(config.api_keys)
+        self.pipeline.settings.scheduler = config.scheduler
+        for plugin_id in old.keys() - new.keys():
+            await self.plugins.remove(plugin_id)
+            self.models.forget_plugin(plugin_id)
+        for plugin_id, plugin in new.items():
+            before = old.get(plugin_id)
+            if not plugin.enabled:
+                if plugin_id in self.plugins:
+                    await self.plugins.stop(plugin_id)
+                continue
+            spec = plugin_spec(config, plugin)
+            handle = self.plugins.get(plugin_id)
+            if handle is None or before is None or handle.state is PluginState.STOPPED:
+                if handle is not None:
+                    await self.plugins.remove(plugin_id)
+                await self.plugins.start(spec)
+            elif _restart_needed(before, plugin):
+                await self.plugins.remove(plugin_id)
+                await self.plugins.start(spec)
+            elif before.config != plugin.config and handle.state is PluginState.RUNNING:
+                try:
+                    await handle.call(
+                        "plugin.reconfigure", ReconfigureParams(config=plugin.config), Empty
+                    )
+                except Exception as exc:
+                    logger.error("plugin %s refused its new config: %s", plugin_id, exc)
+        self._services.refresh_models(self.active())
+        await self.auths.load(self.active())
+
+    async def restart(self, plugin_id: str) -> PluginHandle:
+        handle = await self.plugins.restart(plugin_id)
+        self._services.refresh_models(self.active())
+        return handle
+
+    async def set_enabled(self, plugin_id: str, enabled: bool) -> None:
+        """Enable or disable a configured plugin (started or stopped accordingly)."""
+        for plugin in self.config.plugins:
+            if plugin.id == plugin_id:
+                plugin.enabled = enabled
+                break
+        else:
+            raise KeyError(plugin_id)
+        handle = self.plugins.get(plugin_id)
+        if enabled and (handle is None or handle.state is PluginState.STOPPED):
+            if handle is not None:
+                await self.plugins.remove(plugin_id)
+            await self.plugins.start(plugin_spec(self.config, plugin))
+        elif not enabled and handle is not None:
+            await self.plugins.stop(plugin_id)
+        self._services.refresh_models(self.active())
+
+
+def _restart_needed(before: PluginConfig, after: PluginConfig) -> bool:
+    """Changes other than the config section need a new process."""
+    return (before.command, before.env, before.priority, before.timeout, before.restart) != (
+        after.command,
+        after.env,
+        after.priority,
+        after.timeout,
+        after.restart,
+    )
+
+
+def _bad_path(path: str) -> bool:
+    return any(c.isspace() for c in path) or ":" in path or "*" in path
+
+
+def _management_route(plugin_id: str, route: ManagementRoute) -> RouteBinding | None:
+    method = (route.method or "GET").upper()
+    path = route.path.strip()
+    if not path or _bad_path(path) or ".." in path.split("/"):
+        logger.warning("route %r of plugin %s refused: bad path", route.path, plugin_id)
+        return None
+    if not path.startswith("/"):
+        path = f"{MANAGEMENT_BASE}/{path}"
+    if not path.startswith(MANAGEMENT_BASE + "/"):
+        logger.warning(
+            "route %s of plugin %s refused: not under %s", route.path, plugin_id, MANAGEMENT_BASE
+        )
+        return None
+    return RouteBinding(plugin_id, method, path, route.menu, route.description)
+
+
+def _resource_route(plugin_id: str, route: ResourceRoute | ManagementRoute) -> RouteBinding | None:
+    base = f"{RESOURCE_BASE}/{plugin_id}"
+    path = route.path.strip()
+    if not path or _bad_path(path) or ".." in path.split("/"):
+        logger.warning("resource %r of plugin %s refused: bad path", route.path, plugin_id)
+        return None
+    if path.startswith(MANAGEMENT_BASE + "/"):
+        path = path[len(MANAGEMENT_BASE) + 1 :]
+    if not path.startswith(base + "/"):
+        path = f"{base}/{path.lstrip('/')}"
+    return RouteBinding(plugin_id, "GET", path, route.menu, route.description)
+
+
+class _Services:
+    """The pipeline's parts, created together and wired to the plugin registry."""
+
+    def __init__(self, config: Config) -> None:
+        self.summary = HostConfigSummary(
+            auth_dir=str(config.resolve(config.auth_dir)), proxy_url=config.proxy_url
+        )
+        self.models = ModelRegistry()
+        self.usage = UsageQueue()
+        self.callbacks = CallbackRegistry()
+        self.auths = AuthStore(self.summary.auth_dir, self.models, self.summary)
+        self.http = HTTPBridge(config.proxy_url, timeout=config.request_timeout)
+        self.host: Host | None = None
+        self.pipeline = Pipeline(
+            self._active,
+            PipelineSettings(api_keys=tuple(config.api_keys), scheduler=config.scheduler),
+            self.models,
+            self.usage,
+            self.callbacks,
+            self.auths,
+        )
+        self.host_services = HostServices(
+            self.pipeline, self.auths, self.http, self.callbacks, self._active
+        )
+
+    def _active(self) -> list[PluginLike]:
+        return list(self.host.active()) if self.host is not None else []
+
+    def refresh_models(self, plugins: Sequence[PluginHandle]) -> None:
+        for handle in plugins:
+            registrations = handle.registrations
+            if registrations.models or registrations.provider:
+                self.models.set_plugin_models(
+                    handle.id, registrations.provider, registrations.models
+                )
+
+    def callbacks_for(self, handle: PluginHandle) -> Any:
+        return self.host_services.handlers_for(handle)
+
+
+@asynccontextmanager
+async def open_host(config: Config) -> AsyncIterator[Host]:
+    """Start every enabled plugin of ``config`` and serve until the block ends."""
+    services = _Services(config)
+    specs = [plugin_spec(config, p) for p in config.plugins if p.enabled]
+    # The block's own exception is re-raised outside the nurseries, unwrapped.
+    error: BaseException | None = None
+    try:
+        async with open_plugins(
+            specs, callbacks=services.callbacks_for, host=services.summary
+        ) as plugins:
+            host = Host(config, plugins, services)
+            services.host = host
+            services.refresh_models(host.active())
+            await services.auths.load(host.active())
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(services.usage.run)
+                nursery.start_soon(_refresh_auths, host)
+                try:
+                    yield host
+                except BaseException as exc:
+                    error = exc
+                finally:
+                    nursery.cancel_scope.cancel()
+                    with trio.CancelScope(shield=True):
+                        await services.host_services.aclose()
+    finally:
+        with trio.CancelScope(shield=True):
+            await services.http.aclose()
+    if error is not None:
+        raise error
+
+
+async def _refresh_auths(host: Host, interval: float = 30.0) -> None:
+    while True:
+        await trio.sleep(interval)
+        try:
+            await host.auths.refresh_due(host.active())
+        except Exception:
+            logger.exception("auth refresh failed")
+
