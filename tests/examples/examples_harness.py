@@ -80,7 +80,9 @@ class FakeHost:
         return api.HostModelExecutionResponse(status_code=200, body=json.dumps(body).encode())
 
     def _auth_list(self, _: Empty) -> api.HostAuthListResponse:
-        files = [api.HostAuthFileEntry(name=n, auth_index=n, type="mock") for n in sorted(self.auths)]
+        files = [
+            api.HostAuthFileEntry(name=n, auth_index=n, type="mock") for n in sorted(self.auths)
+        ]
         return api.HostAuthListResponse(files=files)
 
     def _auth_save(self, request: api.HostAuthSaveRequest) -> api.HostAuthSaveResponse:

@@ -71,5 +71,9 @@ async def test_the_mock_bridges_executor_http_requests_to_host_http_do() -> None
         answer = await mock.call("executor.http_request", params, api.ExecutorHTTPResponse)
     assert answer.status_code == 200
     assert answer.headers["X-Fake-Host"] == ["yes"]
-    assert json.loads(answer.body) == {"method": "POST", "url": "https://up.example/v1", "body": "hi"}
+    assert json.loads(answer.body) == {
+        "method": "POST",
+        "url": "https://up.example/v1",
+        "body": "hi",
+    }
     assert [method for method, _ in fake.calls] == ["host.http.do"]
