@@ -18,6 +18,10 @@ from ._errors import PluginRemoteError as PluginRemoteError
 from ._errors import PluginStartError as PluginStartError
 from ._errors import PluginTimeout as PluginTimeout
 from ._errors import PluginUnavailable as PluginUnavailable
+from ._inspect import PluginReport as PluginReport
+from ._inspect import call_once as call_once
+from ._inspect import inspect_plugin as inspect_plugin
+from ._inspect import one_shot_spec as one_shot_spec
 from ._plugin import Callbacks as Callbacks
 from ._plugin import PluginHandle as PluginHandle
 from ._plugin import PluginState as PluginState
@@ -39,6 +43,7 @@ __all__ = [
     "PluginHandle",
     "PluginProtocolError",
     "PluginRemoteError",
+    "PluginReport",
     "PluginSpec",
     "PluginStartError",
     "PluginState",
@@ -47,5 +52,8 @@ __all__ = [
     "PluginUnavailable",
     "Plugins",
     "RestartPolicy",
+    "call_once",
+    "inspect_plugin",
+    "one_shot_spec",
     "open_plugins",
 ]

@@ -1,0 +1,95 @@
+"""``pluginrt inspect`` and ``pluginrt call`` through click's CliRunner, with real plugins."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from pluginrt.cli import main
+
+PLUGINS = Path(__file__).parent / "plugins"
+GOOD = str(PLUGINS / "good.py")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_inspect_prints_metadata_capabilities_models_flags_and_routes() -> None:
+    code, out, _ = run("inspect", "--", GOOD)
+    assert code == 0
+    for expected in (
+        "name          good",
+        "ModelProvider, Executor, UsagePlugin, CommandLinePlugin, ManagementAPI",
+        "good-1",
+        "--good-flag (bool) be good",
+        "GET /v0/management/good/status",
+        "/v0/resource/plugins/good/index.html",
+    ):
+        assert expected in out
+
+
+def test_inspect_json_is_one_object_in_wire_names() -> None:
+    code, out, _ = run("inspect", "--json", "--id", "g", "--", GOOD)
+    assert code == 0
+    report = json.loads(out)
+    assert report["id"] == "g"
+    assert report["metadata"]["Name"] == "good"
+    assert report["capabilities"]["Executor"] == {"identifier": "shelf"}
+    assert report["models"] == [{"ID": "good-1"}]
+    assert report["flags"][0]["Name"] == "good-flag"
+    assert report["routes"][0]["Path"] == "/v0/management/good/status"
+    assert report["resources"][0]["Path"] == "/v0/resource/plugins/g/index.html"
+
+
+def test_inspect_accepts_an_explicit_interpreter_and_arguments() -> None:
+    code, out, _ = run("inspect", "--json", "--", sys.executable, "-u", GOOD)
+    assert code == 0
+    assert json.loads(out)["id"] == "good"
+
+
+def test_inspect_of_a_plugin_that_will_not_start_exits_1_with_the_reason() -> None:
+    code, _, err = run("inspect", "--", str(PLUGINS / "crash_on_start.py"))
+    assert code == 1
+    assert "crash_on_start" in err and "exited with status 3" in err
+    assert "cannot read my config" in err
+
+
+def test_call_prints_the_json_result() -> None:
+    code, out, _ = run("call", "--params", '{"Payload": "aGk="}', "--", GOOD, "executor.execute")
+    assert code == 0
+    assert json.loads(out)["Payload"] == "aGk="
+
+
+def test_call_takes_the_method_as_an_option_too() -> None:
+    code, out, _ = run("call", "-m", "test.echo", "--params", '{"a": [1]}', "--", GOOD)
+    assert code == 0
+    assert json.loads(out) == {"a": [1]}
+
+
+def test_a_failed_call_exits_1_with_the_error() -> None:
+    code, _, err = run("call", "--", GOOD, "test.fail")
+    assert code == 1
+    assert "'good'" in err and "upstream said no" in err and "-32000" in err
+
+
+def test_a_call_that_times_out_exits_1_naming_the_method() -> None:
+    code, _, err = run("call", "--timeout", "0.3", "--", GOOD, "test.hang")
+    assert code == 1
+    assert "test.hang timed out" in err
+
+
+def test_call_refuses_params_that_are_not_json() -> None:
+    code, _, err = run("call", "--params", "{nope", "--", GOOD, "test.echo")
+    assert code == 2
+    assert "not JSON" in err
+
+
+def test_call_without_a_method_is_a_usage_error() -> None:
+    code, _, err = run("call", "--", GOOD)
+    assert code == 2
+    assert "METHOD" in err
