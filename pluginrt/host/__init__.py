@@ -51,6 +51,7 @@ __all__ = [
     "PluginTimeout",
     "PluginUnavailable",
     "Plugins",
+    "Registrations",
     "RestartPolicy",
     "call_once",
     "inspect_plugin",

@@ -59,6 +59,7 @@ from pluginrt.rpc import (
 from ._declaration import Declaration, RegisterAnswer, validate
 from ._errors import (
     PluginClosed,
+    PluginCrashed,
     PluginDeclarationError,
     PluginError,
     PluginFailed,
@@ -257,6 +258,7 @@ class PluginHandle:
         PluginClosed, PluginRemoteError or PluginProtocolError.
         """
         connection = self._live_connection()
+        process = self._process
         if timeout is _DEFAULT:
             timeout = self.spec.call_timeout
         self._calls += 1
@@ -267,6 +269,8 @@ class PluginHandle:
             )
         except (RPCError, PluginError) as exc:
             error = map_error(self.id, method, exc)
+            if isinstance(error, PluginClosed) and process is not None:
+                error = await self._unless_crashed(error, process)
             self._errors += 1
             self._last_error = error
             raise error from None
@@ -292,6 +296,25 @@ class PluginHandle:
             return connection.open_stream(window)
         except RPCError as exc:
             raise map_error(self.id, "open_stream", exc) from None
+
+    async def _unless_crashed(self, error: PluginError, process: PluginProcess) -> PluginError:
+        # A dying plugin can break its stdin before its stdout reports EOF; the
+        # engine then closes without the exit status. Not our doing: say crashed.
+        if self._stop_requested:
+            return error
+        return await self._crash_report(process, error.reason)
+
+    async def _crash_report(self, process: PluginProcess, detail: str) -> PluginCrashed:
+        """The crash report once the process is gone (killed if still running)."""
+        if self._state is PluginState.RUNNING and process is self._process:
+            # Before any caller hears of the crash, so none can see "running" after it.
+            self._state = PluginState.RESTARTING
+        if not await process.wait_exited(self.spec.grace_period):
+            detail = f"{detail}; killed" if detail else "killed"
+            await process.kill()
+        with trio.move_on_after(_STDERR_SETTLE):
+            await process.stderr_done.wait()
+        return process.crash_report(detail)
 
     def _live_connection(self) -> Connection:
         connection = self._connection
@@ -414,13 +437,9 @@ class PluginHandle:
         async def on_eof() -> BaseException:
             if self._stop_requested:
                 return PluginClosed(self.id)
-            detail = ""
-            if not await plugin.wait_exited(self.spec.grace_period):
-                detail = "closed its stdout but kept running; killed"
-                await plugin.kill()
-            with trio.move_on_after(_STDERR_SETTLE):
-                await plugin.stderr_done.wait()
-            return plugin.crash_report(detail)
+            if await plugin.wait_exited(self.spec.grace_period):
+                return await self._crash_report(plugin, "")
+            return await self._crash_report(plugin, "closed its stdout but kept running")
 
         async with open_connection(
             plugin.stdin,
@@ -464,7 +483,7 @@ class PluginHandle:
             if handshake_error is not None:
                 return handshake_error
             self._state = PluginState.RESTARTING
-            return self._why_closed(plugin, connection)
+            return await self._why_closed(plugin, connection)
 
     async def _close_when_exited(self, plugin: PluginProcess, connection: Connection) -> None:
         # Normally stdout's EOF reports the crash (on_eof); this covers a pipe
@@ -473,13 +492,13 @@ class PluginHandle:
         await trio.sleep(self.spec.grace_period)
         connection.close(plugin.crash_report("its stdout stayed open after it exited"))
 
-    def _why_closed(self, plugin: PluginProcess, connection: Connection) -> PluginError:
+    async def _why_closed(self, plugin: PluginProcess, connection: Connection) -> PluginError:
         reason = connection.closed_reason
         if isinstance(reason, PluginError):
             return reason
         if isinstance(reason, ProtocolError):
             return PluginProtocolError(self.id, f"{reason}; killed")
-        return plugin.crash_report(str(reason) if reason else "")
+        return await self._crash_report(plugin, str(reason) if reason else "")
 
     async def _retire(self, plugin: PluginProcess, connection: Connection) -> None:
         """``plugin.shutdown`` (bounded), then stdin closed, SIGTERM, SIGKILL (see terminate)."""

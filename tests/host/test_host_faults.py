@@ -376,3 +376,18 @@ async def test_a_call_that_times_out_names_the_plugin_and_the_method(shelf: Shel
             # The plugin is still fine, and the late answer cannot confuse it.
             assert await good.call("test.echo", {"z": 3}, dict) == {"z": 3}
             assert good.statistics().errors == 1
+
+
+async def test_the_restart_count_resets_once_a_plugin_has_run_healthily(
+    shelf: Shelf, until: Until
+) -> None:
+    # One restart allowed in a row; healthy at once, so every crash is the first.
+    policy = RestartPolicy(max_restarts=1, backoff_initial=0.01, healthy_after=0)
+    with trio.fail_after(10):
+        async with open_plugins([shelf("crash_mid_call", restart=policy)]) as plugins:
+            plugin = plugins["crash-mid-call"]
+            for expected in (1, 2, 3):
+                with pytest.raises(PluginCrashed):
+                    await plugin.call("executor.execute", ExecutorRequest(), ExecutorResponse)
+                await until(lambda: plugin.state is PluginState.RUNNING)
+                assert plugin.restarts == expected

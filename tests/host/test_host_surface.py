@@ -1,0 +1,68 @@
+"""The public surface of pluginrt.host is pinned: nothing is added or dropped by accident."""
+
+from __future__ import annotations
+
+import pytest
+
+import pluginrt.host
+from pluginrt.api import HostConfigSummary
+from pluginrt.host import PluginHandle, Plugins, PluginSpec
+
+EXPECTED = {
+    "Callbacks",
+    "Declaration",
+    "PluginClosed",
+    "PluginCrashed",
+    "PluginDeclarationError",
+    "PluginError",
+    "PluginFailed",
+    "PluginHandle",
+    "PluginProtocolError",
+    "PluginRemoteError",
+    "PluginReport",
+    "PluginSpec",
+    "PluginStartError",
+    "PluginState",
+    "PluginStatistics",
+    "PluginTimeout",
+    "PluginUnavailable",
+    "Plugins",
+    "Registrations",
+    "RestartPolicy",
+    "call_once",
+    "inspect_plugin",
+    "one_shot_spec",
+    "open_plugins",
+}
+
+
+def test_the_public_names_are_exactly_the_pinned_list() -> None:
+    assert set(pluginrt.host.__all__) == EXPECTED
+    public = {name for name in dir(pluginrt.host) if not name.startswith("_")}
+    assert public == EXPECTED
+
+
+def test_every_host_error_is_a_plugin_error_naming_its_plugin() -> None:
+    errors = [getattr(pluginrt.host, n) for n in EXPECTED if n.startswith("Plugin")]
+    for error in errors:
+        if isinstance(error, type) and issubclass(error, Exception):
+            assert issubclass(error, pluginrt.host.PluginError)
+
+
+def test_handles_and_registries_have_no_public_constructor() -> None:
+    spec = PluginSpec(id="x", command=("x.py",))
+    with pytest.raises(TypeError, match="no public constructor"):
+        PluginHandle(object(), spec, None, HostConfigSummary())
+    with pytest.raises(TypeError, match="no public constructor"):
+        Plugins(object(), None, None, HostConfigSummary())  # type: ignore[arg-type]
+
+
+def test_a_lone_script_runs_under_the_current_python() -> None:
+    import sys
+
+    assert PluginSpec(id="x", command=("a/p.py",)).argv == [sys.executable, "a/p.py"]
+    assert PluginSpec(id="x", command=("node", "p.js")).argv == ["node", "p.js"]
+    with pytest.raises(ValueError, match="non-blank id"):
+        PluginSpec(id=" ", command=("p.py",))
+    with pytest.raises(ValueError, match="empty"):
+        PluginSpec(id="x", command=())
