@@ -1,0 +1,296 @@
+"""The engine against bytes written by hand.
+
+As a server (``served``: over both transports, the far end serving
+:mod:`rpc_peer`'s handlers) and as a client (``client``: our Connection over
+a memory pair, the test playing the peer line by line).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+from rpc_harness import PATIENCE, Local, Raw, Wire, connect
+from rpc_peer import Value
+
+from pluginrt.rpc import (
+    CANCELLED,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    CallTimeout,
+    Connection,
+    ProtocolError,
+    open_connection,
+)
+
+PING = {"jsonrpc": "2.0", "id": "ping", "method": "$/ping"}
+PONG = {"jsonrpc": "2.0", "id": "ping", "result": {}}
+
+
+def request(id: Any, method: str, params: Any = None, **top: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": id, "method": method, **top}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+def error_code(message: Any) -> tuple[Any, int]:
+    return message["id"], message["error"]["code"]
+
+
+@pytest.fixture
+def served(wire: Wire) -> Raw:
+    return Raw(wire.send_stream, wire.receive_stream)
+
+
+# ------------------------------------------------------------ as a server
+
+
+async def test_invalid_json_is_answered_with_a_parse_error_and_the_connection_goes_on(
+    served: Raw,
+) -> None:
+    await served.send(b'{"jsonrpc": "2.0", "method": "echo", "id": 1', PING)
+    assert error_code(await served.receive()) == (None, PARSE_ERROR)
+    assert await served.receive() == PONG
+
+
+@pytest.mark.parametrize(
+    ("line", "id"),
+    [
+        (b"42", None),
+        (b'"hello"', None),
+        (b'{"jsonrpc": "2.0", "id": 4}', 4),
+        (b'{"jsonrpc": "2.0", "method": 5, "id": 3}', 3),
+    ],
+)
+async def test_json_that_is_not_json_rpc_is_an_invalid_request(
+    served: Raw, line: bytes, id: Any
+) -> None:
+    await served.send(line, PING)
+    assert error_code(await served.receive()) == (id, INVALID_REQUEST)
+    assert await served.receive() == PONG
+
+
+async def test_a_batch_is_answered_with_one_array_without_entries_for_notifications(
+    served: Raw,
+) -> None:
+    await served.send(
+        [
+            request(1, "$/ping"),
+            request(2, "echo", {"value": "two"}),
+            {"jsonrpc": "2.0", "method": "echo", "params": {"value": "note"}},
+            request(3, "no.such.method"),
+            request(4, "echo", {"wrong": 1}),
+        ]
+    )
+    replies = await served.receive()
+    assert isinstance(replies, list)
+    by_id = {reply["id"]: reply for reply in replies}
+    assert sorted(by_id) == [1, 2, 3, 4]
+    assert by_id[1]["result"] == {}
+    assert by_id[2]["result"] == {"value": "two"}
+    assert by_id[3]["error"]["code"] == METHOD_NOT_FOUND
+    assert by_id[4]["error"]["code"] == -32602
+
+
+async def test_a_batch_of_notifications_gets_no_answer(served: Raw) -> None:
+    note = {"jsonrpc": "2.0", "method": "echo", "params": {"value": 1}}
+    await served.send([note, note], PING)
+    assert await served.receive() == PONG
+
+
+@pytest.mark.parametrize(
+    ("batch", "expected"),
+    [
+        (b"[]", (None, INVALID_REQUEST)),
+        (b"[1, {bad", (None, PARSE_ERROR)),
+    ],
+)
+async def test_an_empty_or_broken_batch_is_one_error(
+    served: Raw, batch: bytes, expected: tuple[Any, int]
+) -> None:
+    await served.send(batch, PING)
+    assert error_code(await served.receive()) == expected
+    assert await served.receive() == PONG
+
+
+async def test_a_batch_of_invalid_entries_gets_an_error_for_each(served: Raw) -> None:
+    await served.send(b'[1, {"foo": 1}]')
+    replies = await served.receive()
+    assert [error_code(reply) for reply in replies] == [(None, INVALID_REQUEST)] * 2
+
+
+async def test_an_explicit_cancel_gets_exactly_one_cancelled_response(served: Raw) -> None:
+    await served.send(request(7, "block", {"tag": "x"}))
+    assert (await served.receive())["params"] == {"name": "started", "tag": "x"}
+    await served.send({"jsonrpc": "2.0", "method": "$/cancel", "params": {"id": 7}})
+    seen = [await served.receive(), await served.receive()]
+    assert seen[0]["params"] == {"name": "cancelled", "tag": "x"}
+    assert error_code(seen[1]) == (7, CANCELLED)
+    # Nothing else for id 7: the very next message is the answer to a later ping.
+    await served.send({"jsonrpc": "2.0", "method": "$/cancel", "params": {"id": 7}}, PING)
+    assert await served.receive() == PONG
+
+
+async def test_a_cancel_for_an_unknown_id_is_ignored(served: Raw) -> None:
+    await served.send({"jsonrpc": "2.0", "method": "$/cancel", "params": {"id": 99}}, PING)
+    assert await served.receive() == PONG
+
+
+async def test_a_request_reusing_an_id_in_flight_is_refused(served: Raw) -> None:
+    await served.send(request(5, "block", {"tag": "y"}))
+    await served.receive()  # started
+    await served.send(request(5, "echo", {"value": 1}))
+    assert error_code(await served.receive()) == (5, INVALID_REQUEST)
+
+
+async def test_the_top_level_host_callback_id_reaches_the_call_context(served: Raw) -> None:
+    await served.send(request("a", "seen", {}, host_callback_id="cb-9"), request("b", "seen"))
+    answers = [await served.receive(), await served.receive()]
+    first, second = sorted(answers, key=lambda answer: str(answer["id"]))
+    assert first["result"] == {"method": "seen", "id": "a", "callback_id": "cb-9"}
+    assert second["result"] == {"method": "seen", "id": "b", "callback_id": None}
+
+
+# ------------------------------------------------------------ as a client
+
+
+@pytest.fixture
+async def client(local: Local) -> AsyncIterator[tuple[Connection, Raw]]:
+    ours, theirs = trio.testing.memory_stream_pair()
+    wire = Wire("memory", ours.send_stream, ours.receive_stream, theirs.aclose)
+    async with connect(wire, local) as connection:
+        yield connection, Raw(theirs, theirs)
+
+
+async def _answer_next(raw: Raw, result: Any) -> None:
+    call = await raw.receive()
+    await raw.send({"jsonrpc": "2.0", "id": call["id"], "result": result})
+
+
+async def test_a_call_writes_the_callback_id_at_the_top_level(
+    client: tuple[Connection, Raw],
+) -> None:
+    connection, raw = client
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(connection.call, callback_id="cb-3"), "echo", Value(1), Value)
+        nursery.start_soon(connection.call, "echo", Value(2), Value)
+        calls = [await raw.receive(), await raw.receive()]
+        first, second = sorted(calls, key=lambda call: call["params"]["value"])
+        for call in (first, second):
+            await raw.send({"jsonrpc": "2.0", "id": call["id"], "result": call["params"]})
+    assert first == {
+        "jsonrpc": "2.0",
+        "id": first["id"],
+        "method": "echo",
+        "params": {"value": 1},
+        "host_callback_id": "cb-3",
+    }
+    assert "host_callback_id" not in second
+
+
+async def test_responses_to_unknown_ids_and_duplicates_are_ignored(
+    client: tuple[Connection, Raw], caplog: pytest.LogCaptureFixture
+) -> None:
+    connection, raw = client
+    results: list[Any] = []
+
+    async def call() -> None:
+        results.append((await connection.call("echo", Value(1), Value)).value)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call)
+        id = (await raw.receive())["id"]
+        await raw.send(
+            {"jsonrpc": "2.0", "id": 999, "result": {"value": "stranger"}},
+            {"jsonrpc": "2.0", "id": id, "result": {"value": "first"}},
+            {"jsonrpc": "2.0", "id": id, "result": {"value": "again"}},
+        )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call)
+        await _answer_next(raw, {"value": "next"})
+    assert results == ["first", "next"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "local: a response to unknown id 999, ignored",
+        f"local: a response to unknown id {id}, ignored",
+    ]
+
+
+async def test_a_call_that_times_out_names_the_method_sends_cancel_and_drops_the_late_answer(
+    client: tuple[Connection, Raw],
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connection, raw = client
+    start = trio.current_time()
+    with pytest.raises(CallTimeout) as caught:
+        await connection.call("slow.method", Value(1), Value, timeout=30)
+    assert trio.current_time() - start == pytest.approx(30)
+    assert (caught.value.method, caught.value.timeout) == ("slow.method", 30)
+    assert "slow.method" in str(caught.value)
+    sent = await raw.receive()
+    assert await raw.receive() == {
+        "jsonrpc": "2.0",
+        "method": "$/cancel",
+        "params": {"id": sent["id"]},
+    }
+    await raw.send(
+        {"jsonrpc": "2.0", "id": sent["id"], "error": {"code": CANCELLED, "message": "late"}}
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(connection.ping)
+        await _answer_next(raw, {})
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert connection.statistics().calls_in_flight == 0
+
+
+async def test_a_cancelled_caller_sends_cancel_for_its_call(
+    client: tuple[Connection, Raw],
+) -> None:
+    connection, raw = client
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(connection.call, "echo", Value(1), Value)
+            sent = await raw.receive()
+            scope.cancel()
+    assert await raw.receive() == {
+        "jsonrpc": "2.0",
+        "method": "$/cancel",
+        "params": {"id": sent["id"]},
+    }
+
+
+async def test_a_line_over_the_limit_closes_the_connection_and_fails_calls_in_flight(
+    local: Local,
+) -> None:
+    ours, theirs = trio.testing.memory_stream_pair()
+    errors: list[BaseException] = []
+
+    async def call(connection: Connection) -> None:
+        try:
+            await connection.call("echo", Value(1), Value)
+        except ProtocolError as exc:
+            errors.append(exc)
+
+    with trio.fail_after(PATIENCE):
+        async with open_connection(ours, ours, name="local", max_line=1000) as connection:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(call, connection)
+                nursery.start_soon(call, connection)
+                raw = Raw(theirs, theirs)
+                await raw.receive()
+                await raw.receive()
+                await theirs.send_all(
+                    b'{"jsonrpc": "2.0", "method": "x", "params": "' + b"a" * 1001
+                )
+            await connection.wait_closed()
+    assert len(errors) == 2
+    assert errors[0] is errors[1] is connection.closed_reason
+    assert "1000-byte limit" in str(errors[0])
