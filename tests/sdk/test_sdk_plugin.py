@@ -26,7 +26,13 @@ from pluginrt.api import (
     decode,
     encode,
 )
-from pluginrt.rpc import INTERNAL_ERROR, METHOD_NOT_FOUND, RemoteError, StreamError
+from pluginrt.rpc import (
+    INTERNAL_ERROR,
+    METHOD_NOT_FOUND,
+    CallTimeout,
+    RemoteError,
+    StreamError,
+)
 
 
 def echo_plugin() -> Plugin:
@@ -353,3 +359,25 @@ async def test_a_cancelled_sync_generator_is_closed_in_its_thread() -> None:
         with trio.fail_after(2):
             while not closed.is_set():  # noqa: ASYNC110 - a thread's event
                 await trio.sleep(0.01)
+
+
+async def test_a_call_the_host_gives_up_on_cancels_its_handler_and_answers_once() -> None:
+    plugin = echo_plugin()
+    cancelled = trio.Event()
+
+    @plugin.on("executor.count_tokens")
+    async def count(request: ExecutorRequest) -> ExecutorResponse:
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.set()
+
+    async with open_test_host(plugin) as h:
+        with pytest.raises(CallTimeout):
+            await h.connection.call(
+                "executor.count_tokens", ExecutorRequest(), ExecutorResponse, timeout=0.05
+            )
+        with trio.fail_after(1):
+            await cancelled.wait()
+        # the connection is still healthy afterwards
+        assert (await h.call("executor.execute", ExecutorRequest(payload=b"x"))).payload == b"x"
