@@ -27,8 +27,8 @@ def frame(chunk: dict[str, Any]) -> str:
     out = ""
     if delta.get("role"):
         usage = {"input_tokens": 0, "output_tokens": 0}
-        message = {"id": chunk.get("id"), "type": "message", "role": "assistant",
-                   "model": chunk.get("model"), "content": [], "usage": usage}  # fmt: skip
+        message: dict[str, Any] = {"id": chunk.get("id"), "type": "message", "content": []}
+        message |= {"role": "assistant", "model": chunk.get("model"), "usage": usage}
         out += event("message_start", {"message": message})
         block = {"type": "text", "text": ""}
         out += event("content_block_start", {"index": 0, "content_block": block})
