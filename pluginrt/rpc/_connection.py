@@ -503,12 +503,10 @@ class Connection:
     def _on_response(self, message: Message, replies: list[bytes] | None) -> None:
         if message.result is msgspec.UNSET and message.error is msgspec.UNSET:
             logger.warning("%s: a message with neither method nor result/error", self.name)
-            if replies is not None or message.id is not msgspec.UNSET:
-                target = replies.append if replies is not None else self._enqueue
-                bad_id = message.id if isinstance(message.id, int | str) else None
-                target(
-                    _error(bad_id, INVALID_REQUEST, "invalid request: no method, result or error")
-                )
+            # Answered even without an id (JSON-RPC 2.0: id null), as in a batch.
+            target = replies.append if replies is not None else self._enqueue
+            bad_id = message.id if isinstance(message.id, int | str) else None
+            target(_error(bad_id, INVALID_REQUEST, "invalid request: no method, result or error"))
             return
         id = message.id
         pending = self._pending.pop(id, None) if isinstance(id, int | str) else None
