@@ -160,10 +160,18 @@ class OutgoingStream:
         self._lot.unpark_all()
 
     async def send(self, payload: bytes) -> None:
-        """Send one chunk, waiting for credit first."""
+        """Send one chunk, waiting for credit first.
+
+        Raises :class:`StreamError` once the stream is no longer open; inside
+        ``cancel_scope``, a ``stream.cancel`` ends the scope instead.
+        """
         while self._credit <= 0 and not self._ended:
             await self._lot.park()
         if self._ended:
+            # A stream.cancel that came while this task was runnable (woken by credit
+            # read in the same batch) left cancel_scope's cancellation pending: deliver
+            # it, so the producer's scope absorbs it rather than a StreamError escaping.
+            await trio.lowlevel.checkpoint_if_cancelled()
             raise StreamError(f"stream {self.stream_id} is no longer open", code="cancelled")
         self._credit -= 1
         await self._connection.notify("stream.chunk", StreamChunk(self.stream_id, payload))

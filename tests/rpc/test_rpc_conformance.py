@@ -303,6 +303,22 @@ async def test_a_stream_that_ends_with_an_error_raises_it_after_its_chunks(
     )
 
 
+async def test_a_consumer_that_closes_its_stream_stops_the_producer(
+    connection: Connection, local: Local
+) -> None:
+    stream = connection.open_stream(window=2)
+    with trio.fail_after(PATIENCE):
+        await connection.call(
+            "produce_forever", Produce(stream_id=stream.stream_id, window=2, tag="p"), Empty
+        )
+        assert await stream.receive_batch()
+        stream.close()
+        await local.wait_for("stream_cancelled", "p")
+    with pytest.raises(StreamError, match="closed by its consumer"):
+        await stream.receive_batch()
+    assert connection.statistics().streams_open == 0
+
+
 # ------------------------------------------------------------------ close
 
 

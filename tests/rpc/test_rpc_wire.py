@@ -160,6 +160,26 @@ async def test_the_top_level_host_callback_id_reaches_the_call_context(served: R
     assert second["result"] == {"method": "seen", "id": "b", "callback_id": None}
 
 
+async def test_a_cancel_arriving_with_fresh_credit_stops_the_producer_quietly(
+    served: Raw,
+) -> None:
+    # The producer is parked on credit; the credit that wakes it and the consumer's
+    # cancel come in one read, so its cancellation is still pending when it wakes.
+    await served.send(request(1, "produce_forever", {"stream_id": "r1", "window": 1, "tag": "q"}))
+    first = [await served.receive(), await served.receive()]
+    assert sorted(message.get("method", "answer") for message in first) == [
+        "answer",
+        "stream.chunk",
+    ]
+    await served.send(
+        {"jsonrpc": "2.0", "method": "stream.credit", "params": {"stream_id": "r1", "chunks": 1}},
+        {"jsonrpc": "2.0", "method": "stream.cancel", "params": {"stream_id": "r1"}},
+    )
+    assert (await served.receive())["params"] == {"name": "stream_cancelled", "tag": "q"}
+    await served.send(PING)
+    assert await served.receive() == PONG
+
+
 # ------------------------------------------------------------ as a client
 
 
