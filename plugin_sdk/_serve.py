@@ -134,6 +134,10 @@ def _wrap(method: Method, fn: Callable[..., Any]) -> Handler:
         return Handler(method.params, _stream_handler(fn))
     call = _as_async(fn)
     expected = method.result
+    if expected is None:
+        # Notifications (usage records) are handled one at a time, so a
+        # handler keeping running totals needs no lock of its own.
+        call = _one_at_a_time(call)
 
     async def handle(params: Any, ctx: CallContext) -> Any:
         _bind(ctx.connection, ctx.callback_id)
@@ -148,6 +152,16 @@ def _wrap(method: Method, fn: Callable[..., Any]) -> Handler:
         return result
 
     return Handler(method.params, handle)
+
+
+def _one_at_a_time(call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    lock = trio.Lock()
+
+    async def serialized(params: Any) -> Any:
+        async with lock:
+            return await call(params)
+
+    return serialized
 
 
 # ----------------------------------------------------------------- streams

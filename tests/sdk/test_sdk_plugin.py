@@ -381,3 +381,27 @@ async def test_a_call_the_host_gives_up_on_cancels_its_handler_and_answers_once(
             await cancelled.wait()
         # the connection is still healthy afterwards
         assert (await h.call("executor.execute", ExecutorRequest(payload=b"x"))).payload == b"x"
+
+
+async def test_notifications_are_handled_one_at_a_time() -> None:
+    plugin = Plugin("usage")
+    running = 0
+    overlapped = False
+    done = trio.Semaphore(0)
+
+    @plugin.on("usage.handle")
+    async def handle(record: UsageRecord) -> None:
+        nonlocal running, overlapped
+        running += 1
+        overlapped |= running > 1
+        await trio.sleep(0.001)
+        running -= 1
+        done.release()
+
+    async with open_test_host(plugin) as h:
+        for i in range(20):
+            await h.notify("usage.handle", UsageRecord(model=str(i)))
+        with trio.fail_after(2):
+            for _ in range(20):
+                await done.acquire()
+    assert not overlapped
