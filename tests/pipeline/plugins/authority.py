@@ -1,0 +1,62 @@
+"""An auth provider: parses, refreshes and logs in auth files of its ``provider`` type.
+
+``auth.parse`` takes files whose ``type`` is the provider (``"due": true``
+makes the refresh due at once); ``auth.refresh`` answers only a new token
+(every other field inherits); a login is ``pending`` on the first poll and
+``success`` on the second.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from _probe import note, text
+
+from plugin_sdk import Plugin, run
+from pluginrt import api
+
+plugin = Plugin("test-authority", version="1", author="tests", github_repository="-")
+plugin.auth_provider("probe")
+polls: dict[str, int] = {}
+
+
+@plugin.on("auth.parse")
+async def parse(request: api.AuthParseRequest) -> api.AuthParseResponse:
+    note(plugin, "parse", file=request.file_name)
+    data = json.loads(request.raw_json)
+    if data.get("type") != "probe":
+        return api.AuthParseResponse(handled=False)
+    due = datetime.now(UTC) + (timedelta(hours=-1) if data.get("due") else timedelta(hours=1))
+    auth = api.AuthData(provider="probe", label=data.get("label", ""),
+                        storage_json=request.raw_json, metadata={"origin": "parse"},
+                        next_refresh_after=due)  # fmt: skip
+    return api.AuthParseResponse(handled=True, auth=auth)
+
+
+@plugin.on("auth.refresh")
+async def refresh(request: api.AuthRefreshRequest) -> api.AuthRefreshResponse:
+    note(plugin, "refresh", auth_id=request.auth_id, storage=text(request.storage_json))
+    storage = json.dumps({"type": "probe", "token": "refreshed"}).encode()
+    later = datetime.now(UTC) + timedelta(hours=1)
+    fresh = api.AuthData(storage_json=storage)
+    return api.AuthRefreshResponse(auth=fresh, next_refresh_after=later)
+
+
+@plugin.on("auth.login.start")
+async def login_start(request: api.AuthLoginStartRequest) -> api.AuthLoginStartResponse:
+    state = f"state-{len(polls) + 1}"
+    polls[state] = 0
+    return api.AuthLoginStartResponse(provider="probe", url="https://login.test/", state=state)
+
+
+@plugin.on("auth.login.poll")
+async def login_poll(request: api.AuthLoginPollRequest) -> api.AuthLoginPollResponse:
+    polls[request.state] += 1
+    if polls[request.state] < 2:
+        return api.AuthLoginPollResponse(status="pending")
+    storage = json.dumps({"type": "probe", "token": f"login-{request.state}"}).encode()
+    auth = api.AuthData(provider="probe", id="fresh", file_name="fresh.json", storage_json=storage)
+    return api.AuthLoginPollResponse(status="success", auth=auth)
+
+
+if __name__ == "__main__":
+    run(plugin)

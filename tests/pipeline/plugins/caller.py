@@ -1,0 +1,90 @@
+"""An executor whose payload is a command for the host callbacks; it answers what came back.
+
+Commands (the payload's JSON ``do``): ``nested`` (``host.model.execute``),
+``nested_stream_flag`` (the same with ``stream: true``), ``open_stream``
+(``host.model.execute_stream``, left open), ``read_stream`` (read the
+stream opened earlier), ``http`` (``host.http.do``), ``http_stream``
+(``host.http.do_stream``, first chunk only), ``auth_save`` (each case of
+``cases``, then ``host.auth.list``). With config ``intercept`` it is also a
+request interceptor that appends ``|caller`` to the body.
+"""
+
+import json
+from typing import Any
+
+from _probe import text
+
+from plugin_sdk import HostStream, Plugin, host, run
+from pluginrt import api
+
+plugin = Plugin("test-caller", version="1", author="tests", github_repository="-")
+plugin.executor("caller", input_formats=["openai"], output_formats=["openai"], scope="static")
+opened: dict[str, HostStream] = {}
+
+
+@plugin.on("model.static")
+async def static(request: api.StaticModelRequest) -> api.ModelResponse:
+    return api.ModelResponse(provider="caller", models=[api.ModelInfo(id="caller-model")])
+
+
+@plugin.on("request.intercept_before")
+async def before(request: api.RequestInterceptRequest) -> api.RequestInterceptResponse:
+    if not plugin.config.get("intercept"):
+        return api.RequestInterceptResponse()
+    return api.RequestInterceptResponse(body=request.body + b"|caller")
+
+
+def nested(command: dict[str, Any], stream: bool) -> api.HostModelExecutionRequest:
+    body = command.get("body", "").encode()
+    return api.HostModelExecutionRequest(
+        entry_protocol="openai", model=command["model"], body=body, stream=stream
+    )
+
+
+async def perform(command: dict[str, Any]) -> Any:
+    action = command["do"]
+    if action == "nested":
+        answer = await host.model.execute(nested(command, False))
+        return {"status": answer.status_code, "body": text(answer.body)}
+    if action == "nested_stream_flag":
+        try:
+            await host.model.execute(nested(command, True))
+        except Exception as exc:
+            return {"error": str(exc)}
+        return {"error": ""}
+    if action == "open_stream":
+        stream = await host.model.execute_stream(nested(command, True))
+        opened[stream.stream_id] = stream
+        return {"stream_id": stream.stream_id, "first": text(await stream.receive())}
+    if action == "read_stream":
+        try:
+            return {"read": text(await opened[command["stream_id"]].receive()), "error": ""}
+        except Exception as exc:
+            return {"read": "", "error": str(exc)}
+    if action == "http":
+        answer = await host.http.do(api.HTTPRequest(method="GET", url=command["url"]))
+        return {"status": answer.status_code, "body": text(answer.body)}
+    if action == "http_stream":
+        async with await host.http.do_stream(api.HTTPRequest(url=command["url"])) as body:
+            return {"status": body.status_code, "first": text(await body.receive())}
+    if action == "auth_save":
+        outcomes = []
+        for case in command["cases"]:
+            try:
+                saved = await host.auth.save(case["name"], case["json"])
+                outcomes.append({"path": saved.path})
+            except Exception as exc:
+                outcomes.append({"error": str(exc)})
+        listed = [entry.name for entry in await host.auth.list()]
+        return {"outcomes": outcomes, "listed": listed}
+    raise ValueError(f"unknown command {action!r}")
+
+
+@plugin.on("executor.execute")
+async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
+    command = json.loads(request.payload.split(b"|")[0])
+    return api.ExecutorResponse(payload=json.dumps(await perform(command)).encode())
+
+
+if __name__ == "__main__":
+    run(plugin)

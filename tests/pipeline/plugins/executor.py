@@ -1,0 +1,89 @@
+"""An executor and model provider driven by its config.
+
+Config: ``provider`` (identifier, default ``probe``), ``scope``, ``inputs``
+and ``outputs`` (formats), ``models`` (from ``model.static``),
+``auth_models`` (from ``model.for_auth``), ``reply`` (``report``: a JSON
+account of the request; ``payload``: the payload as is), ``fail`` (an
+error), ``sleep`` (seconds before answering), ``chunks`` (what a stream
+sends: a list of texts, or ``{"count": n, "size": bytes}``).
+"""
+
+import json
+from collections.abc import AsyncIterator
+
+import trio
+from _probe import maybe_fail, note, text
+
+from plugin_sdk import Plugin, run
+from pluginrt import api
+
+plugin = Plugin("test-executor", version="1", author="tests", github_repository="-")
+plugin.executor("probe", input_formats=["openai"], output_formats=["openai"])
+
+
+@plugin.on_config
+def configure(config: dict) -> None:
+    plugin.executor(config.get("provider", "probe"), scope=config.get("scope", ""),
+                    input_formats=config.get("inputs", ["openai"]),
+                    output_formats=config.get("outputs", ["openai"]))  # fmt: skip
+
+
+@plugin.on("model.static")
+async def static(request: api.StaticModelRequest) -> api.ModelResponse:
+    note(plugin, "model.static")
+    models = [api.ModelInfo(id=m) for m in plugin.config.get("models", ["m1"])]
+    return api.ModelResponse(provider=plugin.config.get("provider", "probe"), models=models)
+
+
+@plugin.on("model.for_auth")
+async def for_auth(request: api.AuthModelRequest) -> api.ModelResponse:
+    note(plugin, "model.for_auth", auth_id=request.auth_id)
+    models = [api.ModelInfo(id=m) for m in plugin.config.get("auth_models", [])]
+    return api.ModelResponse(provider=plugin.config.get("provider", "probe"), models=models)
+
+
+def report(request: api.ExecutorRequest) -> bytes:
+    if plugin.config.get("reply") == "payload":
+        return request.payload
+    return json.dumps({
+        "executor": plugin.plugin_id, "model": request.model, "format": request.format,
+        "source_format": request.source_format, "payload": text(request.payload),
+        "headers": request.headers, "auth_id": request.auth_id,
+        "storage": text(request.storage_json),
+    }).encode()  # fmt: skip
+
+
+@plugin.on("executor.execute")
+async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
+    note(plugin, "execute", model=request.model, auth_id=request.auth_id)
+    await trio.sleep(plugin.config.get("sleep", 0))
+    maybe_fail(plugin.config.get("fail"))
+    return api.ExecutorResponse(payload=report(request), headers={"X-Executor": [plugin.plugin_id]})
+
+
+@plugin.on("executor.count_tokens")
+async def count_tokens(request: api.ExecutorRequest) -> api.ExecutorResponse:
+    note(plugin, "count_tokens", model=request.model)
+    return api.ExecutorResponse(payload=b'{"input_tokens": 3}')
+
+
+@plugin.on("executor.execute_stream")
+async def execute_stream(request: api.ExecutorStreamRequest) -> AsyncIterator[object]:
+    note(plugin, "execute_stream", model=request.model)
+    yield api.ExecutorStreamStart(headers={"Content-Type": ["text/event-stream"]})
+    chunks = plugin.config.get("chunks", ["one", "two", "three"])
+    try:
+        if isinstance(chunks, dict):
+            for i in range(chunks["count"]):
+                head = f"c{i};".encode()
+                yield head + b"x" * max(0, chunks.get("size", 0) - len(head))
+        else:
+            for chunk in chunks:
+                yield chunk.encode()
+                await trio.sleep(plugin.config.get("sleep", 0))
+    finally:
+        note(plugin, "stream_closed")
+
+
+if __name__ == "__main__":
+    run(plugin)
