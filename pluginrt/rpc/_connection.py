@@ -621,6 +621,10 @@ class Connection:
         except Exception as exc:
             logger.exception("%s: %s failed", self.name, method)
             response = _error(id, INTERNAL_ERROR, f"{method} failed: {type(exc).__name__}: {exc}")
+        except BaseExceptionGroup as group:
+            if self._closed_reason is None or not _closing_noise(group):
+                raise
+            return  # see _closing_noise
         finally:
             self._running.pop(id, None)
         if self._closed_reason is None:
@@ -635,6 +639,24 @@ class Connection:
             logger.warning("%s: invalid params for %s ignored: %s", self.name, message.method, exc)
         except Exception:
             logger.exception("%s: notification %s failed", self.name, message.method)
+        except BaseExceptionGroup as group:
+            if self._closed_reason is None or not _closing_noise(group):
+                raise
+
+
+def _closing_noise(group: BaseExceptionGroup[BaseException]) -> bool:
+    """Whether ``group`` is what a handler with its own nursery raises as close() cancels it.
+
+    Its waiting task gets Cancelled while another fails with the close (a nested
+    call's ConnectionClosed); the group is no Cancelled, so no cancel scope absorbs
+    it, and it would take the whole connection down. Nobody is left to answer:
+    it is logged and dropped.
+    """
+    _, rest = group.split((Exception, trio.Cancelled))
+    if rest is not None:
+        return False
+    logger.debug("a handler ended with the connection: %r", group)
+    return True
 
 
 def _error(id: Id | None, code: int, message: str, data: ErrorData | None = None) -> bytes:

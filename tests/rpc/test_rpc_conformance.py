@@ -322,6 +322,42 @@ async def test_a_consumer_that_closes_its_stream_stops_the_producer(
 # ------------------------------------------------------------------ close
 
 
+async def test_closing_fails_every_call_and_stream_in_flight_and_cancels_our_handlers(
+    wire: Wire, local: Local
+) -> None:
+    errors: list[BaseException] = []
+
+    async def call(connection: Connection, method: str, params: Any) -> None:
+        try:
+            await connection.call(method, params, Empty)
+        except ConnectionClosed as exc:
+            errors.append(exc)
+
+    with trio.fail_after(PATIENCE):
+        async with connect(wire, local) as connection, trio.open_nursery() as nursery:
+            for index in range(5):
+                nursery.start_soon(call, connection, "block", Tag(f"b{index}"))
+            for index in range(5):
+                await local.wait_for("started", f"b{index}")
+            nursery.start_soon(call, connection, "cancel_parent_call", Tag("h"))
+            await local.wait_for("local_started", "h")
+            stream = connection.open_stream(window=2)
+            await connection.call(
+                "produce_forever", Produce(stream_id=stream.stream_id, window=2), Empty
+            )
+
+            connection.close()
+
+            with pytest.raises(ConnectionClosed):
+                while await stream.receive_batch():  # what was buffered comes first
+                    pass
+        assert local.count("local_cancelled", "h") == 1
+        with pytest.raises(ConnectionClosed):
+            await connection.call("echo", Value(1), Value)
+    assert len(errors) == 6
+    assert all(error is connection.closed_reason for error in errors)
+
+
 async def test_a_peer_that_hangs_up_fails_calls_in_flight_with_the_on_eof_reason(
     wire: Wire, local: Local
 ) -> None:

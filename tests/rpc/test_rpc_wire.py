@@ -180,6 +180,18 @@ async def test_a_cancel_arriving_with_fresh_credit_stops_the_producer_quietly(
     assert await served.receive() == PONG
 
 
+async def test_hanging_up_under_a_handler_whose_own_call_fails_ends_the_peer_cleanly(
+    wire: Wire, served: Raw
+) -> None:
+    # The peer's handler waits in a nursery while its call to us is in flight; at EOF
+    # that call fails with ConnectionClosed while the handler is being cancelled.
+    await served.send(request(1, "cancel_parent_call", {"tag": "z"}))
+    assert (await served.receive())["method"] == "test.block"
+    await wire.send_stream.aclose()
+    with pytest.raises(EOFError):
+        await served.receive()  # the peer closed its end, and did not crash (see teardown)
+
+
 # ------------------------------------------------------------ as a client
 
 
