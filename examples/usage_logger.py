@@ -28,7 +28,8 @@ def handle(record: UsageRecord) -> None:  # a plain def runs in a worker thread
                       "input_tokens": record.detail.input_tokens,
                       "output_tokens": record.detail.output_tokens},
             "totals": dict(totals)}  # fmt: skip
-    print(json.dumps(line), file=sys.stderr, flush=True)
+    sys.stderr.write(json.dumps(line) + "\n")  # one write: lines never interleave
+    sys.stderr.flush()
 
 
 if __name__ == "__main__":
