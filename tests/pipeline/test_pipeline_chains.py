@@ -1,0 +1,204 @@
+"""Translators, normalizers, frontend auth and the scheduler through real plugin processes."""
+
+from __future__ import annotations
+
+import json
+
+from pipeline_harness import Lab, complete, report, request
+
+EXECUTOR = ("exec", "executor")
+BEARER = "Authorization"
+
+
+def bearer(token: str) -> dict[str, list[str]]:
+    return {BEARER: [f"Bearer {token}"]}
+
+
+# ------------------------------------------------------------------ translators
+
+
+async def test_translators_are_first_wins_falling_through_errors_and_empty_answers(
+    lab: Lab,
+) -> None:
+    translators = [
+        lab.plugin("t1", "transformer", 40, translate="fail", tag="t1"),
+        lab.plugin("t2", "transformer", 30, translate="decline", tag="t2"),
+        lab.plugin("t3", "transformer", 20, translate="answer", tag="t3"),
+        lab.plugin("t4", "transformer", 10, translate="answer", tag="t4"),
+    ]
+    async with lab.host(*translators, lab.plugin(*EXECUTOR, reply="payload")) as host:
+        answer = await complete(host, request("body", fmt="anthropic"))
+    assert answer.status == 200
+    assert answer.body == b"body|rt:t3|st:t3"
+    assert [c["plugin"] for c in lab.calls("rt")] == ["t1", "t2", "t3"]
+    assert [(c["source"], c["target"]) for c in lab.calls("rt")] == [("claude", "openai")] * 3
+    assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("openai", "claude")] * 3
+
+
+async def test_normalizers_chain_each_seeing_the_previous_ones_output(lab: Lab) -> None:
+    normalizers = [
+        lab.plugin("n1", "transformer", 20, normalize=True, tag="a"),
+        lab.plugin("n2", "transformer", 10, normalize=True, tag="b"),
+        lab.plugin("n3", "transformer", 5, normalize=False, tag="c"),
+    ]
+    async with lab.host(*normalizers, lab.plugin(*EXECUTOR, reply="payload")) as host:
+        answer = await complete(host, request("x"))
+    assert answer.body == b"x|rn:a|rn:b|nb:a|nb:b|na:a|na:b"
+
+
+async def test_equal_formats_pass_through_without_a_translator(lab: Lab) -> None:
+    async with lab.host(lab.plugin(*EXECUTOR, reply="payload")) as host:
+        answer = await complete(host, request("same", fmt="chat-completions"))
+    assert (answer.status, answer.body) == (200, b"same")
+
+
+async def test_differing_formats_with_no_translator_answering_fail_with_a_clear_error(
+    lab: Lab,
+) -> None:
+    decliner = lab.plugin("t", "transformer", translate="decline", tag="t")
+    async with lab.host(decliner, lab.plugin(*EXECUTOR)) as host:
+        answer = await complete(host, request("x", fmt="claude"))
+    assert answer.status == 400
+    assert json.loads(answer.body) == {
+        "error": {
+            "message": "no translator turns 'claude' requests into 'openai' (model 'm1')",
+            "type": "invalid_request_error",
+            "code": "invalid_request_error",
+        }
+    }
+    assert lab.calls("execute") == []
+
+
+# ---------------------------------------------------------------- frontend auth
+
+
+async def test_the_lower_frontend_provider_authenticates_when_the_higher_declines(
+    lab: Lab,
+) -> None:
+    high = lab.plugin("fa-high", "frontend", 20, token="high-token")
+    low = lab.plugin("fa-low", "frontend", 10, token="low-token")
+    async with lab.host(high, low, lab.plugin(*EXECUTOR), **{"api-keys": ["sk-key"]}) as host:
+        by_low = await complete(host, request(headers=bearer("low-token")))
+        by_key = await complete(host, request(headers=bearer("sk-key")))
+    assert (by_low.status, by_key.status) == (200, 200)
+    asked = [(c["plugin"], c["presented"]) for c in lab.calls("authenticate")]
+    assert asked == [("fa-high", "low-token"), ("fa-low", "low-token")]
+
+
+async def test_a_frontend_provider_that_errors_is_passed_over(lab: Lab) -> None:
+    broken = lab.plugin("fa-broken", "frontend", 20, token="t", fail="auth backend down")
+    good = lab.plugin("fa-good", "frontend", 10, token="t")
+    async with lab.host(broken, good, lab.plugin(*EXECUTOR)) as host:
+        answer = await complete(host, request(headers=bearer("t")))
+    assert answer.status == 200
+
+
+async def test_nobody_authenticating_gives_401(lab: Lab) -> None:
+    provider = lab.plugin("fa", "frontend", token="right")
+    async with lab.host(provider, lab.plugin(*EXECUTOR), **{"api-keys": ["sk-key"]}) as host:
+        wrong = await complete(host, request(headers=bearer("wrong")))
+        missing = await complete(host, request())
+    for answer in (wrong, missing):
+        assert answer.status == 401
+        assert json.loads(answer.body)["error"]["type"] == "authentication_error"
+    assert lab.calls("execute") == []
+
+
+async def test_an_exclusive_provider_is_the_only_one_and_disables_configured_api_keys(
+    lab: Lab,
+) -> None:
+    other = lab.plugin("fa-other", "frontend", 30, token="other-token")
+    exclusive = lab.plugin("fa-excl", "frontend", 10, token="excl-token", exclusive=True)
+    settings = {"api-keys": ["sk-key"]}
+    async with lab.host(other, exclusive, lab.plugin(*EXECUTOR), **settings) as host:
+        statuses = [
+            (await complete(host, request(headers=bearer(token)))).status
+            for token in ("sk-key", "other-token", "excl-token")
+        ]
+    assert statuses == [401, 401, 200]
+    assert {c["plugin"] for c in lab.calls("authenticate")} == {"fa-excl"}
+
+
+# -------------------------------------------------------------------- scheduler
+
+
+def three_auths(lab: Lab) -> None:
+    for name in ("a", "b", "c"):
+        lab.write_auth(f"{name}.json", {"type": "probe", "token": name})
+
+
+async def auth_ids(lab: Lab, count: int = 3, **settings: object) -> list[str]:
+    """The auths ``count`` requests ran with (scheduler plugins given in ``settings``)."""
+    plugins = settings.pop("plugins", [])
+    assert isinstance(plugins, list)
+    async with lab.host(*plugins, lab.plugin(*EXECUTOR), **settings) as host:
+        return [report(await complete(host, request()))["auth_id"] for _ in range(count)]
+
+
+async def test_only_the_first_scheduler_plugin_is_asked(lab: Lab) -> None:
+    three_auths(lab)
+    first = lab.plugin("s1", "scheduler", 20, pick={"auth_id": "b.json"})
+    second = lab.plugin("s2", "scheduler", 10, pick={"auth_id": "c.json"})
+    assert await auth_ids(lab, plugins=[first, second]) == ["b.json"] * 3
+    assert {c["plugin"] for c in lab.calls("pick")} == {"s1"}
+    assert lab.calls("pick")[0]["candidates"] == ["a.json", "b.json", "c.json"]
+
+
+async def test_a_candidate_auth_id_wins_over_a_delegate(lab: Lab) -> None:
+    three_auths(lab)
+    both = lab.plugin("s", "scheduler", pick={"auth_id": "c.json", "delegate": "round-robin"})
+    assert await auth_ids(lab, plugins=[both]) == ["c.json"] * 3
+
+
+async def test_an_unknown_auth_id_falls_back_to_the_configured_builtin(lab: Lab) -> None:
+    three_auths(lab)
+    unknown = lab.plugin("s", "scheduler", pick={"auth_id": "nope.json"})
+    assert await auth_ids(lab, plugins=[unknown], scheduler="fill-first") == ["a.json"] * 3
+
+
+async def test_an_unknown_delegate_or_unhandled_pick_falls_back_to_the_builtin(lab: Lab) -> None:
+    three_auths(lab)
+    unknown = lab.plugin("s", "scheduler", pick={"delegate": "random"})
+    assert await auth_ids(lab, plugins=[unknown]) == ["a.json", "b.json", "c.json"]
+    unhandled = lab.plugin("s", "scheduler", pick={"handled": False, "auth_id": "c.json"})
+    assert await auth_ids(lab, plugins=[unhandled], scheduler="fill-first") == ["a.json"] * 3
+
+
+async def test_a_fill_first_delegate_overrides_a_round_robin_config(lab: Lab) -> None:
+    three_auths(lab)
+    delegate = lab.plugin("s", "scheduler", pick={"delegate": "fill-first"})
+    assert await auth_ids(lab, plugins=[delegate], scheduler="round-robin") == ["a.json"] * 3
+
+
+async def test_a_round_robin_delegate_overrides_a_fill_first_config(lab: Lab) -> None:
+    three_auths(lab)
+    delegate = lab.plugin("s", "scheduler", pick={"delegate": "round-robin"})
+    assert await auth_ids(lab, 4, plugins=[delegate], scheduler="fill-first") == [
+        "a.json",
+        "b.json",
+        "c.json",
+        "a.json",
+    ]
+
+
+async def test_a_scheduler_error_fails_the_request_with_its_status_else_500(lab: Lab) -> None:
+    three_auths(lab)
+    limited = lab.plugin("s", "scheduler", fail={"message": "slow down", "http_status": 429})
+    async with lab.host(limited, lab.plugin(*EXECUTOR)) as host:
+        answer = await complete(host, request())
+    assert answer.status == 429
+    assert json.loads(answer.body) == {
+        "error": {"message": "slow down", "type": "rate_limit_error", "code": "rate_limit_exceeded"}
+    }
+    plain = lab.plugin("s", "scheduler", fail="scheduler bug")
+    async with lab.host(plain, lab.plugin(*EXECUTOR)) as host:
+        answer = await complete(host, request())
+    assert answer.status == 500
+    assert json.loads(answer.body)["error"]["message"] == "scheduler bug"
+    assert lab.calls("execute") == []
+
+
+async def test_the_scheduler_is_not_asked_when_the_provider_has_no_auths(lab: Lab) -> None:
+    asked = lab.plugin("s", "scheduler", pick={"auth_id": "a.json"})
+    assert await auth_ids(lab, 1, plugins=[asked]) == [""]
+    assert lab.calls("pick") == []
