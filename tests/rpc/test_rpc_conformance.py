@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import trio
-from rpc_harness import PATIENCE, Gate, Local, Wire, connect
+import trio.testing
+from rpc_harness import PATIENCE, Gate, Local, Wire, connect, memory_wire
 from rpc_peer import Count, Fail, Produce, Seen, Tag, Typed, Value
 
 from pluginrt.rpc import (
@@ -19,6 +20,7 @@ from pluginrt.rpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
+    CallTimeout,
     Connection,
     ConnectionClosed,
     Empty,
@@ -384,3 +386,21 @@ async def test_a_peer_that_hangs_up_fails_calls_in_flight_with_the_on_eof_reason
             await connection.wait_closed()
     assert errors == [reason] * 3
     assert connection.closed_reason is reason
+
+
+# ------------------------------------------------------- virtual time (memory)
+
+
+async def test_a_call_that_times_out_in_virtual_time_cancels_the_peer_handler(
+    local: Local, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with memory_wire() as wire, connect(wire, local) as connection:
+        start = trio.current_time()
+        with pytest.raises(CallTimeout) as caught:
+            await connection.call("block", Tag("t"), Empty, timeout=5)
+        assert trio.current_time() - start == pytest.approx(5)
+        assert caught.value.method == "block"
+        await local.wait_for("cancelled", "t")
+        await connection.ping()
+        assert connection.statistics().calls_in_flight == 0
+    assert local.count("started", "t") == local.count("cancelled", "t") == 1

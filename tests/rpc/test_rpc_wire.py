@@ -328,3 +328,22 @@ async def test_a_line_over_the_limit_closes_the_connection_and_fails_calls_in_fl
     assert len(errors) == 2
     assert errors[0] is errors[1] is connection.closed_reason
     assert "1000-byte limit" in str(errors[0])
+
+
+async def test_handlers_over_the_limit_queue_visibly_and_a_cancelled_one_never_runs(
+    local: Local,
+) -> None:
+    ours, theirs = trio.testing.memory_stream_pair()
+    raw = Raw(theirs, theirs)
+    async with open_connection(ours, ours, local.handlers(), max_handlers=2) as connection:
+        await raw.send(*(request(index, "test.block", {"tag": str(index)}) for index in range(3)))
+        await trio.testing.wait_all_tasks_blocked()
+        stats = connection.statistics()
+        assert (stats.handlers_running, stats.handlers_queued) == (2, 1)
+        queued = next(str(i) for i in range(3) if ("local_started", str(i)) not in local.events)
+        await raw.send({"jsonrpc": "2.0", "method": "$/cancel", "params": {"id": int(queued)}})
+        assert error_code(await raw.receive()) == (int(queued), CANCELLED)
+        await trio.testing.wait_all_tasks_blocked()
+        stats = connection.statistics()
+        assert (stats.handlers_running, stats.handlers_queued) == (2, 0)
+    assert local.count("local_started", queued) == 0
