@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 import trio
 
+from pluginrt._host import FlagBinding, open_host
 from pluginrt.api._schema import check_schemas, write_schemas
+from pluginrt.config import Config, ConfigError, load_config, parse_duration
+from pluginrt.gateway import check_report, serve, summary
 from pluginrt.host import PluginError, PluginSpec, call_once, inspect_plugin, one_shot_spec
 
 __all__ = ["main"]
@@ -128,3 +133,179 @@ def call(
     except PluginError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(json.loads(result), indent=2))
+
+
+# ------------------------------------------------------------------ run, check
+
+
+def _load(config_path: str) -> Config:
+    """The config, or exit 2 with the ConfigError (file:line: key: reason)."""
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        force=True,
+    )
+
+
+#: Plugin flag types as click parses them (durations are checked after parsing).
+_FLAG_TYPES: dict[str, Any] = {
+    "string": click.STRING,
+    "int": click.INT,
+    "int64": click.INT,
+    "float64": click.FLOAT,
+    "duration": click.STRING,
+}
+
+
+def _flag_command(bindings: list[FlagBinding]) -> click.Command:
+    """A click command whose options are the plugins' flags (parsed with click, not by hand)."""
+    params: list[click.Parameter] = []
+    for position, binding in enumerate(bindings):
+        flag = binding.flag
+        name = f"flag{position}"
+        usage = f"{flag.usage or flag.name}  [plugin {binding.plugin_id}]"
+        if flag.type in ("", "bool"):
+            params.append(click.Option([f"--{flag.name}", name], is_flag=True, help=usage))
+        else:
+            default = flag.default_value or None
+            params.append(
+                click.Option(
+                    [f"--{flag.name}", name],
+                    type=_FLAG_TYPES[flag.type],
+                    default=default,
+                    show_default=bool(default),
+                    help=usage,
+                )
+            )
+    params.append(click.Argument(["args"], nargs=-1))
+    return click.Command("run", params=params, add_help_option=False)
+
+
+def _plugin_flags_help(ctx: click.Context, bindings: list[FlagBinding], config_path: str) -> str:
+    command = _flag_command(bindings)
+    formatter = ctx.make_formatter()
+    rows = [
+        row
+        for param in command.params
+        if isinstance(param, click.Option)
+        and (row := param.get_help_record(click.Context(command))) is not None
+    ]
+    with formatter.section(f"Plugin flags (from {config_path})"):
+        if rows:
+            formatter.write_dl(rows)
+        else:
+            formatter.write_text("(the plugins declare none)")
+    return formatter.getvalue()
+
+
+def _parse_flags(
+    bindings: list[FlagBinding], args: tuple[str, ...]
+) -> tuple[dict[str, str], list[str]]:
+    """The plugin flags given on the command line (name -> value as text) and the rest."""
+    command = _flag_command(bindings)
+    ctx = command.make_context("pluginrt run CONFIG", list(args))
+    values: dict[str, str] = {}
+    for position, binding in enumerate(bindings):
+        name = f"flag{position}"
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[name]
+        if binding.flag.type == "duration":
+            try:
+                parse_duration(value)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=f"--{binding.flag.name}") from None
+        values[binding.flag.name] = "true" if value is True else str(value)
+    return values, list(ctx.params["args"])
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
+    add_help_option=False,
+)
+@click.argument("config_path", metavar="CONFIG", required=False)
+@click.argument("flags", nargs=-1, type=click.UNPROCESSED)
+@click.option("--help", "show_help", is_flag=True, help="Show this message and exit.")
+@click.pass_context
+def run(
+    ctx: click.Context, config_path: str | None, flags: tuple[str, ...], show_help: bool
+) -> None:
+    """Serve the plugins of CONFIG over HTTP (OpenAI, Claude and Gemini endpoints).
+
+    \b
+        pluginrt run examples/gateway.yaml
+        pluginrt run gateway.yaml --help      # also lists the plugins' own flags
+
+    A plugin flag given after CONFIG runs that plugin's command-line handler
+    instead of serving, saves any auths it returns, and exits with its code.
+    Ctrl-C or SIGTERM shut down gracefully; SIGHUP reloads CONFIG.
+    """
+    if config_path is None:
+        if show_help:
+            click.echo(ctx.get_help())
+            click.echo("\nGive CONFIG before --help to see the plugins' flags too.")
+            return
+        raise click.UsageError("give the config file: pluginrt run CONFIG")
+    config = _load(config_path)
+    _logging("warning" if show_help else config.logging.level)
+
+    async def main_task() -> int:
+        async with open_host(config) as host:
+            bindings = host.flags()
+            if show_help:
+                click.echo(ctx.get_help())
+                click.echo(_plugin_flags_help(ctx, bindings, config_path))
+                return 0
+            try:
+                values, args = _parse_flags(bindings, flags)
+            except click.ClickException as exc:
+                exc.show()
+                return 2
+            if values:
+                answers = await host.execute_flags(
+                    values, program="pluginrt", args=args, config_path=str(Path(config_path))
+                )
+                codes = []
+                for _plugin_id, answer in answers:
+                    click.echo(answer.stdout, nl=False)
+                    click.echo(answer.stderr, nl=False, err=True)
+                    codes.append(answer.exit_code)
+                return next((code for code in codes if code), 0)
+            if args:
+                click.echo(f"error: unexpected argument(s): {' '.join(args)}", err=True)
+                return 2
+            async with trio.open_nursery() as nursery:
+                binds = await nursery.start(partial(serve, host, config_path=config_path))
+                click.echo(summary(host, binds), err=True)
+            return 0
+
+    raise SystemExit(trio.run(main_task))
+
+
+@main.command()
+@click.argument("config_path", metavar="CONFIG")
+def check(config_path: str) -> None:
+    """Validate CONFIG and handshake every plugin, without serving.
+
+    Exits 2 on a bad config (naming the file, line and key), 1 if a plugin
+    fails to start, 0 when everything is ready.
+    """
+    config = _load(config_path)
+    _logging("warning")
+
+    async def main_task() -> int:
+        async with open_host(config) as host:
+            report = check_report(host)
+        click.echo(report.text)
+        return 0 if report.ok else 1
+
+    raise SystemExit(trio.run(main_task))

@@ -96,6 +96,8 @@ class Config(_Section):
     scheduler: Literal["round-robin", "fill-first"] = "round-robin"
     request_timeout: Duration = Duration(300.0)
     shutdown_grace: Duration = Duration(10.0)
+    #: The largest request body the gateway accepts, in bytes (0: no limit); larger: 413.
+    max_body_size: int = 32 * 1024 * 1024
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     plugins: list[PluginConfig] = msgspec.field(default_factory=list)
     #: Where the file was read from; relative paths in it resolve against its folder.

@@ -1,0 +1,285 @@
+"""The gateway's ASGI application: client endpoints, management API, resources, health.
+
+A thin HTTP layer over :class:`pluginrt.Host`: it maps each route to a client
+format and endpoint, hands headers and query through (client API keys are the
+pipeline's business), and writes back what the pipeline answers. Streams are
+server-sent events flushed chunk by chunk; a client that goes away closes the
+executor's stream (the plugin sees ``stream.cancel``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import MutableMapping
+from typing import Any
+
+import trio
+
+from pluginrt._host import Host
+from pluginrt.config import ConfigError, load_config
+from pluginrt.pipeline import ClientRequest, ClientResponse, ClientStream, Endpoint, PipelineError
+
+from ._asgi import (
+    Receive,
+    Response,
+    Scope,
+    Send,
+    TooLarge,
+    headers_of,
+    json_response,
+    query_of,
+    read_body,
+    response_headers,
+    send_response,
+)
+from ._errors import client_error, convert_error, error_event
+from ._management import Management
+
+__all__ = ["Gateway"]
+
+logger = logging.getLogger("pluginrt.gateway")
+access = logging.getLogger("pluginrt.access")
+
+#: path -> (client format, endpoint when not chosen by "stream" in the body)
+_ROUTES: dict[str, tuple[str, Endpoint | None]] = {
+    "/v1/chat/completions": ("openai", None),
+    "/v1/responses": ("openai-response", None),
+    "/v1/messages": ("claude", None),
+    "/v1/messages/count_tokens": ("claude", Endpoint.COUNT_TOKENS),
+}
+_GEMINI = re.compile(
+    r"^/v1beta/models/(?P<model>[^/:]+):(?P<action>generateContent|streamGenerateContent|countTokens)$"
+)
+_GEMINI_ENDPOINTS = {
+    "generateContent": Endpoint.GENERATE,
+    "streamGenerateContent": Endpoint.STREAM,
+    "countTokens": Endpoint.COUNT_TOKENS,
+}
+_SSE_FIELDS = (b"data:", b"event:", b"id:", b"retry:", b":")
+
+
+class Gateway:
+    """The ASGI app serving ``host``. ``config_path`` is re-read by :meth:`reload`."""
+
+    def __init__(self, host: Host, *, config_path: str | None = None) -> None:
+        self.host = host
+        self.config_path = config_path
+        self.management = Management(host, self.reload)
+        self._reload_lock = trio.Lock()
+
+    async def reload(self) -> None:
+        """Re-read the config file and apply it (ConfigError if it is bad; nothing changes)."""
+        if not self.config_path:
+            raise ConfigError("the gateway was not started from a config file")
+        async with self._reload_lock:
+            config = load_config(self.config_path)
+            before = self.host.config
+            if (config.host, config.port) != (before.host, before.port):
+                logger.warning("host and port changes take effect at the next start")
+            await self.host.reload(config)
+            logging.getLogger("pluginrt").setLevel(config.logging.level.upper())
+            logger.info("config reloaded from %s", self.config_path)
+
+    # ---------------------------------------------------------------- ASGI
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets: not served (hypercorn closes the connection)
+        started = trio.current_time()
+        status = 0
+
+        async def send_and_note(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._dispatch(scope, receive, send_and_note)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            access.info(
+                "%s %s %s %s %.0fms",
+                client[0],
+                scope["method"],
+                scope["path"],
+                status or "-",
+                (trio.current_time() - started) * 1000,
+            )
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            if path == "/healthz":
+                await send_response(send, self._health())
+            elif path.startswith(("/v0/management/", "/v0/resource/")) or path == "/v0/management":
+                body = await read_body(scope, receive, self.host.config.max_body_size)
+                answer = await self.management.handle(
+                    method, path, headers_of(scope), query_of(scope), body
+                )
+                await send_response(send, answer)
+            elif path == "/v1/models":
+                await self._models(scope, send, method)
+            else:
+                await self._client(scope, receive, send, path, method)
+        except TooLarge:
+            fmt = _format_of(path)
+            limit = self.host.config.max_body_size
+            message = f"the request body is larger than the limit of {limit} bytes"
+            await send_response(send, _error(fmt, 413, message))
+
+    def _health(self) -> Response:
+        active = self.host.active()
+        states = {h.id: str(h.state) for h in self.host.plugins.values()}
+        return json_response(200, {"status": "ok", "active": len(active), "plugins": states})
+
+    async def _models(self, scope: Scope, send: Send, method: str) -> None:
+        if method != "GET":
+            await send_response(send, _error("openai", 405, "use GET on /v1/models"))
+            return
+        request = ClientRequest(
+            "openai",
+            Endpoint.MODELS,
+            headers=headers_of(scope),
+            query=query_of(scope),
+            method=method,
+            path=scope["path"],
+        )
+        answer = await self.host.handle(request)
+        assert isinstance(answer, ClientResponse)
+        await send_response(send, Response(answer.status, answer.headers, answer.body))
+
+    async def _client(
+        self, scope: Scope, receive: Receive, send: Send, path: str, method: str
+    ) -> None:
+        model = ""
+        match = _GEMINI.match(path)
+        if match is not None:
+            fmt, endpoint = "gemini", _GEMINI_ENDPOINTS[match.group("action")]
+            model = match.group("model")
+        elif path in _ROUTES:
+            fmt, endpoint = _ROUTES[path]  # type: ignore[assignment]
+        else:
+            await send_response(send, _error(_format_of(path), 404, f"no route for {path}"))
+            return
+        if method != "POST":
+            await send_response(send, _error(fmt, 405, f"use POST on {path}"))
+            return
+        body = await read_body(scope, receive, self.host.config.max_body_size)
+        try:
+            parsed: Any = json.loads(body) if body else None
+        except ValueError as exc:
+            await send_response(send, _error(fmt, 400, f"the request body is not JSON: {exc}"))
+            return
+        if not isinstance(parsed, dict):
+            await send_response(send, _error(fmt, 400, "the request body must be a JSON object"))
+            return
+        if match is None:
+            named = parsed.get("model")
+            model = named if isinstance(named, str) else ""
+        if endpoint is None:
+            endpoint = Endpoint.STREAM if parsed.get("stream") is True else Endpoint.GENERATE
+        query = query_of(scope)
+        request = ClientRequest(
+            fmt,
+            endpoint,
+            model=model,
+            body=body,
+            headers=headers_of(scope),
+            query=query,
+            method=method,
+            path=path,
+            alt=(query.get("alt") or [""])[0],
+        )
+        answer = await self.host.handle(request)
+        if isinstance(answer, ClientStream):
+            await _stream(fmt, answer, receive, send)
+            return
+        body_out = answer.body
+        if answer.status >= 400:
+            body_out = convert_error(fmt, answer.status, body_out)
+        await send_response(send, Response(answer.status, answer.headers, body_out))
+
+
+def _format_of(path: str) -> str:
+    if path.startswith("/v1/messages"):
+        return "claude"
+    if path.startswith("/v1beta/"):
+        return "gemini"
+    return "openai"
+
+
+def _error(fmt: str, status: int, message: str) -> Response:
+    return Response(
+        status, {"content-type": ["application/json"]}, client_error(fmt, status, message)
+    )
+
+
+def _frame(chunk: bytes, sse: bool) -> bytes:
+    """Chunks that are SSE frames already pass as they are; others become ``data:`` events."""
+    if not sse or chunk.startswith(_SSE_FIELDS):
+        return chunk
+    return b"data: " + chunk.rstrip(b"\n") + b"\n\n"
+
+
+async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) -> None:
+    """Send ``stream`` chunk by chunk; a disconnect closes it (the plugin sees stream.cancel)."""
+    headers = {k.lower(): v for k, v in stream.headers.items()}
+    headers.setdefault("content-type", ["text/event-stream"])
+    headers.setdefault("cache-control", ["no-cache"])
+    sse = headers["content-type"][0].startswith("text/event-stream")
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": stream.status,
+                "headers": response_headers(headers),
+            }
+        )
+        finished = False
+        async with trio.open_nursery() as nursery:
+
+            async def watch_for_disconnect() -> None:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        if finished:
+                            return
+                        logger.info("client went away mid-stream; closing the executor's stream")
+                        await stream.aclose()
+                        nursery.cancel_scope.cancel()
+                        return
+
+            nursery.start_soon(watch_for_disconnect)
+            tail = b""
+            try:
+                async for chunk in stream.chunks:
+                    await send({"type": "http.response.body", "body": _frame(chunk, sse),
+                                "more_body": True})  # fmt: skip
+            except PipelineError as exc:
+                tail = error_event(fmt, exc.status, exc.message)
+            finished = True
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
+            nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            await stream.aclose()
+            aclose = getattr(stream.chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

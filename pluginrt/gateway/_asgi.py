@@ -1,0 +1,132 @@
+"""The little ASGI this gateway needs: typed callables, reading a bounded body, answering.
+
+No HTTP parsing happens here: hypercorn parses, this module only moves ASGI
+messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+__all__ = [
+    "Receive",
+    "Response",
+    "Scope",
+    "Send",
+    "TooLarge",
+    "headers_of",
+    "json_response",
+    "query_of",
+    "read_body",
+    "send_response",
+]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Headers = dict[str, list[str]]
+
+#: Connection-level headers: never passed to plugins, never copied from them.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
+
+
+class TooLarge(Exception):
+    """The request body is over the configured limit."""
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Headers = field(default_factory=dict)
+    body: bytes = b""
+
+
+def json_response(status: int, value: Any) -> Response:
+    body = json.dumps(value, ensure_ascii=False).encode()
+    return Response(status, {"content-type": ["application/json"]}, body)
+
+
+def headers_of(scope: Scope) -> Headers:
+    """The request headers (lower-case names), hop-by-hop ones left out."""
+    headers: Headers = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        name = raw_name.decode("latin-1").lower()
+        if name not in HOP_BY_HOP:
+            headers.setdefault(name, []).append(raw_value.decode("latin-1"))
+    return headers
+
+
+def query_of(scope: Scope) -> Headers:
+    text = scope.get("query_string", b"").decode("latin-1")
+    return parse_qs(text, keep_blank_values=True)
+
+
+def header(headers: Mapping[str, list[str]], name: str) -> str:
+    values = headers.get(name.lower()) or [""]
+    return values[0]
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body; :class:`TooLarge` as soon as it passes ``limit`` (0: none)."""
+    declared = header(headers_of_raw(scope), "content-length")
+    if limit and declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit and size > limit:
+            raise TooLarge
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)
+
+
+def headers_of_raw(scope: Scope) -> Headers:
+    headers: Headers = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        headers.setdefault(raw_name.decode("latin-1").lower(), []).append(
+            raw_value.decode("latin-1")
+        )
+    return headers
+
+
+def response_headers(headers: Mapping[str, list[str]]) -> list[tuple[bytes, bytes]]:
+    """ASGI header pairs from a plugin's headers, hop-by-hop ones left out."""
+    pairs: list[tuple[bytes, bytes]] = []
+    for name, values in headers.items():
+        if name.lower() in HOP_BY_HOP:
+            continue
+        for value in values:
+            pairs.append((name.lower().encode("latin-1"), value.encode("latin-1", "replace")))
+    return pairs
+
+
+async def send_response(send: Send, response: Response) -> None:
+    headers = response_headers(response.headers)
+    if not any(name == b"content-type" for name, _ in headers) and response.body:
+        headers.append((b"content-type", b"application/json"))
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})

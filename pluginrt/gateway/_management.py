@@ -1,0 +1,296 @@
+"""The management API (``/v0/management/...``) and plugin resources (``/v0/resource/...``).
+
+Guarantees: without a configured ``management-key`` every management path
+answers 404, as if it did not exist; with one, a request without the key
+(``Authorization: Bearer`` or ``X-Management-Key``, compared in constant
+time) gets 401. Resources need no key, are GET only, and refuse ``..``.
+Plugin route handlers that fail answer 502; string values of the JSON bodies
+they return are HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import copy
+import hmac
+import html
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from pluginrt import api
+from pluginrt._host import MANAGEMENT_BASE, RESOURCE_BASE, Host, RouteBinding
+from pluginrt.config import ConfigError
+from pluginrt.host import PluginHandle
+from pluginrt.pipeline import PipelineError
+
+from ._asgi import Headers, Response, json_response
+
+__all__ = ["Management", "capability_names", "plugin_status"]
+
+logger = logging.getLogger("pluginrt.gateway")
+
+_PLUGIN = re.compile(rf"^{MANAGEMENT_BASE}/plugins/(?P<id>[^/]+)(?P<rest>/[a-z-]+)?$")
+_LOGIN = re.compile(rf"^{MANAGEMENT_BASE}/auth/(?P<provider>[^/]+)/login(?:/(?P<state>[^/]+))?$")
+_CAPABILITY_FIELDS = {f.name: f.encode_name for f in msgspec.structs.fields(api.Capabilities)}
+
+
+def capability_names(capabilities: api.Capabilities) -> list[str]:
+    """The seed names of the capabilities declared (``Executor``, ``UsagePlugin``, ...)."""
+    return [
+        wire
+        for name, wire in _CAPABILITY_FIELDS.items()
+        if isinstance(getattr(capabilities, name), api.CapabilityDecl)
+    ]
+
+
+def plugin_status(host: Host, plugin_id: str) -> dict[str, Any]:
+    """One plugin as the management API lists it."""
+    configured = next((p for p in host.config.plugins if p.id == plugin_id), None)
+    handle: PluginHandle | None = host.plugins.get(plugin_id)
+    status: dict[str, Any] = {
+        "id": plugin_id,
+        "enabled": bool(configured and configured.enabled),
+        "priority": configured.priority if configured else 0,
+        "name": "",
+        "version": "",
+        "state": "disabled",
+        "pid": None,
+        "restarts": 0,
+        "capabilities": [],
+        "models": [],
+        "statistics": {},
+    }
+    if handle is None:
+        return status
+    stats = handle.statistics()
+    status.update(
+        name=handle.metadata.name,
+        version=handle.metadata.version,
+        state=str(handle.state),
+        pid=handle.pid,
+        restarts=handle.restarts,
+        capabilities=capability_names(handle.capabilities),
+        models=[m.id for m in handle.registrations.models],
+        statistics={
+            "calls": stats.calls,
+            "errors": stats.errors,
+            "in_flight": stats.in_flight,
+            "restarts": stats.restarts,
+            "last_error": stats.last_error,
+        },
+    )
+    return status
+
+
+def _error(status: int, message: str) -> Response:
+    return json_response(status, {"error": {"message": message, "code": status}})
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge, ``null`` deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    return value
+
+
+def _wire(value: msgspec.Struct) -> Any:
+    """A Struct as the JSON the wire uses (Go field names)."""
+    return msgspec.json.decode(api.encode(value))
+
+
+class Management:
+    """Answers management and resource requests for ``host``."""
+
+    def __init__(self, host: Host, reload: Callable[[], Awaitable[None]]) -> None:
+        self.host = host
+        self._reload = reload
+
+    async def handle(
+        self, method: str, path: str, headers: Headers, query: Headers, body: bytes
+    ) -> Response:
+        if path.startswith(RESOURCE_BASE + "/"):
+            return await self._resource(method, path, headers, query)
+        if path.startswith("/v0/resource/"):
+            return _error(404, f"no resource at {path}")
+        key = self.host.config.management_key
+        if not key:
+            return _error(404, "the management API is off (no management-key configured)")
+        if not _authorized(headers, key):
+            return _error(401, "missing or invalid management key")
+        try:
+            return await self._route(method, path.rstrip("/"), headers, query, body)
+        except PipelineError as exc:
+            return _error(exc.status, exc.message)
+
+    async def _route(
+        self, method: str, path: str, headers: Headers, query: Headers, body: bytes
+    ) -> Response:
+        host = self.host
+        if path == f"{MANAGEMENT_BASE}/plugins" and method == "GET":
+            ids = [p.id for p in host.config.plugins]
+            ids += [i for i in host.plugins if i not in ids]
+            return json_response(200, {"plugins": [plugin_status(host, i) for i in ids]})
+        if path == f"{MANAGEMENT_BASE}/reload" and method == "POST":
+            try:
+                await self._reload()
+            except ConfigError as exc:
+                return _error(400, str(exc))
+            return json_response(200, {"reloaded": True})
+        if path == f"{MANAGEMENT_BASE}/auth-files" and method == "GET":
+            files = [_wire(entry.entry()) for entry in host.auths.entries()]
+            return json_response(200, {"files": files})
+        match = _PLUGIN.match(path)
+        if match is not None and (match.group("rest") or "") in _PLUGIN_ACTIONS:
+            return await self._plugin(method, match.group("id"), match.group("rest") or "", body)
+        match = _LOGIN.match(path)
+        if match is not None:
+            return await self._login(method, match.group("provider"), match.group("state"), body)
+        for binding in host.routes():
+            if binding.path == path and binding.method == method:
+                return await self._call(binding, method, path, headers, query, body, escape=True)
+        if any(b.path == path for b in host.routes()):
+            return _error(405, f"method {method} not allowed on {path}")
+        return _error(404, f"no management route {method} {path}")
+
+    async def _plugin(self, method: str, plugin_id: str, action: str, body: bytes) -> Response:
+        host = self.host
+        configured = next((p for p in host.config.plugins if p.id == plugin_id), None)
+        if configured is None:
+            return _error(404, f"no plugin {plugin_id!r}")
+        allowed = _PLUGIN_ACTIONS[action]
+        if method not in allowed:
+            return _error(405, f"use {' or '.join(allowed)} on this path")
+        if action == "":
+            return json_response(200, plugin_status(host, plugin_id))
+        if action == "/restart":
+            if plugin_id not in host.plugins or not configured.enabled:
+                return _error(409, f"plugin {plugin_id!r} is disabled; enable it first")
+            await host.restart(plugin_id)
+            logger.info("plugin %s restarted through the management API", plugin_id)
+        elif action in ("/enable", "/disable"):
+            await host.set_enabled(plugin_id, action == "/enable")
+            logger.info("plugin %s %sd through the management API", plugin_id, action[1:])
+        elif action == "/config" and method == "GET":
+            return json_response(200, {"id": plugin_id, "config": configured.config})
+        elif action == "/config":
+            try:
+                patch = json.loads(body or b"{}")
+            except ValueError as exc:
+                return _error(400, f"the body is not JSON: {exc}")
+            if not isinstance(patch, dict):
+                return _error(400, "the body must be a JSON object (a merge patch)")
+            config = copy.deepcopy(host.config)
+            plugin = next(p for p in config.plugins if p.id == plugin_id)
+            plugin.config = merge_patch(plugin.config, patch)
+            await host.reload(config)
+            return json_response(200, {"id": plugin_id, "config": plugin.config})
+        return json_response(200, plugin_status(host, plugin_id))
+
+    async def _login(self, method: str, provider: str, state: str | None, body: bytes) -> Response:
+        host = self.host
+        if state is None:
+            if method != "POST":
+                return _error(405, "use POST to start a login")
+            try:
+                options = json.loads(body) if body else {}
+            except ValueError as exc:
+                return _error(400, f"the body is not JSON: {exc}")
+            if not isinstance(options, dict):
+                return _error(400, "the body must be a JSON object")
+            started = await host.auths.start_login(
+                host.active(),
+                provider,
+                base_url=str(options.get("base_url", "")),
+                metadata=options.get("metadata") or {},
+            )
+            return json_response(200, _wire(started))
+        if method != "GET":
+            return _error(405, "use GET to poll a login")
+        answer, entry = await host.auths.poll_login(host.active(), provider, state)
+        result = _wire(answer)
+        result.pop("Auth", None)  # never hand credentials back over HTTP
+        if entry is not None:
+            result["file"] = entry.name
+        return json_response(200, result)
+
+    async def _resource(self, method: str, path: str, headers: Headers, query: Headers) -> Response:
+        if ".." in path.split("/"):
+            return _error(400, "'..' is not allowed in resource paths")
+        if method not in ("GET", "HEAD"):
+            return _error(405, "resources are GET only")
+        for binding in self.host.resources():
+            if binding.path == path:
+                return await self._call(binding, "GET", path, headers, query, b"", escape=False)
+        return _error(404, f"no resource at {path}")
+
+    async def _call(
+        self,
+        binding: RouteBinding,
+        method: str,
+        path: str,
+        headers: Headers,
+        query: Headers,
+        body: bytes,
+        *,
+        escape: bool,
+    ) -> Response:
+        request = api.ManagementRequest(
+            method=method, path=path, headers=headers, query=query, body=body
+        )
+        try:
+            answer = await self.host.call_route(binding, request)
+        except Exception as exc:
+            logger.warning(
+                "route %s %s of plugin %s failed: %s", method, path, binding.plugin_id, exc
+            )
+            return _error(502, f"plugin {binding.plugin_id!r} failed to answer: {exc}")
+        out = answer.body
+        if escape:
+            try:
+                value = json.loads(out) if out else None
+            except ValueError:
+                value = None
+            if isinstance(value, dict | list):
+                out = json.dumps(_escape(value), ensure_ascii=False).encode()
+        return Response(answer.status_code or 200, dict(answer.headers), out)
+
+
+#: action suffix -> allowed methods
+_PLUGIN_ACTIONS: dict[str, tuple[str, ...]] = {
+    "": ("GET",),
+    "/restart": ("POST",),
+    "/enable": ("POST",),
+    "/disable": ("POST",),
+    "/config": ("GET", "PATCH"),
+}
+
+
+def _authorized(headers: Headers, key: str) -> bool:
+    presented = ""
+    for value in headers.get("authorization", []):
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() == "bearer":
+            presented = token.strip()
+    if not presented:
+        presented = (headers.get("x-management-key") or [""])[0].strip()
+    return bool(presented) and hmac.compare_digest(presented.encode(), key.encode())

@@ -1,0 +1,93 @@
+"""Serving a host over HTTP with hypercorn's trio worker, until a signal says stop.
+
+Guarantees: SIGTERM or Ctrl-C stop accepting connections and let requests in
+flight (streams included) finish within ``shutdown-grace``; a second one stops
+at once. SIGHUP re-reads the config file. ``serve`` returns once the server
+is down; the caller's ``open_host`` block then stops the plugins.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any
+
+import hypercorn.config
+import hypercorn.trio
+import trio
+
+from pluginrt._host import Host
+from pluginrt.config import ConfigError
+
+from ._app import Gateway
+
+__all__ = ["serve"]
+
+logger = logging.getLogger("pluginrt.gateway")
+
+
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def serve(
+    host: Host,
+    *,
+    config_path: str | None = None,
+    handle_signals: bool = True,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``host`` on its configured address; ``task_status`` gets the bound URLs.
+
+    With ``handle_signals``, SIGTERM and SIGINT shut down gracefully and SIGHUP
+    reloads ``config_path``. Cancel the caller's scope to stop at once.
+    """
+    app = Gateway(host, config_path=config_path)
+    config = hypercorn.config.Config()
+    config.bind = [_bind(host.config.host, host.config.port)]
+    config.graceful_timeout = float(host.config.shutdown_grace)
+    config.accesslog = None  # the Gateway writes one access line per request itself
+    config.errorlog = logging.getLogger("pluginrt.gateway")
+    config.include_server_header = False
+    stop = trio.Event()
+    hypercorn_serve: Any = hypercorn.trio.serve
+    async with trio.open_nursery() as nursery:
+
+        async def server(task_status: trio.TaskStatus[list[str]]) -> None:
+            await hypercorn_serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
+            nursery.cancel_scope.cancel()  # the server is down: stop watching signals
+
+        if handle_signals:
+            await nursery.start(_signals, app, stop, nursery.cancel_scope)
+        binds: list[str] = await nursery.start(server)
+        task_status.started(binds)
+
+
+async def _signals(
+    app: Gateway,
+    stop: trio.Event,
+    now: trio.CancelScope,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        task_status.started()
+        async for signum in signals:
+            if signum == signal.SIGHUP:
+                try:
+                    await app.reload()
+                except ConfigError as exc:
+                    logger.error("reload refused, the running config stays: %s", exc)
+                except Exception:
+                    logger.exception("reload failed")
+                continue
+            if stop.is_set():
+                logger.warning("second %s: stopping now", signal.Signals(signum).name)
+                now.cancel()
+                return
+            grace = app.host.config.shutdown_grace
+            logger.warning(
+                "%s: shutting down; requests in flight get %gs to finish",
+                signal.Signals(signum).name,
+                grace,
+            )
+            stop.set()
