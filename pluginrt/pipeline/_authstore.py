@@ -257,12 +257,17 @@ class AuthStore:
         return next((e for e in self._entries.values() if e.index == auth_index), None)
 
     def candidates(self, provider: str, model: str) -> list[AuthEntry]:
-        """The usable auths of ``provider`` for ``model``."""
+        """The usable auths of ``provider`` for ``model``.
+
+        The auths that list ``model`` among their own models (``model.for_auth``)
+        when there are any; else every usable auth of the provider, since a
+        static model is served with any of them.
+        """
         usable = [
             e for e in self.entries() if e.data.provider == provider and not e.data.disabled
         ]
         specific = [e for e in usable if any(m.id == model for m in e.models)]
-        return specific or [e for e in usable if not e.models]
+        return specific or usable
 
     # -------------------------------------------------------------- writing
 

@@ -1,0 +1,135 @@
+"""Executors, model scopes, what a client sees on failure, and usage records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import trio
+from pipeline_harness import Lab, complete, report, request, streamed
+
+from pluginrt.pipeline import Endpoint
+
+
+async def test_of_two_executors_for_one_provider_the_higher_serves(lab: Lab) -> None:
+    high = lab.plugin("e-high", "executor", 20, provider="shared")
+    low = lab.plugin("e-low", "executor", 10, provider="shared", models=["m1", "m2"])
+    async with lab.host(low, high) as host:
+        served = report(await complete(host, request(model="m1")))
+        also_low_models = report(await complete(host, request(model="m2")))
+    assert served["executor"] == "e-high"
+    assert also_low_models["executor"] == "e-high"
+    assert lab.calls("execute", "e-low") == []
+
+
+async def test_per_model_the_first_executor_declaring_it_serves_it(lab: Lab) -> None:
+    one = lab.plugin("one", "executor", 20, provider="p1", models=["a"])
+    two = lab.plugin("two", "executor", 10, provider="p2", models=["a", "b"])
+    async with lab.host(one, two) as host:
+        assert report(await complete(host, request(model="a")))["executor"] == "one"
+        assert report(await complete(host, request(model="b")))["executor"] == "two"
+
+
+async def test_a_static_scope_executor_never_gets_model_for_auth(lab: Lab) -> None:
+    lab.write_auth("s.json", {"type": "probe"})
+    static = lab.plugin("static", "executor", scope="static", auth_models=["secret"])
+    async with lab.host(static) as host:
+        answer = await complete(host, request(model="m1"))
+        unknown = await complete(host, request(model="secret"))
+    assert report(answer)["auth_id"] == "s.json"
+    assert unknown.status == 404
+    assert [c["method"] for c in lab.calls(plugin="static")] == ["model.static", "execute"]
+
+
+@pytest.mark.xfail(
+    reason="the process layer (pluginrt/host/_plugin.py::_register, another team's) "
+    "calls model.static for every ModelProvider, whatever its scope"
+)
+async def test_an_oauth_scope_executor_never_gets_model_static(lab: Lab) -> None:
+    lab.write_auth("o.json", {"type": "probe", "token": "t"})
+    async with lab.host(lab.plugin("oauth", "executor", scope="oauth", auth_models=["a"])):
+        pass
+    assert [c["method"] for c in lab.calls(plugin="oauth")] == ["model.for_auth"]
+
+
+async def test_a_both_scope_executor_gets_static_and_per_auth_models(lab: Lab) -> None:
+    lab.write_auth("b.json", {"type": "probe"})
+    both = lab.plugin("both", "executor", auth_models=["extra"])
+    async with lab.host(both) as host:
+        assert report(await complete(host, request(model="m1")))["auth_id"] == "b.json"
+        assert report(await complete(host, request(model="extra")))["auth_id"] == "b.json"
+    assert [c["method"] for c in lab.calls(plugin="both")][:2] == [
+        "model.static",
+        "model.for_auth",
+    ]
+
+
+async def test_an_executor_error_with_http_status_403_reaches_the_client_as_403(lab: Lab) -> None:
+    refusing = lab.plugin("e", "executor", fail={"message": "no access", "http_status": 403})
+    async with lab.host(refusing) as host:
+        answer = await complete(host, request())
+    assert answer.status == 403
+    assert answer.headers == {"Content-Type": ["application/json"]}
+    assert json.loads(answer.body) == {
+        "error": {"message": "no access", "type": "permission_error", "code": "insufficient_quota"}
+    }
+
+
+async def test_an_executor_error_without_a_status_is_a_500_with_an_openai_style_body(
+    lab: Lab,
+) -> None:
+    async with lab.host(lab.plugin("e", "executor", fail="kaput")) as host:
+        answer = await complete(host, request())
+    assert answer.status == 500
+    assert json.loads(answer.body) == {
+        "error": {"message": "kaput", "type": "server_error", "code": "internal_server_error"}
+    }
+
+
+async def test_a_json_error_message_is_passed_through_as_is(lab: Lab) -> None:
+    upstream = '{"error": {"message": "upstream says no", "type": "overloaded"}}'
+    failing = lab.plugin("e", "executor", fail={"message": upstream, "http_status": 529})
+    async with lab.host(failing) as host:
+        answer = await complete(host, request())
+    assert (answer.status, answer.body) == (529, upstream.encode())
+
+
+async def test_an_executor_that_times_out_gives_504(lab: Lab) -> None:
+    slow = lab.plugin("e", "executor", sleep=5)
+    slow["timeout"] = 0.3
+    async with lab.host(slow) as host:
+        answer = await complete(host, request())
+    assert answer.status == 504
+    assert json.loads(answer.body)["error"]["type"] == "server_error"
+
+
+async def test_an_unknown_model_is_404_model_not_found(lab: Lab) -> None:
+    async with lab.host(lab.plugin("e", "executor")) as host:
+        answer = await complete(host, request(model="nope"))
+    assert answer.status == 404
+    assert json.loads(answer.body)["error"]["code"] == "model_not_found"
+
+
+# ------------------------------------------------------------------------ usage
+
+
+async def test_two_usage_plugins_both_receive_every_record(lab: Lab) -> None:
+    usage = [lab.plugin("u1", "usage"), lab.plugin("u2", "usage")]
+    async with lab.host(*usage, lab.plugin("e", "executor")) as host:
+        await complete(host, request(model="m1"))
+        await complete(host, request(model="missing"))
+        _, chunks = await streamed(host, request(endpoint=Endpoint.STREAM))
+        assert chunks == [b"one", b"two", b"three"]
+        await lab.until(lambda: len(lab.calls("usage")) == 6)
+    for plugin in ("u1", "u2"):
+        records = [(c["model"], c["failed"], c["status"]) for c in lab.calls("usage", plugin)]
+        assert sorted(records) == [("m1", False, 0), ("m1", False, 0), ("missing", True, 404)]
+
+
+async def test_a_usage_plugin_that_sleeps_does_not_delay_responses(lab: Lab) -> None:
+    sleepy = lab.plugin("sleepy", "usage", sleep=1)
+    async with lab.host(sleepy, lab.plugin("e", "executor")) as host:
+        with trio.fail_after(0.8):
+            for _ in range(5):
+                assert (await complete(host, request())).status == 200
+        await lab.until(lambda: len(lab.calls("usage")) >= 1)
