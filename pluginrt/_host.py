@@ -406,12 +406,14 @@ class _Services:
         return list(self.host.active()) if self.host is not None else []
 
     def refresh_models(self, plugins: Sequence[PluginHandle]) -> None:
+        """Record each plugin's registered models; an ``oauth`` scope has only per-auth ones."""
         for handle in plugins:
             registrations = handle.registrations
-            if registrations.models or registrations.provider:
-                self.models.set_plugin_models(
-                    handle.id, registrations.provider, registrations.models
-                )
+            models = registrations.models
+            if handle.capabilities.executor_model_scope == "oauth":
+                models = ()
+            if models or registrations.provider:
+                self.models.set_plugin_models(handle.id, registrations.provider, models)
 
     def callbacks_for(self, handle: PluginHandle) -> Any:
         return self.host_services.handlers_for(handle)

@@ -52,6 +52,20 @@ async def test_an_oauth_scope_executor_never_gets_model_static(lab: Lab) -> None
     assert [c["method"] for c in lab.calls(plugin="oauth")] == ["model.for_auth"]
 
 
+async def test_an_oauth_scope_executor_serves_only_its_per_auth_models(lab: Lab) -> None:
+    lab.write_auth("o.json", {"type": "probe", "token": "t"})
+    oauth = lab.plugin("oauth", "executor", scope="oauth", auth_models=["per-auth"])
+    async with lab.host(oauth) as host:
+        answer = await complete(host, request(model="per-auth"))
+        static_model = await complete(host, request(model="m1"))
+    seen = report(answer)
+    assert (seen["auth_id"], seen["storage"]) == ("o.json", '{"type": "probe", "token": "t"}')
+    assert static_model.status == 404
+    assert lab.calls("model.for_auth", "oauth") == [
+        {"plugin": "oauth", "method": "model.for_auth", "auth_id": "o.json"}
+    ]
+
+
 async def test_a_both_scope_executor_gets_static_and_per_auth_models(lab: Lab) -> None:
     lab.write_auth("b.json", {"type": "probe"})
     both = lab.plugin("both", "executor", auth_models=["extra"])
