@@ -49,6 +49,8 @@ from pluginrt.api import (
     UsageFailure,
     UsageRecord,
 )
+from pluginrt.host import PluginClosed, PluginRemoteError, PluginTimeout, PluginUnavailable
+from pluginrt.rpc import CANCELLED, StreamError
 
 from ._callbacks import CallbackRegistry
 from ._models import ModelRegistry, Route
@@ -119,16 +121,28 @@ def _has(plugin: PluginLike, capability: str) -> bool:
 
 
 def status_of(exc: BaseException) -> int:
-    """The HTTP status a failed plugin call maps to (SEMANTICS.md's last section)."""
+    """The HTTP status a failed step maps to (SEMANTICS.md's last section); the one seam.
+
+    A pipeline error carries its own; then the host's error tree: a timeout is
+    504, a cancelled call 499, a plugin's error its ``http_status`` (else 500),
+    a plugin that is not running (or was given up on, or stopped under the
+    call) 503; a stream ended with an error carries its ``http_status``.
+    Anything else is 500.
+    """
+    status = 500
     if isinstance(exc, PipelineError):
         return exc.status
-    name = type(exc).__name__
-    if "Timeout" in name:
+    if isinstance(exc, PluginTimeout):
         return 504
-    if getattr(exc, "cancelled", False):
-        return 499
-    status = getattr(exc, "http_status", 0)
-    return status if isinstance(status, int) and 100 <= status <= 599 else 500
+    if isinstance(exc, PluginRemoteError):
+        if exc.code == CANCELLED:
+            return 499
+        status = exc.http_status
+    elif isinstance(exc, PluginUnavailable | PluginClosed):
+        return 503
+    elif isinstance(exc, StreamError):
+        status = exc.http_status
+    return status if 100 <= status <= 599 else 500
 
 
 def message_of(exc: BaseException) -> str:
@@ -537,8 +551,7 @@ class Pipeline:
                 builtin = answer.delegate_builtin
             else:
                 logger.info(
-                    "scheduler %s gave no usable pick (handled=%s auth=%r delegate=%r); "
-                    "using %s",
+                    "scheduler %s gave no usable pick (handled=%s auth=%r delegate=%r); using %s",
                     plugin.id,
                     answer.handled,
                     answer.auth_id,
@@ -753,4 +766,3 @@ def _merge_detail(old: UsageDetail | None, new: UsageDetail) -> UsageDetail:
     for name in UsageDetail.__struct_fields__:
         merged[name] = max(getattr(old, name), getattr(new, name))
     return UsageDetail(**merged)
-

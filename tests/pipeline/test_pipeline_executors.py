@@ -8,7 +8,17 @@ import pytest
 import trio
 from pipeline_harness import Lab, complete, report, request, streamed
 
-from pluginrt.pipeline import Endpoint
+from pluginrt.host import (
+    PluginClosed,
+    PluginCrashed,
+    PluginFailed,
+    PluginRemoteError,
+    PluginTimeout,
+    PluginUnavailable,
+)
+from pluginrt.pipeline import ClientStream, Endpoint, PipelineError
+from pluginrt.pipeline._pipeline import status_of
+from pluginrt.rpc import CANCELLED, StreamError
 
 
 async def test_of_two_executors_for_one_provider_the_higher_serves(lab: Lab) -> None:
@@ -147,3 +157,44 @@ async def test_a_usage_plugin_that_sleeps_does_not_delay_responses(lab: Lab) -> 
             for _ in range(5):
                 assert (await complete(host, request())).status == 200
         await lab.until(lambda: len(lab.calls("usage")) >= 1)
+
+
+async def test_a_stream_that_ends_with_an_error_fails_with_its_status_after_the_chunks(
+    lab: Lab,
+) -> None:
+    failing = lab.plugin("e", "executor", chunks=["a"], stream_fail={"message": "quota",
+                         "http_status": 429})  # fmt: skip
+    async with lab.host(failing, lab.plugin("u", "usage")) as host:
+        answer = await host.handle(request(endpoint=Endpoint.STREAM))
+        assert isinstance(answer, ClientStream)
+        received = []
+        with pytest.raises(PipelineError) as caught:
+            async for chunk in answer.chunks:
+                received.append(chunk)
+        await lab.until(lambda: len(lab.calls("usage")) == 1)
+    assert received == [b"a"]
+    assert (caught.value.status, caught.value.message) == (429, "quota")
+    assert lab.calls("usage")[0]["status"] == 429
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (PluginTimeout("p", "executor.execute", 1.0), 504),
+        (PluginRemoteError("p", "executor.execute", CANCELLED, "cancelled"), 499),
+        (PluginRemoteError("p", "executor.execute", -32000, "no", http_status=403), 403),
+        (PluginRemoteError("p", "executor.execute", -32000, "odd", http_status=99), 500),
+        (PluginRemoteError("p", "executor.execute", -32603, "bug"), 500),
+        (PluginUnavailable("p", "restarting"), 503),
+        (PluginFailed("p", None), 503),
+        (PluginClosed("p"), 503),
+        (PluginCrashed("p", 3, ""), 500),
+        (StreamError("gone", http_status=502), 502),
+        (PipelineError(418, "teapot"), 418),
+        (ValueError("anything else"), 500),
+    ],
+)
+def test_each_error_of_the_host_tree_maps_to_its_client_status(
+    error: Exception, status: int
+) -> None:
+    assert status_of(error) == status

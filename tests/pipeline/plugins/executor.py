@@ -5,7 +5,8 @@ and ``outputs`` (formats), ``models`` (from ``model.static``),
 ``auth_models`` (from ``model.for_auth``), ``reply`` (``report``: a JSON
 account of the request; ``payload``: the payload as is), ``fail`` (an
 error), ``sleep`` (seconds before answering), ``chunks`` (what a stream
-sends: a list of texts, or ``{"count": n, "size": bytes}``).
+sends: a list of texts, or ``{"count": n, "size": bytes}``), ``stream_fail``
+(an error after the chunks).
 """
 
 import json
@@ -81,6 +82,7 @@ async def execute_stream(request: api.ExecutorStreamRequest) -> AsyncIterator[ob
             for chunk in chunks:
                 yield chunk.encode()
                 await trio.sleep(plugin.config.get("sleep", 0))
+        maybe_fail(plugin.config.get("stream_fail"))
     finally:
         note(plugin, "stream_closed")
 
