@@ -37,7 +37,9 @@ def frame(chunk: dict[str, Any]) -> str:
         out += event("content_block_delta", {"index": 0, "delta": text})
     if finish:
         out += event("content_block_stop", {"index": 0})
-        out += event("message_delta", {"delta": {"stop_reason": STOP.get(finish, "end_turn")}})
+        usage = {"output_tokens": (chunk.get("usage") or {}).get("completion_tokens", 0)}
+        stop = {"stop_reason": STOP.get(finish, "end_turn")}
+        out += event("message_delta", {"delta": stop, "usage": usage})  # clients need usage
     return out
 
 
