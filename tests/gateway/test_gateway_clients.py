@@ -1,0 +1,125 @@
+"""The official OpenAI and Anthropic clients against a running gateway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anthropic
+import httpx
+import openai
+import trio
+
+from gateway_harness import KEY, PATIENCE, chat, config, gateway
+
+
+async def test_the_openai_client_gets_a_chat_completion_and_a_streamed_one(tmp_path: Path) -> None:
+    async with gateway(config(tmp_path)) as (_, url):
+
+        def talk() -> tuple[str, str]:
+            client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
+            with client:
+                answer = client.chat.completions.create(
+                    model="mock-small", messages=[{"role": "user", "content": "hello there"}]
+                )
+                stream = client.chat.completions.create(
+                    model="mock-small",
+                    messages=[{"role": "user", "content": "stream me"}],
+                    stream=True,
+                )
+                words = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+            return answer.choices[0].message.content or "", words
+
+        with trio.fail_after(PATIENCE):
+            whole, streamed = await trio.to_thread.run_sync(talk)
+    assert whole == "You said: hello there"
+    assert streamed == "You said: stream me"
+
+
+async def test_the_anthropic_client_gets_a_message_and_a_streamed_one(tmp_path: Path) -> None:
+    async with gateway(config(tmp_path)) as (_, url):
+
+        def talk() -> tuple[str, str]:
+            client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
+            with client:
+                message = client.messages.create(
+                    model="mock-small",
+                    max_tokens=64,
+                    messages=[{"role": "user", "content": "hello claude"}],
+                )
+                with client.messages.stream(
+                    model="mock-small",
+                    max_tokens=64,
+                    messages=[{"role": "user", "content": "stream claude"}],
+                ) as stream:
+                    words = "".join(stream.text_stream)
+            first = message.content[0]
+            assert first.type == "text"
+            return first.text, words
+
+        with trio.fail_after(PATIENCE):
+            whole, streamed = await trio.to_thread.run_sync(talk)
+    assert whole == "You said: hello claude"
+    assert streamed == "You said: stream claude"
+
+
+async def test_v1_models_lists_the_plugins_models(tmp_path: Path) -> None:
+    async with gateway(config(tmp_path)) as (_, url):
+
+        def listing() -> list[str]:
+            with openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0) as client:
+                return [m.id for m in client.models.list()]
+
+        with trio.fail_after(PATIENCE):
+            models = await trio.to_thread.run_sync(listing)
+    assert sorted(models) == ["mock-large", "mock-small", "slow"]
+
+
+async def test_a_wrong_key_gets_401_in_each_clients_own_error_shape(tmp_path: Path) -> None:
+    async with gateway(config(tmp_path)) as (_, url):
+
+        def refused() -> tuple[BaseException, BaseException]:
+            with openai.OpenAI(base_url=f"{url}/v1", api_key="wrong", max_retries=0) as oa:
+                try:
+                    oa.chat.completions.create(model="mock-small", messages=[])
+                except openai.AuthenticationError as exc:
+                    openai_error: BaseException = exc
+            with anthropic.Anthropic(base_url=url, api_key="wrong", max_retries=0) as an:
+                try:
+                    an.messages.create(model="mock-small", max_tokens=8, messages=[])
+                except anthropic.AuthenticationError as exc:
+                    anthropic_error: BaseException = exc
+            return openai_error, anthropic_error
+
+        with trio.fail_after(PATIENCE):
+            openai_error, anthropic_error = await trio.to_thread.run_sync(refused)
+        async with httpx.AsyncClient(base_url=url) as client:
+            gemini = await client.post(
+                "/v1beta/models/mock-small:generateContent?key=wrong", content=b"{}"
+            )
+    assert isinstance(openai_error, openai.AuthenticationError)
+    assert openai_error.status_code == 401
+    assert isinstance(openai_error.body, dict)
+    assert openai_error.body["type"] == "authentication_error"
+    assert isinstance(anthropic_error, anthropic.AuthenticationError)
+    assert anthropic_error.body == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "missing or invalid API key"},
+    }
+    assert gemini.status_code == 401
+    assert gemini.json()["error"]["status"] == "UNAUTHENTICATED"
+    assert gemini.json()["error"]["code"] == 401
+
+
+async def test_malformed_json_is_400_and_an_oversized_body_413_in_the_clients_shape(
+    tmp_path: Path,
+) -> None:
+    async with gateway(config(tmp_path, **{"max-body-size": 1000})) as (_, url):
+        async with httpx.AsyncClient(base_url=url, headers={"x-api-key": KEY}) as client:
+            broken = await client.post("/v1/messages", content=b"{not json")
+            big = await client.post("/v1/chat/completions", content=chat(text="x" * 2000))
+            small = await client.post("/v1/chat/completions", content=chat())
+    assert broken.status_code == 400
+    assert broken.json()["type"] == "error"
+    assert big.status_code == 413
+    assert big.json()["error"]["type"] == "invalid_request_error"
+    assert small.status_code == 200
