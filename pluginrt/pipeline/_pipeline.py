@@ -13,12 +13,13 @@ per request, so a reload never changes a request already in flight.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hmac
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -379,7 +380,7 @@ class Pipeline:
             if answer is not None:
                 headers = apply_header_edits(headers, answer.clear_headers, answer.headers)
         state.response_headers = headers
-        closed = False
+        closed = recorded = False
 
         async def close() -> None:
             nonlocal closed
@@ -388,7 +389,8 @@ class Pipeline:
                 incoming.close()
                 await self.callbacks.close(scope.id)
 
-        async def chunks() -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncGenerator[bytes, None]:
+            nonlocal recorded
             chain_headers = dict(headers)
             history = ChunkHistory()
             index = 0
@@ -445,10 +447,22 @@ class Pipeline:
                 failure = (499, "the client went away")
                 raise
             finally:
+                recorded = True
                 await close()
                 self._record_usage(state, failure=failure)
 
-        return ClientStream(200, headers, chunks(), close)
+        stream = chunks()
+
+        async def aclose() -> None:
+            """Stop early: the generator is finalized now, not whenever it is collected."""
+            # RuntimeError: being iterated right now; its consumer's next step ends it.
+            with contextlib.suppress(RuntimeError):
+                await stream.aclose()
+            await close()
+            if not recorded:  # closed before its first chunk was asked for
+                self._record_usage(state, failure=(499, "the stream was closed unread"))
+
+        return ClientStream(200, headers, stream, aclose)
 
     # ----------------------------------------------------------- chains
 

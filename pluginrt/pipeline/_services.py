@@ -10,6 +10,7 @@ most 32 KiB, then ``done``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -152,9 +153,17 @@ class _HostStream:
             return HostModelStreamReadResponse(done=True)
 
     async def close(self) -> None:
+        """Finalize the chunk iterator now (not when it is collected), then its source."""
         self.done = True
         self._rest = b""
         close, self._close = self._close, _nothing
+        if close is _nothing:
+            return
+        finalize = getattr(self._chunks, "aclose", None)
+        if finalize is not None:
+            # RuntimeError: a read is iterating it right now and ends it itself.
+            with contextlib.suppress(RuntimeError):
+                await finalize()
         await close()
 
 

@@ -34,6 +34,11 @@ async def before(request: api.RequestInterceptRequest) -> api.RequestInterceptRe
     return api.RequestInterceptResponse(body=request.body + b"|caller")
 
 
+@plugin.on("request.intercept_after")
+async def after(request: api.RequestInterceptRequest) -> api.RequestInterceptResponse:
+    return api.RequestInterceptResponse()
+
+
 def nested(command: dict[str, Any], stream: bool) -> api.HostModelExecutionRequest:
     body = command.get("body", "").encode()
     return api.HostModelExecutionRequest(

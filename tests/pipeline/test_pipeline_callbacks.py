@@ -1,0 +1,144 @@
+"""The host.* callbacks, called by a real plugin while it serves a client request."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import stat
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import trio
+from pipeline_harness import Lab, complete, request
+
+CALLER = ("caller", "caller")
+Respond = Callable[[trio.SocketStream, bytes], Awaitable[None]]
+
+
+async def serve_http(nursery: trio.Nursery, respond: Respond) -> int:
+    """A bare HTTP/1.1 server on 127.0.0.1; ``respond`` writes each answer. Returns the port."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+
+    async def connection(stream: trio.SocketStream) -> None:
+        head = b""
+        with trio.move_on_after(10):
+            while b"\r\n\r\n" not in head:
+                data = await stream.receive_some()
+                if not data:
+                    return
+                head += data
+            with contextlib.suppress(trio.BrokenResourceError):  # the client hung up first
+                await respond(stream, head)
+        await stream.aclose()
+
+    nursery.start_soon(trio.serve_listeners, connection, listeners)
+    port: int = listeners[0].socket.getsockname()[1]
+    return port
+
+
+async def call(lab_host: Any, command: dict[str, Any]) -> Any:
+    answer = await complete(lab_host, request(json.dumps(command), model="caller-model"))
+    assert answer.status == 200, answer.body
+    return json.loads(answer.body)
+
+
+async def test_a_nested_model_call_skips_the_callers_interceptors_but_not_another_plugins(
+    lab: Lab,
+) -> None:
+    caller = lab.plugin(*CALLER, 20, intercept=True)
+    other = lab.plugin("other", "interceptor", 10, stages=["before"], append="|other")
+    executor = lab.plugin("exec", "executor", reply="payload")
+    async with lab.host(caller, other, executor) as host:
+        outer = await complete(host, request('{"do": "nested"}', model="m1"))
+        nested = await call(host, {"do": "nested", "model": "m1", "body": "inner"})
+    assert outer.body == b'{"do": "nested"}|caller|other'
+    assert nested == {"status": 200, "body": "inner|other"}
+
+
+async def test_stream_true_on_host_model_execute_is_refused_naming_the_flag(lab: Lab) -> None:
+    async with lab.host(lab.plugin(*CALLER), lab.plugin("exec", "executor")) as host:
+        answer = await call(host, {"do": "nested_stream_flag", "model": "m1"})
+    assert "host.model.execute requires stream: false" in answer["error"]
+    assert lab.calls("execute") == []
+
+
+async def test_an_unclosed_model_stream_is_closed_when_the_call_returns_and_then_reads_done(
+    lab: Lab,
+) -> None:
+    executor = lab.plugin("exec", "executor", chunks=["a", "b", "c", "d"], sleep=0.2)
+    async with lab.host(lab.plugin(*CALLER), executor) as host:
+        opened = await call(host, {"do": "open_stream", "model": "m1"})
+        assert opened["first"] == "a"
+        await lab.until(lambda: bool(lab.calls("stream_closed")))
+        later = await call(host, {"do": "read_stream", "stream_id": opened["stream_id"]})
+    assert later == {"read": "", "error": ""}
+
+
+# httpx's and httpcore's body iterators nest async generators that closing the
+# response does not finalize (encode/httpx#3686), so a body left unread warns
+# when collected. Only those libraries' generators are let off here.
+@pytest.mark.filterwarnings("ignore:Async generator 'http:ResourceWarning")
+async def test_http_do_stream_returns_the_first_chunk_before_the_server_finishes(
+    lab: Lab,
+) -> None:
+    finish = trio.Event()
+
+    async def first_then_wait(stream: trio.SocketStream, head: bytes) -> None:
+        await stream.send_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
+        )
+        await finish.wait()
+        await stream.send_all(b"4\r\nlast\r\n0\r\n\r\n")
+
+    async with trio.open_nursery() as nursery:
+        port = await serve_http(nursery, first_then_wait)
+        async with lab.host(lab.plugin(*CALLER)) as host:
+            with trio.fail_after(5):
+                answer = await call(host, {"do": "http_stream", "url": f"http://127.0.0.1:{port}/"})
+            finish.set()
+        nursery.cancel_scope.cancel()
+    assert answer == {"status": 200, "first": "first"}
+
+
+async def test_host_auth_save_refuses_bad_names_and_non_objects_and_writes_0600_files_it_lists(
+    lab: Lab,
+) -> None:
+    cases = [
+        {"name": "a/b.json", "json": {"type": "probe"}},
+        {"name": "a\\b.json", "json": {"type": "probe"}},
+        {"name": "x.txt", "json": {"type": "probe"}},
+        {"name": "list.json", "json": [1, 2]},
+        {"name": "saved.json", "json": {"type": "probe", "token": "t"}},
+    ]
+    async with lab.host(lab.plugin(*CALLER)) as host:
+        answer = await call(host, {"do": "auth_save", "cases": cases})
+        entries = [entry.name for entry in host.auths.entries()]
+    refused, saved = answer["outcomes"][:4], answer["outcomes"][4]
+    assert "must be a plain file name" in refused[0]["error"]
+    assert "must be a plain file name" in refused[1]["error"]
+    assert "must end with .json" in refused[2]["error"]
+    assert "must be an object" in refused[3]["error"]
+    path = lab.auth_dir / "saved.json"
+    assert saved == {"path": str(path)}
+    assert json.loads(path.read_text()) == {"type": "probe", "token": "t"}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert answer["listed"] == entries == ["saved.json"]
+    assert sorted(p.name for p in lab.auth_dir.iterdir()) == ["saved.json"]
+
+
+async def test_outbound_http_goes_through_the_configured_proxy(lab: Lab) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(stream: trio.SocketStream, head: bytes) -> None:
+        seen.append(head.split(b"\r\n")[0])
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nvia proxy")
+
+    async with trio.open_nursery() as nursery:
+        port = await serve_http(nursery, proxy)
+        settings = {"proxy-url": f"http://127.0.0.1:{port}"}
+        async with lab.host(lab.plugin(*CALLER), **settings) as host:
+            answer = await call(host, {"do": "http", "url": "http://upstream.invalid/hello"})
+        nursery.cancel_scope.cancel()
+    assert answer == {"status": 200, "body": "via proxy"}
+    assert seen == [b"GET http://upstream.invalid/hello HTTP/1.1"]
