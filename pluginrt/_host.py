@@ -275,10 +275,22 @@ class Host:
     async def reload(self, config: Config) -> None:
         """Apply a new config: reconfigure changed plugins, start new ones, stop removed ones.
 
-        Requests in flight keep the plugins they started with.
+        Requests in flight keep the plugins they started with: before a plugin
+        is stopped or restarted, they get up to ``shutdown-grace`` to finish.
         """
         old = {p.id: p for p in self.config.plugins}
         new = {p.id: p for p in config.plugins}
+        stopping = [
+            plugin_id
+            for plugin_id in self.plugins
+            if plugin_id not in new
+            or not new[plugin_id].enabled
+            or (plugin_id in old and _restart_needed(old[plugin_id], new[plugin_id]))
+        ]
+        if stopping:
+            # Requests in flight hold the old handles: let them finish before
+            # those processes go (bounded by the shutdown grace).
+            await self.pipeline.drain(config.shutdown_grace)
         self.config = config
         self.pipeline.settings.api_keys = tuple(config.api_keys)
         self.pipeline.settings.scheduler = config.scheduler

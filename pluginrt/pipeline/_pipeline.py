@@ -13,6 +13,7 @@ per request, so a reload never changes a request already in flight.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import hmac
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
+import trio
 
 from pluginrt.api import (
     ExecutorRequest,
@@ -115,6 +117,8 @@ class _State:
     detail: UsageDetail | None = None
     response_headers: Headers = field(default_factory=dict)
     thinking_effort: str = ""
+    generation: int = 0
+    finished: bool = False
 
 
 def _has(plugin: PluginLike, capability: str) -> bool:
@@ -173,6 +177,10 @@ class Pipeline:
         self._plugins = plugins
         self._builtin = BuiltinScheduler()
         self._ids = itertools.count(1)
+        #: Requests in flight by generation; :meth:`drain` waits for the older ones.
+        self._generation = 0
+        self._running: collections.Counter[int] = collections.Counter()
+        self._progress = trio.lowlevel.ParkingLot()
 
     # ------------------------------------------------------------- entry
 
@@ -195,13 +203,18 @@ class Pipeline:
             model=request.model,
             headers={k: list(v) for k, v in request.headers.items()},
             body=request.body,
+            generation=self._generation,
         )
+        self._running[state.generation] += 1
+        streaming = False
         try:
             if not authenticated:
                 await self._authenticate(state)
             if request.endpoint is Endpoint.MODELS:
                 return self._list_models(state)
-            return await self._execute(state)
+            answer = await self._execute(state)
+            streaming = isinstance(answer, ClientStream)  # it ends when the stream does
+            return answer
         except Exception as exc:
             status = status_of(exc)
             message = message_of(exc)
@@ -216,6 +229,38 @@ class Pipeline:
             if status != 401:  # a refused client made no request worth accounting
                 self._record_usage(state, failure=(status, message))
             return ClientResponse(status, dict(_JSON), client_error(status, message))
+        finally:
+            if not streaming:
+                self._finished(state)
+
+    def _finished(self, state: _State) -> None:
+        """``state``'s request is over (once only): wake :meth:`drain`."""
+        if state.finished:
+            return
+        state.finished = True
+        self._running[state.generation] -= 1
+        if self._running[state.generation] <= 0:
+            del self._running[state.generation]
+        self._progress.unpark_all()
+
+    async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait until every request started before this call has finished.
+
+        A stream counts until it ends or is closed. Gives up after ``timeout``
+        seconds; returns whether all of them finished.
+        """
+        last = self._generation
+        self._generation += 1
+        with trio.move_on_after(timeout):
+            while any(generation <= last for generation in self._running):
+                await self._progress.park()
+            return True
+        logger.warning(
+            "%d request(s) still in flight after %gs; going on without them",
+            sum(n for g, n in self._running.items() if g <= last),
+            timeout,
+        )
+        return False
 
     def chain(self, state_or_plugins: Sequence[PluginLike], capability: str) -> list[PluginLike]:
         return [p for p in state_or_plugins if _has(p, capability)]
@@ -450,6 +495,7 @@ class Pipeline:
                 recorded = True
                 await close()
                 self._record_usage(state, failure=failure)
+                self._finished(state)
 
         stream = chunks()
 
@@ -461,6 +507,7 @@ class Pipeline:
             await close()
             if not recorded:  # closed before its first chunk was asked for
                 self._record_usage(state, failure=(499, "the stream was closed unread"))
+            self._finished(state)
 
         return ClientStream(200, headers, stream, aclose)
 

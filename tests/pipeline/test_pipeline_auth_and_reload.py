@@ -1,0 +1,90 @@
+"""The auth store through an auth provider plugin, and reloading with calls in flight."""
+
+from __future__ import annotations
+
+import json
+import logging
+import stat
+
+import msgspec
+import pytest
+import trio
+from pipeline_harness import Lab, complete, report, request
+
+from pluginrt import ClientResponse
+
+AUTHORITY = ("authority", "authority")
+
+
+async def test_a_due_refresh_is_called_and_its_result_merged_over_the_old_auth(lab: Lab) -> None:
+    lab.write_auth("due.json", {"type": "probe", "label": "mine", "due": True, "token": "old"})
+    lab.write_auth("fresh.json", {"type": "probe", "token": "still good"})
+    async with lab.host(lab.plugin(*AUTHORITY)) as host:
+        assert await host.auths.refresh_due(host.active()) == 1
+        assert await host.auths.refresh_due(host.active()) == 0
+        entry = {e.name: e for e in host.auths.entries()}["due.json"]
+    assert [(c["auth_id"], json.loads(c["storage"])["token"]) for c in lab.calls("refresh")] == [
+        ("due.json", "old")
+    ]
+    data = entry.data
+    assert json.loads(data.storage_json) == {"type": "probe", "token": "refreshed"}
+    assert (data.id, data.provider, data.label) == ("due.json", "probe", "mine")
+    assert data.metadata == {"origin": "parse"}
+    assert data.attributes["path"] == str(lab.auth_dir / "due.json")
+    assert json.loads((lab.auth_dir / "due.json").read_text())["token"] == "refreshed"
+
+
+async def test_a_login_started_and_polled_to_success_saves_an_auth_file(lab: Lab) -> None:
+    async with lab.host(lab.plugin(*AUTHORITY)) as host:
+        started = await host.auths.start_login(host.active(), "probe")
+        pending, nothing = await host.auths.poll_login(host.active(), "probe", started.state)
+        done, entry = await host.auths.poll_login(host.active(), "probe", started.state)
+        names = [e.name for e in host.auths.entries()]
+    assert (started.state, pending.status, nothing) == ("state-1", "pending", None)
+    assert done.status == "success"
+    assert entry is not None and entry.name == "fresh.json"
+    assert names == ["fresh.json"]
+    path = lab.auth_dir / "fresh.json"
+    assert msgspec.json.decode(path.read_bytes()) == {
+        "type": "probe",
+        "token": "login-state-1",
+        "id": "fresh",
+    }
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_a_malformed_auth_file_is_skipped_with_its_name_in_the_log(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    lab.write_auth("broken.json", "{not json")
+    lab.write_auth("array.json", "[1, 2]")
+    lab.write_auth("good.json", {"type": "probe"})
+    with caplog.at_level(logging.ERROR, logger="pluginrt.auth"):
+        async with lab.host(lab.plugin(*AUTHORITY)) as host:
+            names = [e.name for e in host.auths.entries()]
+    assert names == ["good.json"]
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "pluginrt.auth")
+    assert "auth file broken.json skipped" in logged
+    assert "auth file array.json skipped: it is not a JSON object" in logged
+
+
+async def test_a_reload_with_calls_in_flight_loses_none_of_them(lab: Lab) -> None:
+    executor = lab.plugin("exec", "executor", 10, sleep=0.5)
+    interceptor = lab.plugin("icpt", "interceptor", stages=["before"], append="|old")
+    answers: list[ClientResponse] = []
+
+    async def one() -> None:
+        answers.append(await complete(host, request("x")))
+
+    async with lab.host(executor, interceptor) as host:
+        async with trio.open_nursery() as nursery:
+            for _ in range(4):
+                nursery.start_soon(one)
+            await lab.until(lambda: len(lab.calls("execute")) == 4)
+            changed = {**executor, "priority": 20, "config": {**executor["config"], "sleep": 0}}
+            added = lab.plugin("icpt2", "interceptor", stages=["before"], append="|new")
+            await host.reload(lab.config(changed, added))
+        after = await complete(host, request("y"))
+    assert [a.status for a in answers] == [200] * 4
+    assert [report(a)["payload"] for a in answers] == ["x|old"] * 4
+    assert report(after)["payload"] == "y|new"
