@@ -25,7 +25,9 @@ MANAGEMENT_KEY: Final = "mgmt-test"
 PATIENCE: Final = 15.0
 
 
-def config(tmp_path: Path, *, journal: Path | None = None, **overrides: Any) -> Config:
+def config(
+    tmp_path: Path, *, journal: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Config:
     """The example plugins, plus the slow test executor, on a port of the OS's choosing."""
     slow: dict[str, Any] = {"words": 5, "delay": 0.1}
     if journal is not None:
@@ -44,7 +46,7 @@ def config(tmp_path: Path, *, journal: Path | None = None, **overrides: Any) -> 
             {"id": "slow", "command": str(PLUGINS / "slow_stream.py"), "config": slow},
         ],
     }
-    data.update(overrides)
+    data.update(overrides or {})
     return from_mapping(data, base_dir=str(tmp_path))
 
 

@@ -8,7 +8,6 @@ import anthropic
 import httpx
 import openai
 import trio
-
 from gateway_harness import KEY, PATIENCE, chat, config, gateway
 
 
@@ -113,11 +112,14 @@ async def test_a_wrong_key_gets_401_in_each_clients_own_error_shape(tmp_path: Pa
 async def test_malformed_json_is_400_and_an_oversized_body_413_in_the_clients_shape(
     tmp_path: Path,
 ) -> None:
-    async with gateway(config(tmp_path, **{"max-body-size": 1000})) as (_, url):
-        async with httpx.AsyncClient(base_url=url, headers={"x-api-key": KEY}) as client:
-            broken = await client.post("/v1/messages", content=b"{not json")
-            big = await client.post("/v1/chat/completions", content=chat(text="x" * 2000))
-            small = await client.post("/v1/chat/completions", content=chat())
+    cfg = config(tmp_path, overrides={"max-body-size": 1000})
+    async with (
+        gateway(cfg) as (_, url),
+        httpx.AsyncClient(base_url=url, headers={"x-api-key": KEY}) as client,
+    ):
+        broken = await client.post("/v1/messages", content=b"{not json")
+        big = await client.post("/v1/chat/completions", content=chat(text="x" * 2000))
+        small = await client.post("/v1/chat/completions", content=chat())
     assert broken.status_code == 400
     assert broken.json()["type"] == "error"
     assert big.status_code == 413

@@ -67,7 +67,9 @@ async def flags(request: api.CommandLineRegistrationRequest) -> api.CommandLineR
 
 
 @plugin.on("command_line.execute")
-async def execute_flags(request: api.CommandLineExecutionRequest) -> api.CommandLineExecutionResponse:
+async def execute_flags(
+    request: api.CommandLineExecutionRequest,
+) -> api.CommandLineExecutionResponse:
     name = request.triggered_flags["slow-hello"].value
     note(f"flag {name}")
     auth = api.AuthData(provider="slow", id="slow-1", file_name="slow-1.json",

@@ -1,0 +1,186 @@
+"""The management API and plugin resources, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import trio
+from gateway_harness import KEY, MANAGEMENT_KEY, PATIENCE, chat, config, gateway
+
+BEARER = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
+
+
+async def test_management_refuses_requests_without_the_key(tmp_path: Path) -> None:
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        missing = await client.get("/v0/management/plugins")
+        wrong = await client.get("/v0/management/plugins", headers={"X-Management-Key": "nope"})
+        client_key = await client.get(
+            "/v0/management/plugins", headers={"Authorization": f"Bearer {KEY}"}
+        )
+        header = await client.get(
+            "/v0/management/plugins", headers={"X-Management-Key": MANAGEMENT_KEY}
+        )
+    assert [missing.status_code, wrong.status_code, client_key.status_code] == [401, 401, 401]
+    assert header.status_code == 200
+
+
+async def test_without_a_management_key_the_management_api_does_not_exist(tmp_path: Path) -> None:
+    cfg = config(tmp_path, overrides={"management-key": ""})
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        answer = await client.get("/v0/management/plugins", headers=BEARER)
+        resource = await client.get("/v0/resource/plugins/console/index.html")
+    assert answer.status_code == 404
+    assert resource.status_code == 200  # resources need no key
+
+
+async def test_management_lists_plugins_with_state_pid_capabilities_and_statistics(
+    tmp_path: Path,
+) -> None:
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        await client.post("/v1/chat/completions", content=chat(), headers={"x-api-key": KEY})
+        answer = await client.get("/v0/management/plugins", headers=BEARER)
+    plugins = {p["id"]: p for p in answer.json()["plugins"]}
+    assert list(plugins) == ["mock", "claude-in", "claude-out", "console", "slow"]
+    mock = plugins["mock"]
+    assert (mock["name"], mock["version"], mock["state"]) == ("mock", "1.0.0", "running")
+    assert isinstance(mock["pid"], int) and mock["restarts"] == 0
+    assert mock["capabilities"] == ["ModelProvider", "Executor"]
+    assert mock["statistics"]["calls"] >= 1 and mock["statistics"]["errors"] == 0
+
+
+async def test_restarting_a_plugin_does_not_disturb_a_stream_from_another(tmp_path: Path) -> None:
+    async with gateway(config(tmp_path)) as (host, url), httpx.AsyncClient(base_url=url) as client:
+        old_pid = host.plugins["mock"].pid
+        received: list[str] = []
+        first = trio.Event()
+
+        async def stream() -> None:
+            body = chat("slow", stream=True)
+            async with client.stream(
+                "POST", "/v1/chat/completions", content=body, headers={"x-api-key": KEY}
+            ) as response:
+                assert response.status_code == 200
+                async for line in response.aiter_lines():
+                    if line.startswith("data:"):
+                        received.append(line)
+                        first.set()
+
+        with trio.fail_after(PATIENCE):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stream)
+                await first.wait()
+                restarted = await client.post("/v0/management/plugins/mock/restart", headers=BEARER)
+        after = await client.post(
+            "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
+        )
+    assert restarted.status_code == 200
+    assert restarted.json()["state"] == "running"
+    assert restarted.json()["pid"] != old_pid
+    assert len(received) == 7  # five words, the finish frame, [DONE]
+    assert received[-1] == "data: [DONE]"
+    assert after.status_code == 200
+
+
+async def test_disable_enable_and_patch_a_plugins_config(tmp_path: Path) -> None:
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        disabled = await client.post("/v0/management/plugins/mock/disable", headers=BEARER)
+        missing = await client.post(
+            "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
+        )
+        enabled = await client.post("/v0/management/plugins/mock/enable", headers=BEARER)
+        back = await client.post("/v1/chat/completions", content=chat(), headers={"x-api-key": KEY})
+        patched = await client.patch(
+            "/v0/management/plugins/slow/config", headers=BEARER, json={"words": 2, "delay": None}
+        )
+        read = await client.get("/v0/management/plugins/slow/config", headers=BEARER)
+        stream = await client.post(
+            "/v1/chat/completions", content=chat("slow", stream=True), headers={"x-api-key": KEY}
+        )
+        unknown = await client.post("/v0/management/plugins/nope/restart", headers=BEARER)
+    assert disabled.json()["state"] == "stopped"
+    assert missing.status_code == 404
+    assert enabled.json()["state"] == "running"
+    assert back.status_code == 200
+    assert patched.json() == {"id": "slow", "config": {"words": 2}}
+    assert read.json() == patched.json()
+    # the plugin got its new config through plugin.reconfigure: two words now
+    assert re.findall(r'"content": "(w\d) "', stream.text) == ["w0", "w1"]
+    assert unknown.status_code == 404
+
+
+async def test_a_plugin_route_is_served_behind_the_key_and_its_json_is_html_escaped(
+    tmp_path: Path,
+) -> None:
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        stats = await client.get("/v0/management/mock/stats", headers=BEARER)
+        refused = await client.get("/v0/management/mock/stats")
+        echo = await client.post("/v0/management/slow/echo", headers=BEARER, content=b"<b>&")
+        broken = await client.get("/v0/management/slow/broken", headers=BEARER)
+    assert stats.status_code == 200
+    assert stats.json()["plugin"] == "console"
+    assert refused.status_code == 401
+    assert echo.json() == {"echo": "&lt;b&gt;&amp;"}
+    assert broken.status_code == 502
+    assert "slow" in broken.json()["error"]["message"]
+
+
+async def test_a_plugin_resource_is_served_without_a_key_and_dot_dot_is_refused(
+    tmp_path: Path,
+) -> None:
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        page = await client.get("/v0/resource/plugins/console/index.html")
+        sneaky = await client.get("/v0/resource/plugins/console/%2e%2e/slow/index.html")
+        posted = await client.post("/v0/resource/plugins/console/index.html")
+        nothing = await client.get("/v0/resource/plugins/console/missing.html")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h1>mock console</h1>" in page.text
+    assert sneaky.status_code == 400
+    assert posted.status_code == 405
+    assert nothing.status_code == 404
+
+
+async def test_reload_rereads_the_config_file_and_auth_files_and_logins_answer(
+    tmp_path: Path,
+) -> None:
+    from pluginrt import load_config
+
+    source = tmp_path / "gateway.yaml"
+    base = json.loads(json.dumps(_yaml_data(tmp_path)))
+    source.write_text(json.dumps(base))  # JSON is YAML
+    async with gateway(load_config(source), str(source)) as (_, url):  # noqa: SIM117
+        async with httpx.AsyncClient(base_url=url) as client:
+            before = await client.get("/v1/models", headers={"x-api-key": "sk-new"})
+            base["api-keys"] = ["sk-new"]
+            source.write_text(json.dumps(base))
+            reloaded = await client.post("/v0/management/reload", headers=BEARER)
+            after = await client.get("/v1/models", headers={"x-api-key": "sk-new"})
+            source.write_text("api-keys: [1, 2]\n")
+            bad = await client.post("/v0/management/reload", headers=BEARER)
+            files = await client.get("/v0/management/auth-files", headers=BEARER)
+            login = await client.post("/v0/management/auth/nobody/login", headers=BEARER)
+            health = await client.get("/healthz")
+    assert before.status_code == 401
+    assert reloaded.status_code == 200
+    assert after.status_code == 200
+    assert bad.status_code == 400
+    assert "api-keys" in bad.json()["error"]["message"]
+    assert files.json() == {"files": []}
+    assert login.status_code == 404
+    assert health.json()["status"] == "ok"
+
+
+def _yaml_data(tmp_path: Path) -> dict[str, object]:
+    from gateway_harness import EXAMPLES
+
+    return {
+        "host": "127.0.0.1",
+        "port": 0,
+        "api-keys": [KEY],
+        "management-key": MANAGEMENT_KEY,
+        "auth-dir": str(tmp_path / "auths"),
+        "plugins": [{"id": "mock", "command": str(EXAMPLES / "mock_llm.py")}],
+    }

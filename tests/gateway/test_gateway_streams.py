@@ -1,0 +1,69 @@
+"""Streams: server-sent events flushed as they come, and a client that goes away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import trio
+from gateway_harness import KEY, PATIENCE, chat, config, gateway
+
+
+async def test_a_client_that_disconnects_mid_stream_cancels_the_executors_stream(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal"
+    cfg = config(tmp_path, journal=journal)
+    cfg.plugins[-1].config.update(words=50, delay=0.05)
+    body = chat("slow", stream=True)
+    async with gateway(cfg) as (host, url):
+        port = int(url.rsplit(":", 1)[1])
+        with trio.fail_after(PATIENCE):
+            # A bare socket, so that hanging up is exactly that: no client library cleanup.
+            sock = await trio.open_tcp_stream("127.0.0.1", port)
+            async with sock:
+                await sock.send_all(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\n"
+                    + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                seen = b""
+                while b"data:" not in seen:
+                    seen += await sock.receive_some()
+            while "cancelled" not in (journal.read_text() if journal.exists() else ""):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+            while host.plugins["slow"].statistics().in_flight:  # noqa: ASYNC110
+                await trio.sleep(0.02)
+    assert b"HTTP/1.1 200" in seen
+    assert journal.read_text().split() == ["cancelled"]
+
+
+async def test_chunks_arrive_one_by_one_before_the_stream_ends(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    cfg.plugins[-1].config.update(words=3, delay=0.3)
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        with trio.fail_after(PATIENCE):
+            async with client.stream(
+                "POST", "/v1/chat/completions", content=chat("slow", stream=True),
+                headers={"x-api-key": KEY},
+            ) as response:  # fmt: skip
+                assert response.headers["content-type"].startswith("text/event-stream")
+                started = trio.current_time()
+                arrivals = []
+                async for line in response.aiter_lines():
+                    if line.startswith("data:"):
+                        arrivals.append(trio.current_time() - started)
+    assert len(arrivals) == 5
+    assert arrivals[0] < arrivals[2] - 0.4  # the first word came long before the third
+
+
+async def test_gemini_routes_take_the_model_from_the_path(tmp_path: Path) -> None:
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        answer = await client.post(
+            "/v1beta/models/no-such-model:generateContent",
+            headers={"x-goog-api-key": KEY},
+            json={"contents": []},
+        )
+    assert answer.status_code == 404
+    assert answer.json()["error"]["status"] == "NOT_FOUND"
+    assert "no-such-model" in answer.json()["error"]["message"]
