@@ -148,12 +148,11 @@ def _load(config_path: str) -> Config:
 
 
 def _logging(level: str) -> None:
+    # Only pluginrt's own loggers get the level: an embedding (or a test) keeps its root.
     logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        force=True,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
+    logging.getLogger("pluginrt").setLevel(level.upper())
 
 
 #: Plugin flag types as click parses them (durations are checked after parsing).
@@ -262,8 +261,8 @@ def run(
         async with open_host(config) as host:
             bindings = host.flags()
             if show_help:
-                click.echo(ctx.get_help())
-                click.echo(_plugin_flags_help(ctx, bindings, config_path))
+                click.echo(ctx.get_help() + "\n")
+                click.echo(_plugin_flags_help(ctx, bindings, config_path), nl=False)
                 return 0
             try:
                 values, args = _parse_flags(bindings, flags)

@@ -1,0 +1,188 @@
+"""``pluginrt run`` and ``pluginrt check``: bad configs, plugin flags, and signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from click.testing import CliRunner
+from gateway_harness import EXAMPLES, KEY, MANAGEMENT_KEY, PATIENCE, PLUGINS
+
+from pluginrt.cli import main
+
+BAD_CONFIGS = {
+    "unknown key": (
+        "port: 0\nplugins:\n  - id: a\n    command: {mock}\n    colour: red\n",
+        ":5: plugins[0].colour: unknown key",
+    ),
+    "wrong type": ("api-keys: [k]\nport: eighty\n", ":2: port: Expected `int`, got `str`"),
+    "missing plugin script": (
+        "plugins:\n  - id: a\n    command: missing.py\n",
+        ":3: plugins[0].command: plugin script",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_a_bad_config_fails_with_the_key_and_the_line_and_exit_status_2(
+    tmp_path: Path, command: str, case: str
+) -> None:
+    text, expected = BAD_CONFIGS[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.format(mock=EXAMPLES / "mock_llm.py"))
+    result = CliRunner().invoke(main, [command, str(path)])
+    assert result.exit_code == 2
+    assert f"{path}{expected}" in result.output
+
+
+def _flag_config(tmp_path: Path, exit_code: int = 0) -> Path:
+    path = tmp_path / "gateway.yaml"
+    slow = {"journal": str(tmp_path / "journal"), "exit": exit_code}
+    path.write_text(
+        "port: 0\n"
+        "auth-dir: auths\n"
+        "plugins:\n"
+        f"  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
+        f"  - id: slow\n    command: {PLUGINS / 'slow_stream.py'}\n"
+        f"    config: {json.dumps(slow)}\n"
+    )
+    return path
+
+
+def test_check_handshakes_every_plugin_and_prints_a_summary(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["check", str(_flag_config(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert "slow  running  slow 0.1.0: ModelProvider, Executor, CommandLinePlugin" in result.output
+    assert "models: mock-large, mock-small, slow" in result.output
+    assert "config OK: 2 plugin(s) ready" in result.output
+
+
+def test_a_plugin_flag_appears_in_run_help(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(_flag_config(tmp_path)), "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Plugin flags (from" in result.output
+    assert "--slow-hello TEXT" in result.output
+    assert "greet NAME and exit  [plugin slow]" in result.output
+
+
+def test_giving_a_plugin_flag_runs_it_saves_its_auths_and_exits_without_serving(
+    tmp_path: Path,
+) -> None:
+    config = _flag_config(tmp_path, exit_code=3)
+    result = CliRunner().invoke(main, ["run", str(config), "--slow-hello", "bob"])
+    assert result.exit_code == 3
+    assert "hello bob" in result.stdout
+    assert "listening" not in result.output
+    assert (tmp_path / "journal").read_text().split() == ["flag", "bob"]
+    saved = tmp_path / "auths" / "slow-1.json"
+    assert json.loads(saved.read_text())["token"] == "t"
+
+
+def test_an_unknown_flag_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(_flag_config(tmp_path)), "--nope"])
+    assert result.exit_code == 2
+    assert "No such option '--nope'" in result.output
+
+
+async def _start(config: Path) -> tuple[trio.Process, str, list[str]]:
+    """``pluginrt run CONFIG`` as a real process; its URL once listening; its stderr lines."""
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-c", "from pluginrt.cli import main; main()", "run", str(config)],
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    buffer = b""
+    while not any("listening on" in line for line in lines):
+        data = await process.stderr.receive_some()
+        assert data, "pluginrt run exited before listening:\n" + "\n".join(lines)
+        buffer += data
+        *done, buffer = buffer.split(b"\n")
+        lines += [line.decode() for line in done]
+    url = next(line for line in lines if "listening on" in line).split("listening on ")[1]
+    return process, url.strip(), lines
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_sigterm_during_a_stream_lets_it_finish_then_exits_0_with_no_plugin_left(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    slow = {"words": 10, "delay": 0.1}
+    path.write_text(
+        f"port: 0\napi-keys: [{KEY}]\nmanagement-key: {MANAGEMENT_KEY}\nshutdown-grace: 10s\n"
+        "plugins:\n"
+        f"  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
+        f"  - id: slow\n    command: {PLUGINS / 'slow_stream.py'}\n    config: {json.dumps(slow)}\n"
+    )
+    with trio.fail_after(PATIENCE):
+        process, url, _ = await _start(path)
+        try:
+            async with httpx.AsyncClient(base_url=url) as client:
+                listing = await client.get(
+                    "/v0/management/plugins", headers={"X-Management-Key": MANAGEMENT_KEY}
+                )
+                pids = [p["pid"] for p in listing.json()["plugins"]]
+                received: list[str] = []
+                body = {"model": "slow", "stream": True, "messages": []}
+                async with client.stream(
+                    "POST", "/v1/chat/completions", json=body, headers={"x-api-key": KEY}
+                ) as response:
+                    async for line in response.aiter_lines():
+                        if line.startswith("data:"):
+                            received.append(line)
+                            if len(received) == 1:
+                                process.send_signal(signal.SIGTERM)
+            status = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            assert process.stderr is not None
+            await process.stderr.aclose()
+    assert len(received) == 12  # ten words, the finish frame, [DONE]
+    assert received[-1] == "data: [DONE]"
+    assert status == 0
+    assert pids and all(isinstance(p, int) for p in pids)
+    assert not [p for p in pids if _alive(p)]
+
+
+async def test_sighup_reloads_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    plugins = f"plugins:\n  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
+    path.write_text(f"port: 0\napi-keys: [{KEY}]\n{plugins}")
+    with trio.fail_after(PATIENCE):
+        process, url, _ = await _start(path)
+        try:
+            async with httpx.AsyncClient(base_url=url) as client:
+                before = await client.get("/v1/models", headers={"x-api-key": "sk-other"})
+                path.write_text(f"port: 0\napi-keys: [sk-other]\n{plugins}")
+                process.send_signal(signal.SIGHUP)
+                while (  # noqa: ASYNC110 - the process's state is only visible over HTTP
+                    await client.get("/v1/models", headers={"x-api-key": "sk-other"})
+                ).status_code != 200:
+                    await trio.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            status = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            assert process.stderr is not None
+            await process.stderr.aclose()
+    assert before.status_code == 401
+    assert status == 0
