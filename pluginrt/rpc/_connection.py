@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -164,6 +165,8 @@ class Connection:
         self._running: dict[Id, trio.CancelScope] = {}
         # Calls we gave up on (timeout, cancelled caller): their late answers are expected.
         self._abandoned: dict[Id, None] = {}
+        self._notifications: dict[str, deque[Message]] = {}
+        self._notification_lot = trio.lowlevel.ParkingLot()
         self._incoming: dict[str, IncomingStream] = {}
         self._outgoing: dict[str, OutgoingStream] = {}
         self._decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
@@ -221,8 +224,8 @@ class Connection:
         if isinstance(message, BaseException):
             raise message.with_traceback(None)
         assert message is not None
-        if message.error is not msgspec.UNSET:
-            error = message.error
+        error = message.error
+        if isinstance(error, ErrorObject):
             raise RemoteError(error.code, error.message, error_data(error.data))
         raw = message.result
         if raw is msgspec.UNSET:  # pragma: no cover - classify() guarantees one of the two
@@ -370,7 +373,11 @@ class Connection:
                 self._out_bytes -= size
                 self._drained_lot.unpark_all()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            reason = ConnectionClosed(f"{self.name}: the peer stopped reading ({exc})")
+            reason: BaseException = ConnectionClosed(
+                f"{self.name}: the peer stopped reading ({exc})"
+            )
+            if self._on_eof is not None:  # a dying peer often breaks its input first
+                reason = await self._on_eof() or reason
             self.close(reason)
 
     # --------------------------------------------------------------- reading
@@ -513,7 +520,7 @@ class Connection:
         if pending is None:
             if self._abandoned.pop(id, 0) is None:  # type: ignore[arg-type]
                 logger.debug("%s: late answer to abandoned call %r dropped", self.name, id)
-            elif message.error is not msgspec.UNSET and id is None:
+            elif isinstance(message.error, ErrorObject) and id is None:
                 logger.warning(
                     "%s: the peer reported an error: %s", self.name, message.error.message
                 )
@@ -565,8 +572,15 @@ class Connection:
                 if handler is None:
                     logger.debug("%s: notification %s has no handler, ignored", self.name, method)
                     return
-                assert self._handler_nursery is not None
-                self._handler_nursery.start_soon(self._serve_notification, handler, message)
+                # Notifications of one method are served one at a time, in order
+                # (log lines, usage records); different methods run side by side.
+                queue = self._notifications.get(method)
+                if queue is None:
+                    queue = self._notifications[method] = deque()
+                    assert self._handler_nursery is not None
+                    self._handler_nursery.start_soon(self._serve_notifications, handler, queue)
+                queue.append(message)
+                self._notification_lot.unpark_all()
         except msgspec.DecodeError as exc:
             logger.warning("%s: invalid %s notification ignored: %s", self.name, method, exc)
 
@@ -629,6 +643,12 @@ class Connection:
             self._running.pop(id, None)
         if self._closed_reason is None:
             reply(response)
+
+    async def _serve_notifications(self, handler: Handler, queue: deque[Message]) -> None:
+        while True:
+            while not queue:
+                await self._notification_lot.park()
+            await self._serve_notification(handler, queue.popleft())
 
     async def _serve_notification(self, handler: Handler, message: Message) -> None:
         raw = b"{}" if message.params is msgspec.UNSET else message.params

@@ -76,8 +76,19 @@ class Message(msgspec.Struct, kw_only=True):
     method: str | msgspec.UnsetType = msgspec.UNSET
     params: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     result: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
-    error: ErrorObject | msgspec.UnsetType = msgspec.UNSET
-    host_callback_id: str | msgspec.UnsetType = msgspec.UNSET
+    error: ErrorObject | msgspec.UnsetType | None = msgspec.UNSET
+    host_callback_id: str | msgspec.UnsetType | None = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        # Go peers often write members they do not use as null (no omitempty):
+        # "error": null beside a result, "params": null, "host_callback_id": null.
+        if self.error is None:
+            self.error = msgspec.UNSET
+        if self.host_callback_id is None:
+            self.host_callback_id = msgspec.UNSET
+        params = self.params
+        if params is not msgspec.UNSET and len(params) == 4 and bytes(params) == b"null":
+            self.params = msgspec.UNSET
 
 
 class Empty(msgspec.Struct, omit_defaults=True):

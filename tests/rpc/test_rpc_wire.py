@@ -347,3 +347,28 @@ async def test_handlers_over_the_limit_queue_visibly_and_a_cancelled_one_never_r
         stats = connection.statistics()
         assert (stats.handlers_running, stats.handlers_queued) == (2, 0)
     assert local.count("local_started", queued) == 0
+
+
+
+async def test_a_go_style_response_with_error_null_resolves_the_call(
+    client: tuple[Connection, Raw],
+) -> None:
+    connection, raw = client
+    results: list[Any] = []
+
+    async def call() -> None:
+        results.append((await connection.call("echo", Value(1), Value)).value)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call)
+        id = (await raw.receive())["id"]
+        await raw.send({"jsonrpc": "2.0", "id": id, "result": {"value": 7}, "error": None})
+    assert results == [7]
+
+
+async def test_go_style_null_params_and_callback_id_are_read_as_absent(served: Raw) -> None:
+    await served.send(
+        {"jsonrpc": "2.0", "id": "n", "method": "seen", "params": None, "host_callback_id": None}
+    )
+    answer = await served.receive()
+    assert answer["result"] == {"method": "seen", "id": "n", "callback_id": None}
