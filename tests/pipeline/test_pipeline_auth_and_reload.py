@@ -11,7 +11,7 @@ import pytest
 import trio
 from pipeline_harness import Lab, complete, report, request
 
-from pluginrt import ClientResponse
+from pluginrt import ClientResponse, ClientStream, Endpoint
 
 AUTHORITY = ("authority", "authority")
 
@@ -88,3 +88,17 @@ async def test_a_reload_with_calls_in_flight_loses_none_of_them(lab: Lab) -> Non
     assert [a.status for a in answers] == [200] * 4
     assert [report(a)["payload"] for a in answers] == ["x|old"] * 4
     assert report(after)["payload"] == "y|new"
+
+
+async def test_a_stream_left_unread_delays_a_reload_only_by_the_shutdown_grace(lab: Lab) -> None:
+    executor = lab.plugin("exec", "executor")
+    interceptor = lab.plugin("icpt", "interceptor", stages=["before"])
+    settings = {"shutdown-grace": 0.3}
+    async with lab.host(executor, interceptor, **settings) as host:
+        stream = await host.handle(request(endpoint=Endpoint.STREAM))
+        assert isinstance(stream, ClientStream)
+        with trio.fail_after(2):
+            await host.reload(lab.config(executor, **settings))
+        assert [h.id for h in host.active()] == ["exec"]
+        await stream.aclose()
+        assert (await complete(host, request())).status == 200
