@@ -22,8 +22,12 @@ from ._host import HostStream as HostStream
 from ._host import blocking as blocking
 from ._host import host as host
 from ._plugin import Plugin as Plugin
+from ._run import protect_stdio_early as _protect_stdio_early
 from ._run import run as run
 from ._serve import serve as serve
+
+# A plugin started by the host protects its protocol before any more of its own code runs.
+_protect_stdio_early()
 
 __all__ = [
     "Host",

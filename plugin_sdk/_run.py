@@ -36,10 +36,27 @@ def run(plugin: Plugin, *, max_line: int = DEFAULT_MAX_LINE) -> None:
     Raises ValueError (before touching stdio) if the declaration is invalid.
     """
     plugin.declaration()
-    parent = os.getppid()
+    parent = _parent if _taken is not None else os.getppid()
     _log_to_stderr(plugin.name)
-    protocol_in, protocol_out = _take_stdio()
+    protocol_in, protocol_out = _taken or _take_stdio()
     trio.run(_main, plugin, parent, protocol_in, protocol_out, max_line)
+
+
+#: Set when ``import plugin_sdk`` already moved the protocol away (see protect_stdio_early).
+_taken: tuple[int, int] | None = None
+_parent = 0
+
+
+def protect_stdio_early() -> None:
+    """Take stdio at import time when the host started us (``PLUGINRT_PLUGIN_ID`` set).
+
+    So even a ``print()`` at module level, between ``import plugin_sdk`` and
+    ``run()``, lands on stderr instead of corrupting the protocol.
+    """
+    global _taken, _parent
+    if _taken is None and os.environ.get("PLUGINRT_PLUGIN_ID"):
+        _parent = os.getppid()
+        _taken = _take_stdio()
 
 
 def _take_stdio() -> tuple[int, int]:

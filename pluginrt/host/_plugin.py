@@ -542,7 +542,8 @@ class PluginHandle:
         metadata = declaration.metadata
         provider = ""
         models: list[ModelInfo] = []
-        if capabilities.model_provider is not None:
+        # SEMANTICS.md: an "oauth" executor's models come per auth only (model.for_auth).
+        if capabilities.model_provider is not None and capabilities.executor_model_scope != "oauth":
             static = await connection.call(
                 "model.static",
                 StaticModelRequest(plugin=metadata, host=self._host),

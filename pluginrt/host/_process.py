@@ -54,7 +54,8 @@ class StderrTail:
 
 async def spawn(spec: PluginSpec) -> trio.Process:
     """Start ``spec``'s command with three pipes, in a new session (its own process group)."""
-    env = {**os.environ, **spec.env} if spec.env else None
+    # PLUGINRT_PLUGIN_ID tells plugin_sdk to protect the protocol at import time.
+    env = {**os.environ, **spec.env, "PLUGINRT_PLUGIN_ID": spec.id}
     try:
         return await trio.lowlevel.open_process(
             spec.argv,

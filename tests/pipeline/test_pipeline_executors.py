@@ -51,10 +51,6 @@ async def test_a_static_scope_executor_never_gets_model_for_auth(lab: Lab) -> No
     assert [c["method"] for c in lab.calls(plugin="static")] == ["model.static", "execute"]
 
 
-@pytest.mark.xfail(
-    reason="the process layer (pluginrt/host/_plugin.py::_register, another team's) "
-    "calls model.static for every ModelProvider, whatever its scope"
-)
 async def test_an_oauth_scope_executor_never_gets_model_static(lab: Lab) -> None:
     lab.write_auth("o.json", {"type": "probe", "token": "t"})
     async with lab.host(lab.plugin("oauth", "executor", scope="oauth", auth_models=["a"])):

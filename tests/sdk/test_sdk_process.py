@@ -59,12 +59,17 @@ class RawPeer:
 
 
 @asynccontextmanager
-async def spawn_plugin(*argv: str) -> AsyncIterator[RawPeer]:
+async def spawn_plugin(*argv: str, as_host_does: bool = True) -> AsyncIterator[RawPeer]:
+    """Start the plugin; ``as_host_does`` sets the env marker the host's spawner sets."""
+    env = dict(os.environ)
+    if as_host_does:
+        env["PLUGINRT_PLUGIN_ID"] = "e"
     process = await trio.lowlevel.open_process(
         list(argv) or [sys.executable, str(SCRIPT)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=env,
     )
     try:
         yield RawPeer(process)
@@ -110,6 +115,15 @@ async def test_a_plugin_script_handshakes_and_a_stray_print_never_reaches_stdout
             assert await peer.process.wait() == 0
     assert "stray print from a handler" in stderr
     assert "a C library banner on descriptor 1" in stderr
+    assert "a print at import time, before run()" in stderr
+
+
+async def test_without_the_hosts_marker_stdio_is_taken_only_when_run_starts() -> None:
+    async with spawn_plugin(as_host_does=False) as peer:
+        with trio.fail_after(10):
+            assert await peer.read_line() == b"a print at import time, before run()"
+            result = await peer.register()
+            assert result["metadata"]["Name"] == "sdk-echo"
 
 
 async def test_a_sync_handler_calls_the_host_with_the_calls_callback_id() -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from plugin_sdk import Plugin, blocking, host, run
 from pluginrt.api import ExecutorRequest, ExecutorResponse, HTTPRequest
 
+print("a print at import time, before run()")  # harmless when the host started us
 plugin = Plugin("sdk-echo", version="1.0.0")
 plugin.executor("echo", input_formats=["openai"], output_formats=["openai"])
 
