@@ -1,0 +1,98 @@
+"""Every example in README.md runs: the two commands, the curls, and the plugin."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import httpx
+import msgspec
+import trio
+from gateway_harness import EXAMPLES, PATIENCE, ROOT, gateway
+
+from pluginrt import load_config
+from pluginrt.config import from_mapping
+
+README = (ROOT / "README.md").read_text()
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
+
+
+def curls() -> list[list[str]]:
+    return [
+        shlex.split(line)
+        for b in blocks("sh")
+        for line in b.splitlines()
+        if line.startswith("curl ")
+    ]
+
+
+def as_request(argv: list[str], base: str) -> httpx.Request:
+    """The request a curl command line makes (the flags the README uses), against ``base``."""
+    headers: dict[str, str] = {}
+    data = None
+    url = ""
+    words = iter(argv[1:])
+    for word in words:
+        if word == "-H":
+            name, _, value = next(words).partition(":")
+            headers[name.strip()] = value.strip()
+        elif word == "-d":
+            data = next(words).encode()
+        elif word == "-N":
+            continue
+        else:
+            url = word
+    url = url.replace("http://127.0.0.1:8317", base)
+    return httpx.Request("POST" if data is not None else "GET", url, headers=headers, content=data)
+
+
+def test_the_readme_gives_the_two_commands_and_the_test_command_is_what_ci_runs() -> None:
+    commands = [b.strip() for b in blocks("sh")]
+    assert commands[0] == "pip install -e . && pluginrt run examples/gateway.yaml"
+    assert commands[2] == "pip install -e '.[test]' && python -m pytest"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python -m pip install -q -e '.[test]'" in ci
+    assert "\npython -m pytest\n" in ci
+
+
+async def test_the_readme_curls_work_against_the_example_gateway() -> None:
+    config = load_config(EXAMPLES / "gateway.yaml")
+    config.port = 0
+    assert len(curls()) == 4
+    async with gateway(config) as (_, base), httpx.AsyncClient() as client:
+        answers = []
+        for argv in curls():
+            with trio.fail_after(PATIENCE):
+                answers.append(await client.send(as_request(argv, base)))
+    whole, streamed, plugins, page = answers
+    assert whole.status_code == 200
+    assert whole.json()["choices"][0]["message"]["content"] == "You said: hello there"
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    frames = [line for line in streamed.text.splitlines() if line.startswith("data:")]
+    words = [json.loads(f[5:])["choices"][0]["delta"].get("content", "") for f in frames[:-1]]
+    assert "".join(words) == "You said: hello there"
+    assert frames[-1] == "data: [DONE]"
+    assert {p["id"] for p in plugins.json()["plugins"]} >= {"mock", "usage", "console"}
+    assert all(p["state"] == "running" for p in plugins.json()["plugins"])
+    assert page.status_code == 200 and "<h1>" in page.text
+
+
+async def test_the_readme_plugin_serves_its_model(tmp_path: Path) -> None:
+    (snippet,) = blocks("python")
+    assert len(snippet.splitlines()) <= 22
+    script = tmp_path / "shout.py"
+    script.write_text(snippet)
+    config = from_mapping(
+        {"port": 0, "auth-dir": str(tmp_path), "plugins": [{"id": "shout", "command": str(script)}]}
+    )
+    body = {"model": "shout", "messages": [{"role": "user", "content": "hello"}]}
+    async with gateway(config) as (_, base), httpx.AsyncClient(base_url=base) as client:
+        with trio.fail_after(PATIENCE):
+            answer = await client.post("/v1/chat/completions", content=msgspec.json.encode(body))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"] == "HELLO"
