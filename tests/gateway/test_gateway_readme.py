@@ -96,3 +96,16 @@ async def test_the_readme_plugin_serves_its_model(tmp_path: Path) -> None:
             answer = await client.post("/v1/chat/completions", content=msgspec.json.encode(body))
     assert answer.status_code == 200, answer.text
     assert answer.json()["choices"][0]["message"]["content"] == "HELLO"
+
+
+def test_the_gateway_package_exports_exactly_its_public_names() -> None:
+    import pluginrt.gateway
+
+    assert sorted(pluginrt.gateway.__all__) == [
+        "CheckReport",
+        "Gateway",
+        "check_report",
+        "client_error",
+        "serve",
+        "summary",
+    ]
