@@ -64,14 +64,17 @@ HOST_FLAGS = frozenset({"help", "h", "config", "version"})
 _FLAG_TYPES = frozenset({"", "bool", "string", "int", "int64", "float64", "duration"})
 MANAGEMENT_BASE = "/v0/management"
 RESOURCE_BASE = "/v0/resource/plugins"
-#: Management routes the host serves itself (plugins may not take them).
-HOST_ROUTES = frozenset(
-    {
-        ("GET", f"{MANAGEMENT_BASE}/plugins"),
-        ("POST", f"{MANAGEMENT_BASE}/reload"),
-        ("GET", f"{MANAGEMENT_BASE}/auth-files"),
-    }
+#: Management paths the host serves itself, whatever the method (plugins may not take them).
+HOST_PATHS = frozenset(
+    {f"{MANAGEMENT_BASE}/plugins", f"{MANAGEMENT_BASE}/reload", f"{MANAGEMENT_BASE}/auth-files"}
 )
+#: Management path prefixes the host serves itself (``plugins/<id>/...``, ``auth/<p>/login``).
+HOST_PREFIXES = (f"{MANAGEMENT_BASE}/plugins/", f"{MANAGEMENT_BASE}/auth/")
+
+
+def host_owns(path: str) -> bool:
+    """True for a management path the host serves itself."""
+    return path in HOST_PATHS or path.startswith(HOST_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -171,14 +174,14 @@ class Host:
 
     def routes(self) -> list[RouteBinding]:
         """Management routes in order, resolved under /v0/management; conflicts skipped."""
-        taken = set(HOST_ROUTES)
+        taken: set[tuple[str, str]] = set()
         bound: list[RouteBinding] = []
         for handle in self.active():
             for route in handle.registrations.routes:
                 binding = _management_route(handle.id, route)
                 if binding is None:
                     continue
-                if (binding.method, binding.path) in taken:
+                if host_owns(binding.path) or (binding.method, binding.path) in taken:
                     logger.warning(
                         "route %s %s of plugin %s skipped: already taken",
                         binding.method,

@@ -432,7 +432,10 @@ class Pipeline:
             if not closed:
                 closed = True
                 incoming.close()
-                await self.callbacks.close(scope.id)
+                # Even a cancelled consumer must release the streams opened for it.
+                with trio.move_on_after(5) as cleanup:
+                    cleanup.shield = True
+                    await self.callbacks.close(scope.id)
 
         async def chunks() -> AsyncGenerator[bytes, None]:
             nonlocal recorded
