@@ -1,0 +1,34 @@
+"""The benchmark's plugin: an executor that echoes its payload, and streams on request.
+
+``executor.execute`` answers with the request's payload. ``executor.execute_stream``
+sends ``metadata["chunks"]`` chunks of ``metadata["size"]`` bytes.
+"""
+
+from collections.abc import AsyncIterator
+
+from plugin_sdk import Plugin, run
+from pluginrt import api
+
+plugin = Plugin("bench-echo", version="1.0.0", author="pluginrt")
+plugin.executor("echo", input_formats=["openai"], output_formats=["openai"], scope="static")
+
+
+@plugin.on("model.static")
+async def models(request: api.StaticModelRequest) -> api.ModelResponse:
+    return api.ModelResponse(provider="echo", models=[api.ModelInfo(id="echo", object="model")])
+
+
+@plugin.on("executor.execute")
+async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
+    return api.ExecutorResponse(payload=request.payload)
+
+
+@plugin.on("executor.execute_stream")
+async def execute_stream(request: api.ExecutorStreamRequest) -> AsyncIterator[object]:
+    chunk = b"x" * int(request.metadata.get("size", 100))
+    for _ in range(int(request.metadata.get("chunks", 1))):
+        yield chunk
+
+
+if __name__ == "__main__":
+    run(plugin)

@@ -1,0 +1,226 @@
+"""The floor: what newline-delimited JSON-RPC over pipes costs with no framework at all.
+
+A parent and a child Python process exchange the same messages pluginrt
+sends (msgspec JSON, one message per line) with plain blocking reads and
+writes. Whatever pluginrt measures is compared with these figures, taken in
+the same run (``benchmarks/pluginrt_bench.py`` imports :func:`measure`).
+
+    python benchmarks/floor.py            # the full run (about ten seconds)
+    python benchmarks/floor.py --quick    # a smoke run (a second or two)
+
+Prints a table, then one JSON line with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import msgspec
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder()
+
+
+class Params(msgspec.Struct, omit_defaults=True):
+    payload: bytes = b""
+    n: int = 0
+    size: int = 0
+
+
+class Request(msgspec.Struct):
+    jsonrpc: str
+    id: int
+    method: str
+    params: Params
+
+
+class Response(msgspec.Struct, omit_defaults=True):
+    jsonrpc: str
+    id: int
+    result: Any = None
+
+
+class Chunk(msgspec.Struct):
+    stream_id: str
+    payload: bytes
+
+
+class Notification(msgspec.Struct):
+    jsonrpc: str
+    method: str
+    params: Chunk
+
+
+# ------------------------------------------------------------------ the child
+
+
+def child() -> None:
+    """Answer requests on stdin: ``echo`` returns its payload, ``stream`` writes n chunks."""
+    decoder = msgspec.json.Decoder(Request)
+    stdin = sys.stdin.buffer
+    stdout = sys.stdout.buffer
+    while line := stdin.readline():
+        request = decoder.decode(line)
+        if request.method == "stream":
+            payload = b"x" * request.params.size
+            for _ in range(request.params.n):
+                stdout.write(
+                    _ENCODER.encode(Notification("2.0", "stream.chunk", Chunk("s1", payload)))
+                )
+                stdout.write(b"\n")
+        result = {"payload": request.params.payload}
+        stdout.write(_ENCODER.encode(Response("2.0", request.id, result)))
+        stdout.write(b"\n")
+        stdout.flush()
+
+
+# ----------------------------------------------------------------- the parent
+
+
+@dataclass
+class Floor:
+    spawn_ms: float
+    rtt_p50_us: float
+    rtt_p99_us: float
+    pipelined_calls_per_s: float
+    lines_per_s: float
+    line_mb_per_s: float
+    body_1mib_mb_per_s: float
+
+
+class _Child:
+    def __init__(self) -> None:
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=1 << 16,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin = self.process.stdin
+        self.stdout = self.process.stdout
+        self.ids = 0
+        self.call("echo", Params())
+        self.spawn_s = time.perf_counter() - started
+
+    def send(self, method: str, params: Params) -> None:
+        self.ids += 1
+        self.stdin.write(_ENCODER.encode(Request("2.0", self.ids, method, params)) + b"\n")
+
+    def receive(self) -> Any:
+        return _DECODER.decode(self.stdout.readline())
+
+    def call(self, method: str, params: Params) -> Any:
+        self.send(method, params)
+        self.stdin.flush()
+        return self.receive()
+
+    def close(self) -> None:
+        self.stdin.close()
+        self.process.wait()
+        self.stdout.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def measure(quick: bool = False) -> Floor:
+    """Every floor figure, measured now."""
+    rounds = 2_000 if quick else 20_000
+    pipelined = 10_000 if quick else 100_000
+    lines = 20_000 if quick else 100_000
+    bodies = 5 if quick else 20
+    spawns = []
+    for _ in range(1 if quick else 3):
+        probe = _Child()
+        spawns.append(probe.spawn_s)
+        probe.close()
+    peer = _Child()
+    try:
+        small = Params(payload=b"hello")
+        for _ in range(200):
+            peer.call("echo", small)
+        samples = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            peer.call("echo", small)
+            samples.append(time.perf_counter() - started)
+
+        # 64 in flight: keep the window full, one read then one write.
+        started = time.perf_counter()
+        for _ in range(64):
+            peer.send("echo", small)
+        peer.stdin.flush()
+        for _ in range(pipelined - 64):
+            peer.receive()
+            peer.send("echo", small)
+            peer.stdin.flush()
+        for _ in range(64):
+            peer.receive()
+        pipelined_s = time.perf_counter() - started
+
+        chunk_size = 100
+        started = time.perf_counter()
+        peer.send("stream", Params(n=lines, size=chunk_size))
+        peer.stdin.flush()
+        for _ in range(lines):
+            _DECODER.decode(peer.stdout.readline())
+        peer.receive()
+        lines_s = time.perf_counter() - started
+
+        body = Params(payload=os.urandom(1 << 20))
+        peer.call("echo", body)
+        started = time.perf_counter()
+        for _ in range(bodies):
+            peer.call("echo", body)
+        body_s = (time.perf_counter() - started) / bodies
+    finally:
+        peer.close()
+    return Floor(
+        spawn_ms=min(spawns) * 1e3,
+        rtt_p50_us=percentile(samples, 0.5) * 1e6,
+        rtt_p99_us=percentile(samples, 0.99) * 1e6,
+        pipelined_calls_per_s=pipelined / pipelined_s,
+        lines_per_s=lines / lines_s,
+        line_mb_per_s=lines * chunk_size / lines_s / 1e6,
+        body_1mib_mb_per_s=(1 << 20) / body_s / 1e6,
+    )
+
+
+_LABELS = {
+    "spawn_ms": "spawn to first response (ms)",
+    "rtt_p50_us": "round trip p50, 1 in flight (us)",
+    "rtt_p99_us": "round trip p99, 1 in flight (us)",
+    "pipelined_calls_per_s": "calls/s, 64 in flight",
+    "lines_per_s": "one-way lines/s (100 B chunks)",
+    "line_mb_per_s": "one-way MB/s (100 B chunks)",
+    "body_1mib_mb_per_s": "1 MiB body round trip (MB/s)",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a second or two")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child()
+        return
+    floor = measure(args.quick)
+    for key, value in asdict(floor).items():
+        print(f"{_LABELS[key]:<40} {value:>14,.1f}")
+    print(json.dumps({"benchmark": "floor", "quick": args.quick, **asdict(floor)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""pluginrt against the floor: a real SDK plugin through the host's Python API.
+
+Runs ``benchmarks/echo_plugin.py`` under :func:`pluginrt.host.open_plugins`
+and measures ``executor.execute`` round trips (one in flight, 64 in flight),
+a stream of 100-byte chunks, 1 MiB and 16 MiB body round trips and spawn plus
+handshake; every figure is also given as a ratio to the floor
+(``benchmarks/floor.py``) measured in the same run.
+
+    python benchmarks/pluginrt_bench.py            # the full run (tens of seconds)
+    python benchmarks/pluginrt_bench.py --quick    # a smoke run (a few seconds)
+
+Prints a table, then one JSON line with every figure and ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import trio
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from floor import measure as measure_floor
+from floor import percentile
+
+from pluginrt.api import (
+    ExecutorRequest,
+    ExecutorResponse,
+    ExecutorStreamRequest,
+    ExecutorStreamStart,
+)
+from pluginrt.host import PluginHandle, PluginSpec, open_plugins
+
+PLUGIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_plugin.py")
+WINDOW = 64
+
+
+@dataclass
+class Figures:
+    spawn_ms: float
+    rtt_p50_us: float
+    rtt_p99_us: float
+    calls_per_s_64: float
+    stream_chunks_per_s: float
+    stream_mb_per_s: float
+    body_1mib_mb_per_s: float
+    body_16mib_mb_per_s: float
+
+
+def spec(plugin_id: str = "echo") -> PluginSpec:
+    return PluginSpec(id=plugin_id, command=(PLUGIN,), call_timeout=None)
+
+
+async def execute(handle: PluginHandle, request: ExecutorRequest) -> ExecutorResponse:
+    return await handle.call("executor.execute", request, ExecutorResponse)
+
+
+async def round_trips(handle: PluginHandle, count: int) -> list[float]:
+    request = ExecutorRequest(model="echo", payload=b"hello")
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await execute(handle, request)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+async def concurrent(handle: PluginHandle, total: int, in_flight: int = 64) -> float:
+    request = ExecutorRequest(model="echo", payload=b"hello")
+    per_task = total // in_flight
+
+    async def worker() -> None:
+        for _ in range(per_task):
+            await execute(handle, request)
+
+    started = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for _ in range(in_flight):
+            nursery.start_soon(worker)
+    return per_task * in_flight / (time.perf_counter() - started)
+
+
+async def stream(handle: PluginHandle, chunks: int, size: int = 100) -> tuple[int, float]:
+    """Chunks received and the seconds they took."""
+    started = time.perf_counter()
+    incoming = handle.open_stream(WINDOW)
+    params = ExecutorStreamRequest(
+        model="echo",
+        metadata={"chunks": chunks, "size": size},
+        stream_id=incoming.stream_id,
+        window=WINDOW,
+    )
+    received = 0
+    async with incoming:
+        await handle.call("executor.execute_stream", params, ExecutorStreamStart)
+        while batch := await incoming.receive_batch():
+            received += len(batch)
+    return received, time.perf_counter() - started
+
+
+async def body(handle: PluginHandle, size: int, rounds: int) -> float:
+    request = ExecutorRequest(model="echo", payload=os.urandom(size))
+    await execute(handle, request)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        answer = await execute(handle, request)
+        assert len(answer.payload) == size
+    return size * rounds / (time.perf_counter() - started) / 1e6
+
+
+async def spawn_time() -> float:
+    started = time.perf_counter()
+    async with open_plugins([spec("spawn")]) as plugins:
+        assert plugins["spawn"].state == "running", plugins["spawn"].last_error
+        elapsed = time.perf_counter() - started
+    return elapsed
+
+
+async def measure(quick: bool = False) -> Figures:
+    spawns = [await spawn_time() for _ in range(1 if quick else 3)]
+    async with open_plugins([spec()]) as plugins:
+        handle = plugins["echo"]
+        assert handle.state == "running", handle.last_error
+        await round_trips(handle, 200)
+        samples = await round_trips(handle, 1_000 if quick else 10_000)
+        rate = await concurrent(handle, 6_400 if quick else 64_000)
+        chunks = 20_000 if quick else 100_000
+        received, seconds = await stream(handle, chunks)
+        assert received == chunks, received
+        mib = await body(handle, 1 << 20, 5 if quick else 20)
+        mib16 = await body(handle, 16 << 20, 1 if quick else 4)
+    return Figures(
+        spawn_ms=min(spawns) * 1e3,
+        rtt_p50_us=percentile(samples, 0.5) * 1e6,
+        rtt_p99_us=percentile(samples, 0.99) * 1e6,
+        calls_per_s_64=rate,
+        stream_chunks_per_s=received / seconds,
+        stream_mb_per_s=received * 100 / seconds / 1e6,
+        body_1mib_mb_per_s=mib,
+        body_16mib_mb_per_s=mib16,
+    )
+
+
+#: Each figure, its label, the floor figure it is compared with, and whether
+#: the ratio reads as "times the floor's cost" (lower is better) or "share of
+#: the floor's rate" (higher is better).
+ROWS: list[tuple[str, str, str]] = [
+    ("spawn_ms", "spawn + handshake (ms)", "spawn_ms"),
+    ("rtt_p50_us", "execute round trip p50 (us)", "rtt_p50_us"),
+    ("rtt_p99_us", "execute round trip p99 (us)", "rtt_p99_us"),
+    ("calls_per_s_64", "execute calls/s, 64 in flight", "pipelined_calls_per_s"),
+    ("stream_chunks_per_s", "stream chunks/s (100 B)", "lines_per_s"),
+    ("stream_mb_per_s", "stream MB/s (100 B chunks)", "line_mb_per_s"),
+    ("body_1mib_mb_per_s", "1 MiB body round trip MB/s", "body_1mib_mb_per_s"),
+    ("body_16mib_mb_per_s", "16 MiB body round trip MB/s", "body_1mib_mb_per_s"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    args = parser.parse_args()
+    logging.getLogger("pluginrt").setLevel(logging.ERROR)  # no declaration warnings
+    floor = asdict(measure_floor(args.quick))
+    figures = asdict(trio.run(measure, args.quick))
+    ratios: dict[str, float] = {}
+    print(f"{'':<34} {'pluginrt':>12} {'floor':>12} {'ratio':>8}")
+    for key, label, base in ROWS:
+        ratios[key] = figures[key] / floor[base]
+        print(f"{label:<34} {figures[key]:>12,.1f} {floor[base]:>12,.1f} {ratios[key]:>8.2f}")
+    result: dict[str, Any] = {
+        "benchmark": "pluginrt",
+        "quick": args.quick,
+        "pluginrt": figures,
+        "floor": floor,
+        "ratio_to_floor": ratios,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
