@@ -382,6 +382,7 @@ class Connection:
             and not self._out
             and len(data) < _DIRECT_MAX
             and len(self._pending) + len(self._running) <= 1
+            and not self._outgoing
         ):
             # A quiet connection (nothing queued, the writer asleep, at most this
             # call under way): write now, sparing a task switch; the writer takes
@@ -395,12 +396,14 @@ class Connection:
             data = (data + b"\n")[written:]
             self._out.append(data)
             self._out_bytes += len(data)
-            self._writer_lot.unpark_all()
+            if self._writer_lot:  # waking nobody still costs
+                self._writer_lot.unpark_all()
             return
         self._out.append(data)
         self._out.append(b"\n")
         self._out_bytes += len(data) + 1
-        self._writer_lot.unpark_all()
+        if self._writer_lot:  # waking nobody still costs
+            self._writer_lot.unpark_all()
 
     def _notify_nowait(self, method: str, params: Any, callback_id: str | None = None) -> None:
         if self._closed_reason is None:
@@ -426,7 +429,8 @@ class Connection:
                 self._out.clear()
                 await self._send_stream.send_all(data)
                 self._out_bytes -= size
-                self._drained_lot.unpark_all()
+                if self._drained_lot:  # waking nobody still costs
+                    self._drained_lot.unpark_all()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             reason: BaseException = ConnectionClosed(
                 f"{self.name}: the peer stopped reading ({exc})"

@@ -64,7 +64,8 @@ class IncomingStream:
             return
         self._credit -= 1
         self._chunks.append(payload)
-        self._lot.unpark_all()
+        if self._lot:  # waking nobody still costs
+            self._lot.unpark_all()
 
     def _on_end(self, error: BaseException | None) -> None:
         if not self._ended:
@@ -151,7 +152,8 @@ class OutgoingStream:
 
     def _on_credit(self, chunks: int) -> None:
         self._credit += chunks
-        self._lot.unpark_all()
+        if self._lot:  # waking nobody still costs
+            self._lot.unpark_all()
 
     def _on_cancel(self) -> None:
         self.cancelled = True
