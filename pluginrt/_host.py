@@ -106,6 +106,7 @@ def plugin_spec(config: Config, plugin: PluginConfig) -> PluginSpec:
         priority=plugin.priority,
         call_timeout=plugin.timeout or None,
         handshake_timeout=plugin.handshake_timeout,
+        instances=plugin.instances,
         restart=RestartPolicy(
             max_restarts=restart.max_restarts,
             backoff_initial=restart.backoff,

@@ -75,6 +75,8 @@ class PluginConfig(_Section):
     priority: int = 0
     timeout: Duration = Duration(30.0)
     handshake_timeout: Duration = Duration(10.0)
+    #: Processes of this plugin run side by side; calls go to the least busy.
+    instances: int = 1
     restart: RestartConfig = msgspec.field(default_factory=RestartConfig)
     env: dict[str, str] = msgspec.field(default_factory=dict)
     config: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -172,6 +172,9 @@ class PluginHandle:
         self._calls = 0
         self._errors = 0
         self._in_flight = 0
+        #: Which instance of its plugin this handle runs (see PluginGroup), or None.
+        self.instance: int | None = None
+        self._stream_prefix = "s"
         # Per supervisor run:
         self._stop_requested = False
         self._attempt_scope: trio.CancelScope | None = None
@@ -448,6 +451,7 @@ class PluginHandle:
             name=f"plugin {self.id}",
             max_line=self.spec.max_line,
             on_eof=on_eof,
+            stream_prefix=self._stream_prefix,
         ) as connection:
             handshake_error: PluginError | None = None
             async with trio.open_nursery() as nursery:

@@ -14,6 +14,7 @@ import trio
 
 from pluginrt.api import HostConfigSummary
 
+from ._group import PluginGroup
 from ._plugin import _KEY, Callbacks, PluginHandle
 from ._spec import PluginSpec
 
@@ -67,7 +68,8 @@ class Plugins(Mapping[str, PluginHandle]):
             current = self._handles.get(spec.id)
             if current is not None and current._done.is_set() is False:
                 raise ValueError(f"plugin {spec.id!r} is already started")
-            handle = PluginHandle(_KEY, spec, self._callbacks, self._host)
+            kind = PluginGroup if spec.instances > 1 else PluginHandle
+            handle = kind(_KEY, spec, self._callbacks, self._host)
             self._handles[spec.id] = handle
             started.append(handle)
         for handle in started:

@@ -55,6 +55,8 @@ class PluginSpec:
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     max_line: int = DEFAULT_MAX_LINE
     config: Mapping[str, Any] = field(default_factory=dict)
+    #: How many processes of the plugin run side by side (calls go to the least busy).
+    instances: int = 1
 
     def __post_init__(self) -> None:
         if not self.id or not self.id.strip():
@@ -66,6 +68,8 @@ class PluginSpec:
             object.__setattr__(self, "command", tuple(self.command))
         if not self.command:
             raise ValueError(f"plugin {self.id!r}: the command is empty")
+        if self.instances < 1:
+            raise ValueError(f"plugin {self.id!r}: instances must be at least 1")
 
     @property
     def argv(self) -> list[str]:

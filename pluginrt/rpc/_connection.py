@@ -169,8 +169,10 @@ class Connection:
         max_line: int,
         max_handlers: int,
         on_eof: Callable[[], Awaitable[BaseException | None]] | None = None,
+        stream_prefix: str = "s",
     ) -> None:
         self.name = name
+        self._stream_prefix = stream_prefix
         self._on_eof = on_eof
         self._send_stream = send_stream
         self._receive_stream = receive_stream
@@ -289,7 +291,7 @@ class Connection:
     def open_stream(self, window: int) -> IncomingStream:
         """Register a new incoming stream; pass its ``stream_id`` and ``window`` to the peer."""
         self._check_open()
-        stream = IncomingStream(self, f"s{next(self._stream_ids)}", window)
+        stream = IncomingStream(self, f"{self._stream_prefix}{next(self._stream_ids)}", window)
         self._incoming[stream.stream_id] = stream
         return stream
 
@@ -762,6 +764,7 @@ async def open_connection(
     max_line: int = DEFAULT_MAX_LINE,
     max_handlers: int = 256,
     on_eof: Callable[[], Awaitable[BaseException | None]] | None = None,
+    stream_prefix: str = "s",
 ) -> AsyncIterator[Connection]:
     """Run a :class:`Connection` for the duration of the block; it is closed on exit.
 
@@ -770,6 +773,8 @@ async def open_connection(
     ``on_eof``, if given, is awaited when the peer closes its end and may
     return the exception every call still in flight fails with (the host
     uses it to report a crashed plugin's exit status instead).
+    ``stream_prefix`` starts the ids of the streams it opens (several
+    connections behind one plugin keep their stream ids apart with it).
     """
     connection = Connection(
         send_stream,
@@ -779,6 +784,7 @@ async def open_connection(
         max_line=max_line,
         max_handlers=max_handlers,
         on_eof=on_eof,
+        stream_prefix=stream_prefix,
     )
     # The block's own exception is re-raised outside the nursery, unwrapped.
     error: BaseException | None = None
