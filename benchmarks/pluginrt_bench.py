@@ -55,7 +55,7 @@ class Figures:
 
 
 def spec(plugin_id: str = "echo") -> PluginSpec:
-    return PluginSpec(id=plugin_id, command=(PLUGIN,), call_timeout=None)
+    return PluginSpec(id=plugin_id, command=(PLUGIN,))  # the default 30 s call timeout
 
 
 async def execute(handle: PluginHandle, request: ExecutorRequest) -> ExecutorResponse:

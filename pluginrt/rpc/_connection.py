@@ -17,6 +17,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import math
@@ -183,6 +184,9 @@ class Connection:
         self._ids = itertools.count(1)
         self._stream_ids = itertools.count(1)
         self._pending: dict[Id, _Pending] = {}
+        # (deadline, id, timeout) of calls with a timeout, served by one timer task.
+        self._deadlines: list[tuple[float, Id, float]] = []
+        self._timer_scope: trio.CancelScope | None = None
         self._running: dict[Id, trio.CancelScope] = {}
         # Calls we gave up on (timeout, cancelled caller): their late answers are expected.
         self._abandoned: dict[Id, None] = {}
@@ -222,6 +226,8 @@ class Connection:
         ``$/cancel``), :class:`ConnectionClosed` or :class:`ProtocolError`.
         A cancelled caller also sends ``$/cancel``.
         """
+        if timeout is not None and not timeout >= 0:
+            raise ValueError("timeout must be non-negative")
         await self._wait_writable()
         id = next(self._ids)
         data = _ENCODER.encode(
@@ -231,14 +237,10 @@ class Connection:
         self._pending[id] = pending
         self._calls_sent += 1
         self._enqueue(data)
+        if timeout is not None and timeout != math.inf:
+            self._add_deadline(trio.current_time() + timeout, id, timeout)
         # No checkpoint since the call was registered: nobody can have answered yet.
-        if timeout is None or timeout == math.inf:
-            await self._answer(id, pending)
-        else:
-            with trio.move_on_after(timeout):
-                await self._answer(id, pending)
-            if pending.message is None:
-                raise CallTimeout(method, timeout)
+        await self._answer(id, pending)
         message = pending.message
         if isinstance(message, BaseException):
             raise message.with_traceback(None)
@@ -257,16 +259,52 @@ class Connection:
                 f"({result_type.__name__}): {exc}"
             ) from None
 
+    def _add_deadline(self, deadline: float, id: Id, timeout: float) -> None:
+        """Have the timer fail call ``id`` with CallTimeout at ``deadline`` (no scope per call)."""
+        heap = self._deadlines
+        pending = self._pending
+        # Answered calls leave their entries behind: drop them from the front as
+        # calls come, and rebuild when the heap grows well past the calls in flight.
+        while heap and heap[0][1] not in pending:
+            heapq.heappop(heap)
+        if len(heap) > 2 * len(pending) + 64:
+            heap[:] = [entry for entry in heap if entry[1] in pending]
+            heapq.heapify(heap)
+        heapq.heappush(heap, (deadline, id, timeout))
+        scope = self._timer_scope
+        if scope is not None and deadline < scope.deadline:
+            scope.deadline = deadline
+
+    async def _timer(self) -> None:
+        heap = self._deadlines
+        pending = self._pending
+        while True:
+            now = trio.current_time()
+            while heap and (heap[0][0] <= now or heap[0][1] not in pending):
+                _, id, timeout = heapq.heappop(heap)
+                call = pending.pop(id, None)
+                if call is not None:
+                    self._abandon(id)
+                    call.resolve(CallTimeout(call.method, timeout))
+            with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
+                self._timer_scope = scope
+                await trio.sleep_forever()
+            self._timer_scope = None
+
+    def _abandon(self, id: Id) -> None:
+        """Remember that call ``id`` was given up on, and tell the peer (``$/cancel``)."""
+        self._abandoned[id] = None
+        if len(self._abandoned) > 4096:
+            del self._abandoned[next(iter(self._abandoned))]
+        self._notify_nowait("$/cancel", CancelParams(id))
+
     async def _answer(self, id: Id, pending: _Pending) -> None:
         """Park until ``pending`` is resolved; a cancelled caller abandons the call."""
 
         def abort(_: object) -> trio.lowlevel.Abort:
             pending.task = None
             if self._pending.pop(id, None) is not None:
-                self._abandoned[id] = None
-                if len(self._abandoned) > 4096:
-                    del self._abandoned[next(iter(self._abandoned))]
-                self._notify_nowait("$/cancel", CancelParams(id))
+                self._abandon(id)
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)
@@ -372,6 +410,7 @@ class Connection:
                 self._handler_nursery = handlers
                 nursery.start_soon(self._writer)
                 nursery.start_soon(self._reader)
+                nursery.start_soon(self._timer)
                 task_status.started()
                 await self._closed.wait()
             nursery.cancel_scope.cancel()
