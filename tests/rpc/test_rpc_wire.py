@@ -372,3 +372,26 @@ async def test_go_style_null_params_and_callback_id_are_read_as_absent(served: R
     )
     answer = await served.receive()
     assert answer["result"] == {"method": "seen", "id": "n", "callback_id": None}
+
+
+async def test_calls_time_out_by_their_own_deadlines_in_any_order(
+    client: tuple[Connection, Raw],
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    connection, raw = client
+    start = trio.current_time()
+    ended: dict[str, float] = {}
+
+    async def call(method: str, seconds: float) -> None:
+        with pytest.raises(CallTimeout):
+            await connection.call(method, Value(1), Value, timeout=seconds)
+        ended[method] = trio.current_time() - start
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call, "long.method", 60)
+        await raw.receive()
+        nursery.start_soon(call, "short.method", 5)  # later, yet due first
+        await raw.receive()
+    assert ended == {"long.method": pytest.approx(60), "short.method": pytest.approx(5)}
+    assert list(ended) == ["short.method", "long.method"]
+    assert connection.statistics().calls_in_flight == 0
