@@ -1,6 +1,7 @@
 """The benchmark's plugin: an executor that echoes its payload, and streams on request.
 
-``executor.execute`` answers with the request's payload. ``executor.execute_stream``
+``executor.execute`` answers with the request's payload (after
+``sum(range(metadata["spin"]))``, CPU-bound work, if given). ``executor.execute_stream``
 sends ``metadata["chunks"]`` chunks of ``metadata["size"]`` bytes.
 """
 
@@ -20,6 +21,9 @@ async def models(request: api.StaticModelRequest) -> api.ModelResponse:
 
 @plugin.on("executor.execute")
 async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
+    spin = int(request.metadata.get("spin", 0))  # CPU-bound work, on the event loop
+    if spin:
+        sum(range(spin))
     return api.ExecutorResponse(payload=request.payload)
 
 

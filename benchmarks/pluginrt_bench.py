@@ -4,7 +4,8 @@ Runs ``benchmarks/echo_plugin.py`` under :func:`pluginrt.host.open_plugins`
 and measures ``executor.execute`` round trips (one in flight, 64 in flight),
 a stream of 100-byte chunks, 1 MiB and 16 MiB body round trips and spawn plus
 handshake; every figure is also given as a ratio to the floor
-(``benchmarks/floor.py``) measured in the same run.
+(``benchmarks/floor.py``) measured in the same run. Last, CPU-bound calls
+(64 in flight) on one instance and on ``instances=2``, and their ratio.
 
     python benchmarks/pluginrt_bench.py            # the full run (tens of seconds)
     python benchmarks/pluginrt_bench.py --quick    # a smoke run (a few seconds)
@@ -40,6 +41,8 @@ from pluginrt.host import PluginHandle, PluginSpec, open_plugins
 
 PLUGIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_plugin.py")
 WINDOW = 64
+#: The CPU-bound call's work: sum(range(SPIN)), a few milliseconds.
+SPIN = 200_000
 
 
 @dataclass
@@ -52,10 +55,13 @@ class Figures:
     stream_mb_per_s: float
     body_1mib_mb_per_s: float
     body_16mib_mb_per_s: float
+    cpu_bound_calls_per_s_1: float
+    cpu_bound_calls_per_s_2: float
 
 
-def spec(plugin_id: str = "echo") -> PluginSpec:
-    return PluginSpec(id=plugin_id, command=(PLUGIN,))  # the default 30 s call timeout
+def spec(plugin_id: str = "echo", instances: int = 1) -> PluginSpec:
+    # The default 30 s call timeout.
+    return PluginSpec(id=plugin_id, command=(PLUGIN,), instances=instances)
 
 
 async def execute(handle: PluginHandle, request: ExecutorRequest) -> ExecutorResponse:
@@ -72,8 +78,8 @@ async def round_trips(handle: PluginHandle, count: int) -> list[float]:
     return samples
 
 
-async def concurrent(handle: PluginHandle, total: int, in_flight: int = 64) -> float:
-    request = ExecutorRequest(model="echo", payload=b"hello")
+async def concurrent(handle: PluginHandle, total: int, in_flight: int = 64, spin: int = 0) -> float:
+    request = ExecutorRequest(model="echo", payload=b"hello", metadata={"spin": spin})
     per_task = total // in_flight
 
     async def worker() -> None:
@@ -136,6 +142,12 @@ async def measure(quick: bool = False) -> Figures:
         assert received == chunks, received
         mib = await body(handle, 1 << 20, 5 if quick else 20)
         mib16 = await body(handle, 16 << 20, 1 if quick else 4)
+        cpu_calls = 128 if quick else 1_280
+        cpu_1 = await concurrent(handle, cpu_calls, spin=SPIN)
+    async with open_plugins([spec(instances=2)]) as plugins:
+        pair = plugins["echo"]
+        assert pair.state == "running", pair.last_error
+        cpu_2 = await concurrent(pair, cpu_calls, spin=SPIN)
     return Figures(
         spawn_ms=min(spawns) * 1e3,
         rtt_p50_us=percentile(samples, 0.5) * 1e6,
@@ -145,6 +157,8 @@ async def measure(quick: bool = False) -> Figures:
         stream_mb_per_s=received * 100 / seconds / 1e6,
         body_1mib_mb_per_s=mib,
         body_16mib_mb_per_s=mib16,
+        cpu_bound_calls_per_s_1=cpu_1,
+        cpu_bound_calls_per_s_2=cpu_2,
     )
 
 
@@ -182,6 +196,13 @@ def main() -> None:
         "floor": floor,
         "ratio_to_floor": ratios,
     }
+    scale = figures["cpu_bound_calls_per_s_2"] / figures["cpu_bound_calls_per_s_1"]
+    ratios["instances_2_over_1"] = scale
+    print(f"{'CPU-bound calls/s, 1 instance':<34} {figures['cpu_bound_calls_per_s_1']:>12,.1f}")
+    print(
+        f"{'CPU-bound calls/s, 2 instances':<34} {figures['cpu_bound_calls_per_s_2']:>12,.1f}"
+        f" {'(x1 inst.)':>12} {scale:>8.2f}"
+    )
     print(json.dumps(result))
 
 
