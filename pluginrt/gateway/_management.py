@@ -25,6 +25,7 @@ from pluginrt import api
 from pluginrt._host import MANAGEMENT_BASE, RESOURCE_BASE, Host, RouteBinding
 from pluginrt.config import ConfigError
 from pluginrt.host import PluginHandle
+from pluginrt.host._group import PluginGroup
 from pluginrt.pipeline import PipelineError
 
 from ._asgi import Headers, Response, json_response
@@ -83,6 +84,25 @@ def plugin_status(host: Host, plugin_id: str) -> dict[str, Any]:
             "last_error": stats.last_error,
         },
     )
+    if isinstance(handle, PluginGroup):  # instances: N
+        status["instances"] = [
+            {
+                "instance": index,
+                "state": str(member.state),
+                "pid": member.pid,
+                "restarts": member.restarts,
+                "statistics": {
+                    "calls": each.calls,
+                    "errors": each.errors,
+                    "in_flight": each.in_flight,
+                    "restarts": each.restarts,
+                    "last_error": each.last_error,
+                },
+            }
+            for index, (member, each) in enumerate(
+                zip(handle.instances, handle.instance_statistics(), strict=True)
+            )
+        ]
     return status
 
 

@@ -1,10 +1,11 @@
 """A plugin run as several processes (``instances: N``) behind one handle.
 
 Guarantees: a call goes to the running instance with the fewest calls in
-flight and streams open; a stream, the ``executor.execute_stream`` call that
-starts it and the plugin's callbacks while serving it stay on the instance
-that opened it. Each instance is supervised (and restarted) on its own, so a crash of
-one leaves the others serving; the group is ``running`` while any is.
+flight and streams open (ties in turn); a stream, the
+``executor.execute_stream`` call that starts it and the plugin's callbacks
+while serving it stay on the instance that opened it. Each instance is
+supervised (and restarted) on its own, so a crash of one leaves the others
+serving; the group is ``running`` while any is.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class PluginGroup(PluginHandle):
             handle.logger = handle.logger.getChild(str(index))
         # Streams opened and not yet started, by id: the instance that owns each.
         self._owners: dict[str, PluginHandle] = {}
+        self._turn = 0
 
     # ------------------------------------------------------------ properties
 
@@ -118,7 +120,11 @@ class PluginGroup(PluginHandle):
     # ----------------------------------------------------------------- calls
 
     def _least_busy(self) -> PluginHandle:
-        running = [h for h in self.instances if h.state is PluginState.RUNNING]
+        """The running instance with the least load; ties go round robin."""
+        start = self._turn
+        self._turn = (start + 1) % len(self.instances)
+        ring = self.instances[start:] + self.instances[:start]
+        running = [h for h in ring if h.state is PluginState.RUNNING]
         if not running:
             return self.instances[0]  # fails fast, saying why
         return min(running, key=_load)

@@ -10,6 +10,8 @@ import httpx
 import trio
 from gateway_harness import KEY, MANAGEMENT_KEY, PATIENCE, chat, config, gateway
 
+from pluginrt.config import from_mapping
+
 BEARER = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
 
 
@@ -184,3 +186,32 @@ def _yaml_data(tmp_path: Path) -> dict[str, object]:
         "auth-dir": str(tmp_path / "auths"),
         "plugins": [{"id": "mock", "command": str(EXAMPLES / "mock_llm.py")}],
     }
+
+
+async def test_a_plugin_with_two_instances_serves_from_both_and_lists_each(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    data = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "api-keys": [KEY],
+        "management-key": MANAGEMENT_KEY,
+        "auth-dir": str(tmp_path / "auths"),
+        "plugins": [{"id": "mock", "command": cfg.plugins[0].command, "instances": 2}],
+    }
+    cfg = from_mapping(data, base_dir=str(tmp_path))
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        for _ in range(4):  # one at a time: the instances take turns
+            completion = await client.post(
+                "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
+            )
+            assert completion.status_code == 200
+        answer = await client.get("/v0/management/plugins", headers=BEARER)
+    (mock,) = answer.json()["plugins"]
+    assert mock["state"] == "running"
+    instances = mock["instances"]
+    assert [i["instance"] for i in instances] == [0, 1]
+    assert len({i["pid"] for i in instances}) == 2
+    assert all(i["state"] == "running" and i["statistics"]["calls"] >= 1 for i in instances)
+    assert mock["statistics"]["calls"] == sum(i["statistics"]["calls"] for i in instances)
