@@ -107,6 +107,7 @@ def plugin_spec(config: Config, plugin: PluginConfig) -> PluginSpec:
         call_timeout=plugin.timeout or None,
         handshake_timeout=plugin.handshake_timeout,
         instances=plugin.instances,
+        max_line=plugin.max_line,
         restart=RestartPolicy(
             max_restarts=restart.max_restarts,
             backoff_initial=restart.backoff,

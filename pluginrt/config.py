@@ -79,6 +79,8 @@ class PluginConfig(_Section):
     instances: int = 1
     restart: RestartConfig = msgspec.field(default_factory=RestartConfig)
     env: dict[str, str] = msgspec.field(default_factory=dict)
+    #: The longest JSON-RPC line accepted from this plugin, in bytes (64 MiB by default).
+    max_line: int = 64 * 1024 * 1024
     config: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
