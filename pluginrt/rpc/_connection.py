@@ -17,6 +17,8 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import heapq
 import itertools
 import logging
@@ -78,13 +80,25 @@ _EMPTY = Empty()
 _HIGH_WATER = 8 * 1024 * 1024
 #: Messages shorter than this may be written at once by the task that sends them.
 _DIRECT_MAX = 64 * 1024
+#: The pipe buffer asked for, and the largest read (reads grow while they come back full).
+_PIPE_SIZE = 1024 * 1024
+_MIN_READ = 64 * 1024
 
 
-def _fd_of(stream: trio.abc.SendStream) -> int:
+def _fd_of(stream: trio.abc.SendStream | trio.abc.ReceiveStream) -> int:
     """The non-blocking descriptor under a trio pipe stream, or -1 for any other stream."""
     if isinstance(stream, trio.lowlevel.FdStream):
         return stream.fileno()
     return -1
+
+
+def _widen_pipe(fd: int) -> None:
+    """Ask for a pipe buffer of _PIPE_SIZE (Linux; fewer wake-ups for big messages)."""
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if fd < 0 or setter is None:
+        return
+    with contextlib.suppress(OSError):  # not a pipe, or above the system's limit
+        fcntl.fcntl(fd, setter, _PIPE_SIZE)
 
 
 class _Request(msgspec.Struct, omit_defaults=True):
@@ -198,6 +212,9 @@ class Connection:
         self._out: list[bytes] = []
         # A pipe's descriptor, written directly while the writer is idle (-1: never).
         self._fd: int = _fd_of(send_stream)
+        # Widened (see _widen_pipe) by the first big batch: small messages are
+        # quicker through the default pipe.
+        self._widened = self._fd < 0
         self._writer_idle = False
         self._out_bytes = 0
         self._writer_lot = trio.lowlevel.ParkingLot()
@@ -467,6 +484,9 @@ class Connection:
                     continue
                 data = b"".join(self._out)
                 size = self._out_bytes
+                if size > _DIRECT_MAX and not self._widened:
+                    self._widened = True
+                    _widen_pipe(self._fd)
                 self._out.clear()
                 await self._send_stream.send_all(data)
                 self._out_bytes -= size
@@ -486,8 +506,11 @@ class Connection:
         framer = LineFramer(self._max_line)
         reason: BaseException
         try:
+            size = _MIN_READ
             while True:
-                data = await self._receive_stream.receive_some(1 << 16)
+                data = await self._receive_stream.receive_some(size)
+                # A full read means more is waiting: read more at once, up to the pipe's size.
+                size = min(size * 2, _PIPE_SIZE) if len(data) == size else _MIN_READ
                 if not data:
                     reason = ConnectionClosed(f"{self.name}: the peer closed the connection")
                     if self._on_eof is not None:
