@@ -7,6 +7,7 @@ messages.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Headers = dict[str, list[str]]
+
+logger = logging.getLogger("pluginrt.gateway")
 
 #: Connection-level headers: never passed to plugins, never copied from them.
 HOP_BY_HOP = frozenset(
@@ -112,13 +115,27 @@ def headers_of_raw(scope: Scope) -> Headers:
     return headers
 
 
+def _unsafe(text: str) -> bool:
+    """CR, LF or NUL: a header holding one could split the response (header injection)."""
+    return "\r" in text or "\n" in text or "\0" in text
+
+
 def response_headers(headers: Mapping[str, list[str]]) -> list[tuple[bytes, bytes]]:
-    """ASGI header pairs from a plugin's headers, hop-by-hop ones left out."""
+    """ASGI header pairs from a plugin's headers, hop-by-hop ones left out.
+
+    A name or value holding CR, LF or NUL is dropped (and logged), never sent.
+    """
     pairs: list[tuple[bytes, bytes]] = []
     for name, values in headers.items():
         if name.lower() in HOP_BY_HOP:
             continue
+        if _unsafe(name):
+            logger.warning("dropped a response header with CR/LF in its name: %r", name)
+            continue
         for value in values:
+            if _unsafe(value):
+                logger.warning("dropped response header %r: CR/LF in its value", name)
+                continue
             pairs.append((name.lower().encode("latin-1"), value.encode("latin-1", "replace")))
     return pairs
 
