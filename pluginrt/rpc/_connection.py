@@ -116,6 +116,18 @@ class _Notification(msgspec.Struct, omit_defaults=True):
     host_callback_id: str | None = None
 
 
+class _ChunkLine(msgspec.Struct, forbid_unknown_fields=True):
+    """A whole ``stream.chunk`` notification (see Connection._on_line)."""
+
+    jsonrpc: str
+    method: str
+    params: StreamChunk
+
+
+_CHUNK_PREFIX = b'{"jsonrpc":"2.0","method":"stream.chunk","params":'
+_CHUNK_LINE = msgspec.json.Decoder(_ChunkLine)
+
+
 class _Result(msgspec.Struct):
     jsonrpc: str
     id: Id | None
@@ -467,6 +479,10 @@ class Connection:
         if self._closed_reason is None:
             self._enqueue(_ENCODER.encode(_Notification("2.0", method, params, callback_id)))
 
+    def _writable_now(self) -> bool:
+        """Whether a send would neither wait for the writer nor fail (see notify)."""
+        return self._out_bytes <= _HIGH_WATER and self._closed_reason is None
+
     async def _wait_writable(self) -> None:
         while self._out_bytes > _HIGH_WATER and self._closed_reason is None:
             await self._drained_lot.park()
@@ -528,6 +544,18 @@ class Connection:
         self.close(reason)
 
     def _on_line(self, line: bytes) -> None:
+        if line.startswith(_CHUNK_PREFIX):
+            # The commonest line of all, as our own peers write it: decoded once,
+            # params included. Anything else about it takes the general path.
+            try:
+                chunk = _CHUNK_LINE.decode(line).params
+            except msgspec.DecodeError:
+                pass
+            else:
+                incoming = self._incoming.get(chunk.stream_id)
+                if incoming is not None:
+                    incoming._on_chunk(chunk.payload)
+                return
         if line[:1] == b"[":
             self._on_batch(line)
             return

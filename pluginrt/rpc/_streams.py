@@ -176,7 +176,11 @@ class OutgoingStream:
             await trio.lowlevel.checkpoint_if_cancelled()
             raise StreamError(f"stream {self.stream_id} is no longer open", code="cancelled")
         self._credit -= 1
-        await self._connection.notify("stream.chunk", StreamChunk(self.stream_id, payload))
+        connection = self._connection
+        if connection._writable_now():  # what notify() does, without its two awaits
+            connection._notify_nowait("stream.chunk", StreamChunk(self.stream_id, payload))
+        else:
+            await connection.notify("stream.chunk", StreamChunk(self.stream_id, payload))
 
     async def end(self, error: StreamError | None = None) -> None:
         """End the stream (``stream.end``), with ``error`` if it failed; later calls do nothing."""
