@@ -63,6 +63,8 @@ def load_yaml_config(source: Path, dec_hook: Callable[[type, Any], Any]) -> Conf
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read the config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: the config is not UTF-8 text: {exc.reason}") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)
