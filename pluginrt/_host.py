@@ -103,6 +103,7 @@ def plugin_spec(config: Config, plugin: PluginConfig) -> PluginSpec:
         id=plugin.id,
         command=config.plugin_command(plugin),
         env=dict(plugin.env),
+        env_allow=tuple(config.env_allow),
         priority=plugin.priority,
         call_timeout=plugin.timeout or None,
         handshake_timeout=plugin.handshake_timeout,

@@ -31,6 +31,15 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
+#: What a plugin inherits of the host's environment unless ``env-allow`` says otherwise:
+#: enough to run (paths, locale, time zone, Python, certificates), no secrets.
+DEFAULT_ENV_ALLOW = (
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR",
+    "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "SYSTEMROOT", "PLUGINRT_*",
+)  # fmt: skip
+
+
 class Duration(float):
     """Seconds, written ``500ms``, ``30s``, ``2m``, ``1h`` or as a number."""
 
@@ -100,6 +109,8 @@ class Config(_Section):
     scheduler: Literal["round-robin", "fill-first"] = "round-robin"
     request_timeout: Duration = Duration(300.0)
     shutdown_grace: Duration = Duration(10.0)
+    #: The host variables a plugin inherits (``fnmatch`` patterns); its own ``env`` is added.
+    env_allow: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_ENV_ALLOW))
     #: The largest request body the gateway accepts, in bytes (0: no limit); larger: 413.
     max_body_size: int = 32 * 1024 * 1024
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)

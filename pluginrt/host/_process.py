@@ -16,6 +16,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import logging
 import os
 import signal
@@ -27,7 +28,7 @@ import trio
 from ._errors import PluginCrashed, PluginStartError
 from ._spec import PluginSpec
 
-__all__ = ["PluginProcess", "StderrTail", "spawn"]
+__all__ = ["PluginProcess", "StderrTail", "plugin_environment", "spawn"]
 
 #: Longest stderr line kept whole; longer ones are cut (a line is for humans).
 _MAX_STDERR_LINE = 2048
@@ -52,10 +53,21 @@ class StderrTail:
         return "\n".join(self._lines)
 
 
+def plugin_environment(spec: PluginSpec) -> dict[str, str]:
+    """The host's variables that ``spec.env_allow`` lets through, then ``spec.env``."""
+    inherited = dict(os.environ)
+    if spec.env_allow is not None:
+        allow = spec.env_allow
+        inherited = {
+            k: v for k, v in inherited.items() if any(fnmatch.fnmatchcase(k, p) for p in allow)
+        }
+    # PLUGINRT_PLUGIN_ID tells plugin_sdk to protect the protocol at import time.
+    return {**inherited, **spec.env, "PLUGINRT_PLUGIN_ID": spec.id}
+
+
 async def spawn(spec: PluginSpec) -> trio.Process:
     """Start ``spec``'s command with three pipes, in a new session (its own process group)."""
-    # PLUGINRT_PLUGIN_ID tells plugin_sdk to protect the protocol at import time.
-    env = {**os.environ, **spec.env, "PLUGINRT_PLUGIN_ID": spec.id}
+    env = plugin_environment(spec)
     try:
         return await trio.lowlevel.open_process(
             spec.argv,

@@ -38,7 +38,8 @@ class PluginSpec:
 
     ``command`` is the argument vector; a single path ending in ``.py`` runs
     under the host's own Python (``sys.executable``). ``env`` is added to the
-    host's environment. ``call_timeout`` is the default per-call timeout
+    host's environment (filtered by ``env_allow``). ``call_timeout`` is the
+    default per-call timeout
     (None: none). ``config`` is the plugin's own config section, sent in
     ``plugin.register``. The grace periods bound each step of shutdown.
     """
@@ -46,6 +47,9 @@ class PluginSpec:
     id: str
     command: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
+    #: Which of the host's variables the plugin inherits: ``fnmatch`` patterns
+    #: (``LC_*``); None: all of them. ``env`` is always added on top.
+    env_allow: tuple[str, ...] | None = None
     cwd: str | None = None
     priority: int = 0
     call_timeout: float | None = 30.0

@@ -86,6 +86,8 @@ def execute(params, message):
         return NotImplemented
     if mode == "big":
         return {"Payload": answer("x" * int(STATE["size"]))}
+    if mode == "env":
+        return {"Payload": answer(json.dumps(sorted(os.environ)))}
     if mode == "bad_header":
         headers = {"X-Evil": ["a\r\nSet-Cookie: stolen=1"], "X-Fine": ["ok"]}
         return {"Payload": answer("hi"), "Headers": headers}
