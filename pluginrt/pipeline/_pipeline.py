@@ -277,7 +277,9 @@ class Pipeline:
         if not keys and not providers:
             return  # no frontend auth configured: the gateway is open
         presented = _presented_key(request)
-        if presented and any(hmac.compare_digest(presented, k) for k in keys):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a client's latin-1 header).
+        given = presented.encode("utf-8", "surrogateescape")
+        if presented and any(hmac.compare_digest(given, k.encode()) for k in keys):
             state.api_key = presented
             return
         auth_request = FrontendAuthRequest(

@@ -136,3 +136,20 @@ async def test_a_slow_client_reading_byte_by_byte_does_not_slow_other_streams(
                 assert trio.current_time() - started < 5
                 for _ in range(20):
                     assert await slow.receive_some(1)
+
+
+async def test_an_api_key_with_non_ascii_bytes_is_refused_with_401_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal"
+    async with (
+        gateway(_cfg(tmp_path, journal)) as (_, url),
+        httpx.AsyncClient(base_url=url, timeout=PATIENCE) as client,
+    ):
+        for key in (b"sk-\xe9t\xe9", b"sk-fault" + b"\xff"):
+            answer = await client.post(
+                "/v1/chat/completions", content=chat_body("target"), headers={"x-api-key": key}
+            )
+            assert answer.status_code == 401, answer.text
+            _openai_error(answer)
+    assert journal_lines(journal) == []
