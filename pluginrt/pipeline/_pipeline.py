@@ -228,6 +228,9 @@ class Pipeline:
             )
             if status != 401:  # a refused client made no request worth accounting
                 self._record_usage(state, failure=(status, message))
+            # A refusal may come without any I/O (no key, a failed plugin): still yield,
+            # so a client retrying in a tight loop cannot starve the host.
+            await trio.lowlevel.checkpoint()
             return ClientResponse(status, dict(_JSON), client_error(status, message))
         finally:
             if not streaming:
