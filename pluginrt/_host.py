@@ -43,6 +43,7 @@ from pluginrt.host import (
 )
 from pluginrt.rpc import Empty
 
+from ._logging import REDACTOR, protect_loggers
 from .config import Config, PluginConfig
 from .pipeline._authstore import AuthStore
 from .pipeline._callbacks import CallbackRegistry
@@ -130,6 +131,8 @@ class Host:
         self.usage = services.usage
         self.models = services.models
         self._services = services
+        #: Secrets a reload added to the log redactor (released when the host closes).
+        self._secrets: list[str] = []
 
     # ---------------------------------------------------------- requests
 
@@ -286,17 +289,24 @@ class Host:
         """
         old = {p.id: p for p in self.config.plugins}
         new = {p.id: p for p in config.plugins}
+        env_changed = list(self.config.env_allow) != list(config.env_allow)
         stopping = [
             plugin_id
             for plugin_id in self.plugins
             if plugin_id not in new
             or not new[plugin_id].enabled
-            or (plugin_id in old and _restart_needed(old[plugin_id], new[plugin_id]))
+            or (
+                plugin_id in old
+                and _restart_needed(
+                    old[plugin_id], new[plugin_id], env_allow_changed=env_changed
+                )
+            )
         ]
         if stopping:
             # Requests in flight hold the old handles: let them finish before
             # those processes go (bounded by the shutdown grace).
             await self.pipeline.drain(config.shutdown_grace)
+        self._secrets += _protect_logs(config)
         self.config = config
         self.pipeline.settings.api_keys = tuple(config.api_keys)
         self.pipeline.settings.scheduler = config.scheduler
@@ -315,7 +325,7 @@ class Host:
                 if handle is not None:
                     await self.plugins.remove(plugin_id)
                 await self.plugins.start(spec)
-            elif _restart_needed(before, plugin):
+            elif _restart_needed(before, plugin, env_allow_changed=env_changed):
                 await self.plugins.remove(plugin_id)
                 await self.plugins.start(spec)
             elif before.config != plugin.config and handle.state is PluginState.RUNNING:
@@ -351,14 +361,29 @@ class Host:
         self._services.refresh_models(self.active())
 
 
-def _restart_needed(before: PluginConfig, after: PluginConfig) -> bool:
-    """Changes other than the config section need a new process."""
-    return (before.command, before.env, before.priority, before.timeout, before.restart) != (
-        after.command,
-        after.env,
-        after.priority,
-        after.timeout,
-        after.restart,
+def _restart_needed(
+    before: PluginConfig, after: PluginConfig, *, env_allow_changed: bool = False
+) -> bool:
+    """Changes other than the config section need a new process.
+
+    So does a change of the global ``env-allow`` (the environment is fixed at
+    spawn), of ``max-line`` and ``instances`` (fixed when the pipes open).
+    """
+    if env_allow_changed:
+        return True
+    return _process_fields(before) != _process_fields(after)
+
+
+def _process_fields(plugin: PluginConfig) -> tuple[object, ...]:
+    return (
+        plugin.command,
+        plugin.env,
+        plugin.priority,
+        plugin.timeout,
+        plugin.restart,
+        plugin.max_line,
+        plugin.instances,
+        plugin.handshake_timeout,
     )
 
 
@@ -442,8 +467,10 @@ async def open_host(config: Config) -> AsyncIterator[Host]:
     """Start every enabled plugin of ``config`` and serve until the block ends."""
     services = _Services(config)
     specs = [plugin_spec(config, p) for p in config.plugins if p.enabled]
+    secrets = _protect_logs(config)
     # The block's own exception is re-raised outside the nurseries, unwrapped.
     error: BaseException | None = None
+    host: Host | None = None
     try:
         async with open_plugins(
             specs, callbacks=services.callbacks_for, host=services.summary
@@ -466,8 +493,17 @@ async def open_host(config: Config) -> AsyncIterator[Host]:
     finally:
         with trio.CancelScope(shield=True):
             await services.http.aclose()
+        REDACTOR.remove(secrets)
+        if host is not None:
+            REDACTOR.remove(host._secrets)
     if error is not None:
         raise error
+
+
+def _protect_logs(config: Config) -> list[str]:
+    """Redact ``config``'s keys from the logs; protect its plugins' loggers (stderr, host.log)."""
+    protect_loggers(*(f"pluginrt.plugin.{p.id}" for p in config.plugins))
+    return REDACTOR.add([*config.api_keys, config.management_key])
 
 
 async def _refresh_auths(host: Host, interval: float = 30.0) -> None:

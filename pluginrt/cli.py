@@ -12,6 +12,7 @@ import click
 import trio
 
 from pluginrt._host import FlagBinding, open_host
+from pluginrt._logging import protect_handlers, protect_loggers
 from pluginrt.api._schema import check_schemas, write_schemas
 from pluginrt.config import Config, ConfigError, load_config, parse_duration
 from pluginrt.gateway import check_report, serve, summary
@@ -62,6 +63,7 @@ def _spec_from(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    protect_handlers()
     if not command:
         raise click.UsageError("give the plugin's command after --")
     return one_shot_spec(command, plugin_id=plugin_id, timeout=timeout)
@@ -153,6 +155,9 @@ def _logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
     logging.getLogger("pluginrt").setLevel(level.upper())
+    # Keys and credential headers never reach the log, whichever logger wrote them.
+    protect_handlers()
+    protect_loggers()
 
 
 #: Plugin flag types as click parses them (durations are checked after parsing).

@@ -4,6 +4,9 @@ Guarantees: without a configured ``management-key`` every management path
 answers 404, as if it did not exist; with one, a request without the key
 (``Authorization: Bearer`` or ``X-Management-Key``, compared in constant
 time) gets 401. Resources need no key, are GET only, and refuse ``..``.
+A plugin's route or resource never sees the client's credentials: the
+``Authorization``, ``Cookie`` and key headers and ``key``/``api_key`` query
+values are dropped before ``management.handle`` (and it is never sent auth files).
 Plugin route handlers that fail answer 502; string values of the JSON bodies
 they return are HTML-escaped.
 """
@@ -275,7 +278,11 @@ class Management:
         escape: bool,
     ) -> Response:
         request = api.ManagementRequest(
-            method=method, path=path, headers=headers, query=query, body=body
+            method=method,
+            path=path,
+            headers=_without(headers, _CREDENTIAL_HEADERS),
+            query=_without(query, _CREDENTIAL_QUERY),
+            body=body,
         )
         try:
             answer = await self.host.call_route(binding, request)
@@ -303,6 +310,24 @@ _PLUGIN_ACTIONS: dict[str, tuple[str, ...]] = {
     "/disable": ("POST",),
     "/config": ("GET", "PATCH"),
 }
+
+
+#: Client credentials a plugin route never receives (names lower-case, as the gateway keeps them).
+_CREDENTIAL_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "x-goog-api-key",
+        "x-management-key",
+    }
+)
+_CREDENTIAL_QUERY = frozenset({"key", "api_key", "api-key"})
+
+
+def _without(values: Headers, names: frozenset[str]) -> Headers:
+    return {name: list(v) for name, v in values.items() if name.lower() not in names}
 
 
 def _authorized(headers: Headers, key: str) -> bool:

@@ -7,7 +7,10 @@ appends ``cancel`` to ``journal`` when ``$/cancel`` arrives);
 ``no_read`` (stops reading stdin after the handshake); ``duplicate`` (answers
 twice); ``wrong_types`` (a result of the wrong shape); ``big`` (a valid answer
 of ``size`` bytes); ``close_stdout`` (closes stdout on a call, keeps running);
-``bad_header`` (a response header with CR/LF in its value). Every call is
+``bad_header`` (a response header with CR/LF in its value); ``leaky`` (on a
+call, writes ``secret`` and an Authorization header to stderr and to
+``host.log``; serves the resource ``echo.json``, answering the
+ManagementRequest it got as JSON). Every call is
 appended to ``journal`` (when given) as ``call <method>``.
 """
 
@@ -23,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "host" / "plugins")
 
 import _raw
 
-STATE = {"mode": "good", "journal": "", "id": "faulty", "size": 0}
+STATE = {"mode": "good", "journal": "", "id": "faulty", "size": 0, "secret": ""}
 
 
 def note(text: str) -> None:
@@ -42,6 +45,7 @@ def answer(text: str) -> str:
 def register(params, message):
     STATE.update(params.get("config") or {})
     STATE["id"] = params.get("plugin_id", "faulty")
+    extra = {"ManagementAPI": {}} if STATE["mode"] == "leaky" else {}
     return {
         "protocol_version": 1,
         "metadata": {
@@ -56,8 +60,19 @@ def register(params, message):
             "ExecutorModelScope": "static",
             "ExecutorInputFormats": ["openai"],
             "ExecutorOutputFormats": ["openai"],
+            **extra,
         },
     }
+
+
+def management_register(params, message):
+    return {"Resources": [{"Path": "echo.json"}]}
+
+
+def management_handle(params, message):
+    note("call management.handle")
+    body = base64.b64encode(json.dumps(params).encode()).decode()
+    return {"Headers": {"Content-Type": ["application/json"]}, "Body": body}
 
 
 def models(params, message):
@@ -88,6 +103,13 @@ def execute(params, message):
         return {"Payload": answer("x" * int(STATE["size"]))}
     if mode == "env":
         return {"Payload": answer(json.dumps(sorted(os.environ)))}
+    if mode == "leaky":
+        secret = STATE["secret"]
+        _raw.log(f"faulty: stderr with key {secret} and Authorization: Bearer {secret}")
+        _raw.send({"jsonrpc": "2.0", "method": "host.log",
+                   "params": {"level": "warn", "message": f"host.log with key {secret}",
+                              "fields": {"Authorization": f"Bearer {secret}"}}})  # fmt: skip
+        return {"Payload": answer("logged")}
     if mode == "bad_header":
         headers = {"X-Evil": ["a\r\nSet-Cookie: stolen=1"], "X-Fine": ["ok"]}
         return {"Payload": answer("hi"), "Headers": headers}
@@ -112,7 +134,9 @@ def execute_stream(params, message):
 def main() -> None:
     table = {"plugin.register": register, "plugin.shutdown": _raw.shutdown,
              "model.static": models, "executor.execute": execute,
-             "executor.execute_stream": execute_stream}  # fmt: skip
+             "executor.execute_stream": execute_stream,
+             "management.register": management_register,
+             "management.handle": management_handle}  # fmt: skip
     for line in sys.stdin:
         message = json.loads(line)
         method = message.get("method")
