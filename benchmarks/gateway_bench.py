@@ -1,0 +1,262 @@
+"""The gateway's own cost: ``pluginrt run`` over loopback HTTP against the host API directly.
+
+A generated config serves ``examples/mock_llm.py`` (an OpenAI-format mock
+executor) with one API key. The same load (1, 16 and 64 concurrent clients,
+non-streaming and streaming chat completions) is sent twice, in the same run:
+
+* straight to the host API in this process (``open_host`` +
+  ``host.handle(ClientRequest(...))``), the baseline;
+* through ``pluginrt run`` in its own process on a free loopback port, with
+  ``httpx.AsyncClient`` (one connection per client).
+
+The gateway's overhead per request is the p50 difference. Last, the scale
+row: the 64-client non-streaming load through the gateway with the mock
+configured as ``instances: 2``.
+
+    python benchmarks/gateway_bench.py            # the full run (tens of seconds)
+    python benchmarks/gateway_bench.py --quick    # a smoke run (a few seconds)
+
+Prints a table, then one JSON line with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+import trio
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from floor import percentile
+
+from pluginrt import open_host
+from pluginrt.config import load_config
+from pluginrt.pipeline import ClientRequest, ClientResponse, ClientStream, Endpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MOCK = os.path.join(ROOT, "examples", "mock_llm.py")
+API_KEY = "sk-bench"
+CLIENTS = (1, 16, 64)
+MESSAGES = [{"role": "user", "content": "hello there, how are you today?"}]
+
+
+@dataclass
+class Load:
+    """One load level: its throughput and latencies."""
+
+    requests_per_s: float
+    p50_us: float
+    p99_us: float
+
+
+def _config(directory: str, port: int, instances: int) -> str:
+    path = os.path.join(directory, f"gateway-{instances}.yaml")
+    with open(path, "w") as file:
+        file.write(
+            f"host: 127.0.0.1\n"
+            f"port: {port}\n"
+            f"api-keys: [{API_KEY}]\n"
+            f"auth-dir: {os.path.join(directory, 'auths')}\n"
+            # Access lines off: they measure the terminal, not the gateway.
+            f"logging:\n  level: warning\n"
+            f"plugins:\n"
+            f"  - id: mock\n"
+            f"    command: {json.dumps(MOCK)}\n"
+            f"    instances: {instances}\n"
+        )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _body(stream: bool) -> bytes:
+    return json.dumps({"model": "mock-small", "messages": MESSAGES, "stream": stream}).encode()
+
+
+async def _load(call: Callable[[], Awaitable[None]], clients: int, total: int) -> Load:
+    """``total`` calls from ``clients`` concurrent callers, each one after the other."""
+    per_client = max(1, total // clients)
+    samples: list[float] = []
+
+    async def client() -> None:
+        for _ in range(per_client):
+            started = time.perf_counter()
+            await call()
+            samples.append(time.perf_counter() - started)
+
+    for _ in range(min(20, per_client)):  # warm up every path
+        await call()
+    started = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for _ in range(clients):
+            nursery.start_soon(client)
+    elapsed = time.perf_counter() - started
+    return Load(
+        requests_per_s=len(samples) / elapsed,
+        p50_us=percentile(samples, 0.5) * 1e6,
+        p99_us=percentile(samples, 0.99) * 1e6,
+    )
+
+
+# ------------------------------------------------------------ the host API
+
+
+async def _direct(config_path: str, total: int) -> dict[str, Load]:
+    figures: dict[str, Load] = {}
+    headers = {"authorization": [f"Bearer {API_KEY}"], "content-type": ["application/json"]}
+    async with open_host(load_config(config_path)) as host:
+        for stream in (False, True):
+            endpoint = Endpoint.STREAM if stream else Endpoint.GENERATE
+            body = _body(stream)
+
+            async def call(endpoint: Endpoint = endpoint, body: bytes = body) -> None:
+                request = ClientRequest(
+                    "openai",
+                    endpoint,
+                    model="mock-small",
+                    body=body,
+                    headers=headers,
+                    path="/v1/chat/completions",
+                )
+                answer = await host.handle(request)
+                if isinstance(answer, ClientStream):
+                    async for _ in answer.chunks:
+                        pass
+                    await answer.aclose()
+                else:
+                    assert isinstance(answer, ClientResponse)
+                assert answer.status == 200, answer
+
+            for clients in CLIENTS:
+                figures[_key(stream, clients)] = await _load(call, clients, total)
+    return figures
+
+
+# ------------------------------------------------------------ the gateway
+
+
+async def _gateway(
+    config_path: str, port: int, total: int, loads: list[tuple[bool, int]]
+) -> dict[str, Load]:
+    figures: dict[str, Load] = {}
+    command = [sys.executable, "-c", "from pluginrt.cli import main; main()", "run", config_path]
+    process = await trio.lowlevel.open_process(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    headers = {"authorization": f"Bearer {API_KEY}", "content-type": "application/json"}
+    limits = httpx.Limits(max_connections=max(CLIENTS), max_keepalive_connections=max(CLIENTS))
+    try:
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+            await _wait_ready(client, port, process)
+            for stream, clients in loads:
+                body = _body(stream)
+
+                async def call(body: bytes = body, stream: bool = stream) -> None:
+                    if stream:
+                        async with client.stream("POST", url, content=body, headers=headers) as r:
+                            async for _ in r.aiter_raw():
+                                pass
+                    else:
+                        r = await client.post(url, content=body, headers=headers)
+                    assert r.status_code == 200, r.status_code
+
+                figures[_key(stream, clients)] = await _load(call, clients, total)
+    finally:
+        process.terminate()  # SIGTERM: a graceful stop, plugins included
+        with trio.move_on_after(10):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return figures
+
+
+async def _wait_ready(client: httpx.AsyncClient, port: int, process: trio.Process) -> None:
+    with trio.fail_after(30):
+        while process.returncode is None:
+            try:
+                answer = await client.get(
+                    f"http://127.0.0.1:{port}/v1/models",
+                    headers={"authorization": f"Bearer {API_KEY}"},
+                )
+                if answer.status_code == 200 and b"mock-small" in answer.content:
+                    return
+            except httpx.TransportError:
+                pass
+            await trio.sleep(0.05)
+    raise RuntimeError(f"pluginrt run exited with {process.returncode}")
+
+
+def _key(stream: bool, clients: int) -> str:
+    return f"{'stream' if stream else 'generate'}_{clients}"
+
+
+async def measure(quick: bool) -> dict[str, Any]:
+    total = 320 if quick else 3_200
+    loads = [(stream, clients) for stream in (False, True) for clients in CLIENTS]
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as directory:
+        direct = await _direct(_config(directory, _free_port(), 1), total)
+        port = _free_port()
+        gateway = await _gateway(_config(directory, port, 1), port, total, loads)
+        port = _free_port()
+        scale = await _gateway(_config(directory, port, 2), port, total, [(False, 64)])
+    return {"direct": direct, "gateway": gateway, "scale": scale}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    args = parser.parse_args()
+    logging.getLogger("pluginrt").setLevel(logging.ERROR)
+    figures = trio.run(measure, args.quick)
+    direct, gateway = figures["direct"], figures["gateway"]
+    overhead: dict[str, float] = {}
+    print(
+        f"{'':<20} {'gateway req/s':>13} {'p50 us':>9} {'p99 us':>9}"
+        f" {'host API req/s':>14} {'p50 us':>9} {'p99 us':>9} {'overhead p50 us':>16}"
+    )
+    for key in direct:
+        ours, base = gateway[key], direct[key]
+        overhead[key] = ours.p50_us - base.p50_us
+        label = key.replace("_", ", ") + " client" + ("s" if not key.endswith("_1") else "")
+        print(
+            f"{label:<20} {ours.requests_per_s:>13,.0f} {ours.p50_us:>9,.0f} {ours.p99_us:>9,.0f}"
+            f" {base.requests_per_s:>14,.0f} {base.p50_us:>9,.0f} {base.p99_us:>9,.0f}"
+            f" {overhead[key]:>16,.0f}"
+        )
+    two, one = figures["scale"]["generate_64"], gateway["generate_64"]
+    scale = two.requests_per_s / one.requests_per_s
+    print(
+        f"{'instances: 2, 64':<20} {two.requests_per_s:>13,.0f} {two.p50_us:>9,.0f}"
+        f" {two.p99_us:>9,.0f}   (x1 instance: {scale:.2f})"
+    )
+    result = {
+        "benchmark": "gateway",
+        "quick": args.quick,
+        **{side: {k: asdict(v) for k, v in loads.items()} for side, loads in figures.items()},
+        "overhead_p50_us": overhead,
+        "instances_2_over_1": scale,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
