@@ -1,13 +1,15 @@
 """The benchmark's plugin: an executor that echoes its payload, and streams on request.
 
 ``executor.execute`` answers with the request's payload (after
-``sum(range(metadata["spin"]))``, CPU-bound work, if given). ``executor.execute_stream``
+``sum(range(metadata["spin"]))``, CPU-bound work, if given, and after
+``metadata["fetches"]`` ``host.http.do`` GETs of ``metadata["url"]``, the
+callback-heavy call). ``executor.execute_stream``
 sends ``metadata["chunks"]`` chunks of ``metadata["size"]`` bytes.
 """
 
 from collections.abc import AsyncIterator
 
-from plugin_sdk import Plugin, run
+from plugin_sdk import Plugin, host, run
 from pluginrt import api
 
 plugin = Plugin("bench-echo", version="1.0.0", author="pluginrt")
@@ -24,6 +26,12 @@ async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
     spin = int(request.metadata.get("spin", 0))  # CPU-bound work, on the event loop
     if spin:
         sum(range(spin))
+    fetches = int(request.metadata.get("fetches", 0))  # callbacks to the host
+    if fetches:
+        fetch = api.HTTPRequest(method="GET", url=str(request.metadata["url"]))
+        for _ in range(fetches):
+            answer = await host.http.do(fetch)
+            assert answer.status_code == 200, answer.status_code
     return api.ExecutorResponse(payload=request.payload)
 
 

@@ -5,7 +5,10 @@ and measures ``executor.execute`` round trips (one in flight, 64 in flight),
 a stream of 100-byte chunks, 1 MiB and 16 MiB body round trips and spawn plus
 handshake; every figure is also given as a ratio to the floor
 (``benchmarks/floor.py``) measured in the same run. Last, CPU-bound calls
-(64 in flight) on one instance and on ``instances=2``, and their ratio.
+(64 in flight) on one instance and on ``instances=2``, and their ratio; and
+the callback-heavy call: through :func:`pluginrt.open_host` (which serves
+``host.http.do`` with httpx), one execute doing 10 ``host.http.do`` GETs of a
+tiny local HTTP server, against the same GET sent by httpx in the host itself.
 
     python benchmarks/pluginrt_bench.py            # the full run (tens of seconds)
     python benchmarks/pluginrt_bench.py --quick    # a smoke run (a few seconds)
@@ -20,10 +23,12 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import httpx
 import trio
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,12 +42,15 @@ from pluginrt.api import (
     ExecutorStreamRequest,
     ExecutorStreamStart,
 )
+from pluginrt.config import load_config
 from pluginrt.host import PluginHandle, PluginSpec, open_plugins
 
 PLUGIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_plugin.py")
 WINDOW = 64
 #: The CPU-bound call's work: sum(range(SPIN)), a few milliseconds.
 SPIN = 200_000
+#: host.http.do calls in the callback-heavy call.
+FETCHES = 10
 
 
 @dataclass
@@ -57,6 +65,9 @@ class Figures:
     body_16mib_mb_per_s: float
     cpu_bound_calls_per_s_1: float
     cpu_bound_calls_per_s_2: float
+    callback_calls_per_s: float
+    callback_us: float
+    httpx_get_us: float
 
 
 def spec(plugin_id: str = "echo", instances: int = 1) -> PluginSpec:
@@ -129,6 +140,76 @@ async def spawn_time() -> float:
     return elapsed
 
 
+async def _http_server(task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+    """A minimal keep-alive HTTP/1.1 server on 127.0.0.1 answering every GET with ``ok``."""
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
+
+    async def connection(stream: trio.SocketStream) -> None:
+        buffered = b""
+        try:
+            while data := await stream.receive_some(65536):
+                buffered += data
+                while (end := buffered.find(b"\r\n\r\n")) >= 0:  # GETs carry no body
+                    buffered = buffered[end + 4 :]
+                    await stream.send_all(answer)
+        except trio.BrokenResourceError:
+            pass
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(listeners[0].socket.getsockname()[1])
+    await trio.serve_listeners(connection, listeners)
+
+
+def _host_config(directory: str) -> str:
+    path = os.path.join(directory, "host.yaml")
+    with open(path, "w") as file:
+        file.write(
+            f"auth-dir: {json.dumps(os.path.join(directory, 'auths'))}\n"
+            f"logging:\n  level: error\n"
+            f"plugins:\n  - id: echo\n    command: {json.dumps(PLUGIN)}\n"
+        )
+    return path
+
+
+async def callback_heavy(rounds: int) -> tuple[float, float, float]:
+    """Executes per second (each doing FETCHES host.http.do calls), the cost of one
+    callback in microseconds, and what the same GET costs with httpx in the host."""
+    from pluginrt import open_host  # the full host: it serves host.http.do
+
+    with tempfile.TemporaryDirectory(prefix="pluginrt-bench-") as directory:
+        config = load_config(_host_config(directory))
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(_http_server)
+            url = f"http://127.0.0.1:{port}/"
+            async with open_host(config) as host:
+                handle = host.plugins["echo"]
+                assert handle.state == "running", handle.last_error
+                heavy = ExecutorRequest(
+                    model="echo", payload=b"hello", metadata={"fetches": FETCHES, "url": url}
+                )
+                plain = ExecutorRequest(model="echo", payload=b"hello")
+
+                async def timed(request: ExecutorRequest) -> float:
+                    for _ in range(max(5, rounds // 10)):
+                        await execute(handle, request)
+                    started = time.perf_counter()
+                    for _ in range(rounds):
+                        await execute(handle, request)
+                    return (time.perf_counter() - started) / rounds
+
+                heavy_s = await timed(heavy)
+                plain_s = await timed(plain)
+            async with httpx.AsyncClient(trust_env=False) as client:
+                for _ in range(max(5, rounds // 10)):
+                    await client.get(url)
+                started = time.perf_counter()
+                for _ in range(rounds * FETCHES):
+                    await client.get(url)
+                get_s = (time.perf_counter() - started) / (rounds * FETCHES)
+            nursery.cancel_scope.cancel()
+    return 1 / heavy_s, (heavy_s - plain_s) / FETCHES * 1e6, get_s * 1e6
+
+
 async def measure(quick: bool = False) -> Figures:
     spawns = [await spawn_time() for _ in range(1 if quick else 3)]
     async with open_plugins([spec()]) as plugins:
@@ -148,6 +229,7 @@ async def measure(quick: bool = False) -> Figures:
         pair = plugins["echo"]
         assert pair.state == "running", pair.last_error
         cpu_2 = await concurrent(pair, cpu_calls, spin=SPIN)
+    callback_rate, callback_us, httpx_us = await callback_heavy(30 if quick else 300)
     return Figures(
         spawn_ms=min(spawns) * 1e3,
         rtt_p50_us=percentile(samples, 0.5) * 1e6,
@@ -159,6 +241,9 @@ async def measure(quick: bool = False) -> Figures:
         body_16mib_mb_per_s=mib16,
         cpu_bound_calls_per_s_1=cpu_1,
         cpu_bound_calls_per_s_2=cpu_2,
+        callback_calls_per_s=callback_rate,
+        callback_us=callback_us,
+        httpx_get_us=httpx_us,
     )
 
 
@@ -202,6 +287,17 @@ def main() -> None:
     print(
         f"{'CPU-bound calls/s, 2 instances':<34} {figures['cpu_bound_calls_per_s_2']:>12,.1f}"
         f" {'(x1 inst.)':>12} {scale:>8.2f}"
+    )
+    callback_ratio = figures["callback_us"] / figures["httpx_get_us"]
+    ratios["callback_over_httpx_get"] = callback_ratio
+    print(
+        f"{f'execute + {FETCHES} host.http.do calls/s':<34}"
+        f" {figures['callback_calls_per_s']:>12,.1f}"
+    )
+    print(
+        f"{'one host.http.do callback (us)':<34} {figures['callback_us']:>12,.1f}"
+        f" {figures['httpx_get_us']:>12,.1f} {callback_ratio:>8.2f}"
+        "   (vs the same GET by httpx in the host)"
     )
     print(json.dumps(result))
 
