@@ -4,9 +4,11 @@
 ``sum(range(metadata["spin"]))``, CPU-bound work, if given, and after
 ``metadata["fetches"]`` ``host.http.do`` GETs of ``metadata["url"]``, the
 callback-heavy call). ``executor.execute_stream``
-sends ``metadata["chunks"]`` chunks of ``metadata["size"]`` bytes.
+sends ``metadata["chunks"]`` chunks of ``metadata["size"]`` bytes (or, through the
+pipeline, the payload's ``{"chunks": n, "size": s}``).
 """
 
+import json
 from collections.abc import AsyncIterator
 
 from plugin_sdk import Plugin, host, run
@@ -37,8 +39,11 @@ async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
 
 @plugin.on("executor.execute_stream")
 async def execute_stream(request: api.ExecutorStreamRequest) -> AsyncIterator[object]:
-    chunk = b"x" * int(request.metadata.get("size", 100))
-    for _ in range(int(request.metadata.get("chunks", 1))):
+    asked = request.metadata
+    if "chunks" not in asked and request.payload.startswith(b"{"):
+        asked = json.loads(request.payload)  # a client request through the pipeline
+    chunk = b"x" * int(asked.get("size", 100))
+    for _ in range(int(asked.get("chunks", 1))):
         yield chunk
 
 

@@ -85,7 +85,7 @@ class PipelineSettings:
 
     api_keys: Sequence[str] = ()
     scheduler: str = "round-robin"
-    stream_window: int = 64
+    stream_window: int = 256
 
 
 @dataclass
