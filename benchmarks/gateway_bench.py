@@ -6,8 +6,10 @@ non-streaming and streaming chat completions) is sent twice, in the same run:
 
 * straight to the host API in this process (``open_host`` +
   ``host.handle(ClientRequest(...))``), the baseline;
-* through ``pluginrt run`` in its own process on a free loopback port, with
-  ``httpx.AsyncClient`` (one connection per client).
+* through ``pluginrt run`` in its own process on a free loopback port, with a
+  lean raw HTTP/1.1 keep-alive client (one connection per client). A full
+  client library would cost more CPU than the gateway itself on these 2-core
+  machines and measure itself instead (httpx: ~80% of a core at 64 streams).
 
 The gateway's overhead per request is the p50 difference. Last, the scale
 row: the 64-client non-streaming load through the gateway with the mock
@@ -34,7 +36,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import httpx
 import trio
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -160,26 +161,31 @@ async def _gateway(
     process = await trio.lowlevel.open_process(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    headers = {"authorization": f"Bearer {API_KEY}", "content-type": "application/json"}
-    limits = httpx.Limits(max_connections=max(CLIENTS), max_keepalive_connections=max(CLIENTS))
+    pool: list[_RawHTTP] = []
     try:
-        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-            await _wait_ready(client, port, process)
-            for stream, clients in loads:
-                body = _body(stream)
+        await _wait_ready(port, process)
+        for stream, clients in loads:
+            request = _request(_body(stream))
+            while len(pool) < clients:
+                pool.append(_RawHTTP(await trio.open_tcp_stream("127.0.0.1", port)))
 
-                async def call(body: bytes = body, stream: bool = stream) -> None:
-                    if stream:
-                        async with client.stream("POST", url, content=body, headers=headers) as r:
-                            async for _ in r.aiter_raw():
-                                pass
-                    else:
-                        r = await client.post(url, content=body, headers=headers)
-                    assert r.status_code == 200, r.status_code
+            async def call(request: bytes = request) -> None:
+                connection = pool.pop()
+                try:
+                    status = await connection.exchange(request)
+                except (ConnectionError, trio.BrokenResourceError):
+                    # The server closed an idle keep-alive connection: open another.
+                    await connection.stream.aclose()
+                    connection = _RawHTTP(await trio.open_tcp_stream("127.0.0.1", port))
+                    status = await connection.exchange(request)
+                finally:
+                    pool.append(connection)
+                assert status == 200, status
 
-                figures[_key(stream, clients)] = await _load(call, clients, total)
+            figures[_key(stream, clients)] = await _load(call, clients, total)
     finally:
+        for connection in pool:
+            await connection.stream.aclose()
         process.terminate()  # SIGTERM: a graceful stop, plugins included
         with trio.move_on_after(10):
             await process.wait()
@@ -189,18 +195,73 @@ async def _gateway(
     return figures
 
 
-async def _wait_ready(client: httpx.AsyncClient, port: int, process: trio.Process) -> None:
+def _request(body: bytes) -> bytes:
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class _RawHTTP:
+    """One keep-alive HTTP/1.1 connection: send a request, read its whole response."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.buffer = b""
+
+    async def _fill(self) -> None:
+        data = await self.stream.receive_some(65536)
+        if not data:
+            raise ConnectionError("the gateway closed the connection")
+        self.buffer += data
+
+    async def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            await self._fill()
+        taken, self.buffer = self.buffer[:size], self.buffer[size:]
+        return taken
+
+    async def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            await self._fill()
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line
+
+    async def exchange(self, request: bytes) -> int:
+        """Send ``request``; return the status once the body (sized or chunked) is read."""
+        await self.stream.send_all(request)
+        while b"\r\n\r\n" not in self.buffer:
+            await self._fill()
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        status = int(head[9:12])
+        headers = head.lower()
+        if b"transfer-encoding: chunked" in headers:
+            while size := int((await self._line()).split(b";")[0], 16):
+                await self._take(size + 2)
+            await self._line()  # the empty line after the last chunk
+        else:
+            length = headers.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0]
+            await self._take(int(length))
+        return status
+
+
+async def _wait_ready(port: int, process: trio.Process) -> None:
+    models = (
+        f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {API_KEY}\r\n\r\n"
+    ).encode()
     with trio.fail_after(30):
         while process.returncode is None:
             try:
-                answer = await client.get(
-                    f"http://127.0.0.1:{port}/v1/models",
-                    headers={"authorization": f"Bearer {API_KEY}"},
-                )
-                if answer.status_code == 200 and b"mock-small" in answer.content:
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+            except OSError:
+                await trio.sleep(0.05)
+                continue
+            async with stream:
+                if await _RawHTTP(stream).exchange(models) == 200:
                     return
-            except httpx.TransportError:
-                pass
             await trio.sleep(0.05)
     raise RuntimeError(f"pluginrt run exited with {process.returncode}")
 
