@@ -1,0 +1,93 @@
+"""Usage records while a usage plugin restarts: delivered once it is back, within a bound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from pluginrt.api import UsageRecord
+from pluginrt.host import PluginCrashed, PluginFailed, PluginUnavailable
+from pluginrt.pipeline._usage import UsageQueue
+
+
+class FlakyUsagePlugin:
+    """Fails its first ``failures`` notifications with ``error``, then takes them."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.id = "usage"
+        self.failures = failures
+        self.error = error
+        self.attempts = 0
+        self.records: list[UsageRecord] = []
+
+    async def notify(self, method: str, params: Any) -> None:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise self.error
+        self.records.append(params)
+
+
+async def _deliver(queue: UsageQueue, plugin: FlakyUsagePlugin, count: int = 1) -> None:
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            for n in range(count):
+                queue.put(UsageRecord(model=f"m{n}"), [plugin])  # type: ignore[list-item]
+            while len(plugin.records) < count:  # noqa: ASYNC110 - the queue sets no event
+                await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PluginUnavailable("usage", "restarting"),
+        PluginUnavailable("usage", "starting"),
+        PluginCrashed("usage", -9, ""),
+    ],
+)
+async def test_a_usage_record_waits_for_a_restarting_usage_plugin_and_is_delivered(
+    error: Exception,
+) -> None:
+    queue = UsageQueue(retry_for=30)
+    plugin = FlakyUsagePlugin(failures=3, error=error)
+    await _deliver(queue, plugin, count=2)
+    assert [r.model for r in plugin.records] == ["m0", "m1"]
+    assert queue.delivered == 2
+
+
+async def test_a_usage_record_for_a_failed_usage_plugin_is_dropped_at_once_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue = UsageQueue(retry_for=30)
+    plugin = FlakyUsagePlugin(failures=10**6, error=PluginFailed("usage", None))
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            queue.put(UsageRecord(model="m"), [plugin])  # type: ignore[list-item]
+            while plugin.attempts < 1:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+    assert plugin.attempts == 1
+    assert queue.delivered == 0
+    assert any("did not take a record" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_usage_plugin_that_stays_away_loses_the_record_after_the_retry_bound(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue = UsageQueue(retry_for=0.3)
+    plugin = FlakyUsagePlugin(failures=10**6, error=PluginUnavailable("usage", "restarting"))
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            queue.put(UsageRecord(model="m"), [plugin])  # type: ignore[list-item]
+            while not any("did not take a record" in r.getMessage() for r in caplog.records):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+            nursery.cancel_scope.cancel()
+    assert 1 < plugin.attempts < 20
+    assert queue.delivered == 0
