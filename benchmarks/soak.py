@@ -55,6 +55,10 @@ API_KEY = "sk-soak"
 MANAGEMENT_KEY = "mgmt-soak"
 #: Descriptors the host may legitimately hold more at the end (caches, a restart in flight).
 FD_TOLERANCE = 4
+#: Clients per httpx.AsyncClient (each its own connection pool).
+POOL = 25
+#: The host's log level (info: one access line per request, with its duration).
+LOG_LEVEL = os.environ.get("PLUGINRT_SOAK_LOG_LEVEL", "warning")
 #: The plugins of examples/gateway.yaml.
 PLUGINS = [
     ("mock", "mock_llm.py", 10),
@@ -87,7 +91,7 @@ def write_config(folder: Path, port: int) -> Path:
         "request-timeout: 30s",
         "shutdown-grace: 5s",
         "logging:",
-        "  level: warning",
+        f"  level: {LOG_LEVEL}",
         "plugins:",
     ]
     for plugin_id, script, priority in PLUGINS:
@@ -144,6 +148,15 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (0.0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def alive(pid: int) -> bool:
     """True if ``pid`` runs (a zombie waiting for its parent counts as gone)."""
     try:
@@ -166,10 +179,13 @@ class Results:
     rss: list[tuple[float, int]] = field(default_factory=list)
     plugin_pids: set[int] = field(default_factory=set)
 
+    started: float = field(default_factory=time.perf_counter)
+
     def error(self, kind: str, detail: str = "") -> None:
         self.errors[kind] += 1
-        if detail and kind not in self.samples:
-            self.samples[kind] = detail[:200]
+        if kind not in self.samples:
+            at = time.perf_counter() - self.started
+            self.samples[kind] = f"at {at:.1f} s: {detail[:200]}"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -333,16 +349,28 @@ async def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         await trio.sleep(0.5)
         fds_start = fd_count(host_pid)
         results.plugin_pids.update(children(host_pid))
-        limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+        # httpx's pool costs O(connections) per request: one AsyncClient per
+        # POOL clients keeps the load generator from measuring mostly itself.
+        pools = max(1, math.ceil(args.clients / POOL))
+        size = math.ceil(args.clients / pools)
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        options: dict[str, Any] = {"base_url": base, "limits": limits}
         headers = {"Authorization": f"Bearer {API_KEY}"}
         manage = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
         timeout = httpx.Timeout(60.0, connect=30.0)
-        started = time.perf_counter()
+        started = results.started = time.perf_counter()
+        host_cpu, own_cpu = cpu_seconds(host_pid), time.process_time()
         async with (
-            httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=timeout) as c,
+            contextlib.AsyncExitStack() as stack,
             httpx.AsyncClient(base_url=base, headers=manage, timeout=timeout) as manager,
             trio.open_nursery() as nursery,
         ):
+            http = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(headers=headers, timeout=timeout, **options)
+                )
+                for _ in range(pools)
+            ]
             deadline = trio.current_time() + args.seconds
             nursery.start_soon(sample_memory, results, host_pid)
             if args.kill_every > 0:
@@ -350,9 +378,10 @@ async def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             # Clients finish the request they are in after the deadline (bounded by the timeout).
             with trio.fail_after(args.seconds + 120):
                 async with trio.open_nursery() as clients:
-                    for _ in range(args.clients):
-                        clients.start_soon(client_loop, c, results, deadline)
+                    for n in range(args.clients):
+                        clients.start_soon(client_loop, http[n % pools], results, deadline)
             elapsed = time.perf_counter() - started
+            host_cpu, own_cpu = cpu_seconds(host_pid) - host_cpu, time.process_time() - own_cpu
             settled = await wait_all_running(manager)
             nursery.cancel_scope.cancel()
         # Keep-alive connections are closed now; give the host a moment to close its ends.
@@ -390,6 +419,8 @@ async def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         served_stream=results.served["stream"],
         served_plain=results.served["plain"],
         requests_per_second=round(total / elapsed, 1) if elapsed else 0.0,
+        host_cpu_percent=round(100 * host_cpu / elapsed) if elapsed else 0,
+        clients_cpu_percent=round(100 * own_cpu / elapsed) if elapsed else 0,
         errors=dict(results.errors.most_common()),
         error_samples=results.samples,
         lost=lost,
@@ -397,13 +428,20 @@ async def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         kills=len(results.kills),
         killed=dict(Counter(results.kills)),
         stream_p50_ms=round(percentile(results.latency["stream"], 0.5) * 1000, 1),
+        stream_p90_ms=round(percentile(results.latency["stream"], 0.90) * 1000, 1),
         stream_p99_ms=round(percentile(results.latency["stream"], 0.99) * 1000, 1),
         plain_p50_ms=round(percentile(results.latency["plain"], 0.5) * 1000, 1),
+        plain_p90_ms=round(percentile(results.latency["plain"], 0.90) * 1000, 1),
         plain_p99_ms=round(percentile(results.latency["plain"], 0.99) * 1000, 1),
+        max_ms=round(max(results.latency["plain"] + results.latency["stream"], default=0) * 1000),
         rss_peak_kib=peak,
         rss_first_kib=round(average(results.rss, 0, window)),
         rss_last_kib=round(average(results.rss, last_t - window, last_t + 1)),
         rss_window_s=window,
+        rss_by_window_kib=[
+            round(average(results.rss, lo, lo + window))
+            for lo in [i * window for i in range(max(1, math.ceil(last_t / window)))]
+        ],
         fds_start=fds_start,
         fds_end=fds_end,
         plugins_running_at_end=settled,
@@ -429,6 +467,8 @@ def show(report: dict[str, Any]) -> None:
           f"{r['killed']}")  # fmt: skip
     print(f"requests: {r['requests']} ({r['requests_per_second']}/s); served {r['served']} "
           f"(stream {r['served_stream']}, plain {r['served_plain']})")  # fmt: skip
+    print(f"CPU (of one core): host {r['host_cpu_percent']}%, the clients (this process) "
+          f"{r['clients_cpu_percent']}%, on {os.cpu_count()} cores")  # fmt: skip
     print(f"lost: {r['lost']}   unclean (client exceptions): {r['unclean']}")
     print("errors by kind:" + ("" if r["errors"] else " none"))
     for kind, count in r["errors"].items():
@@ -436,11 +476,14 @@ def show(report: dict[str, Any]) -> None:
         sample = r["error_samples"].get(kind)
         if sample:
             print(f"          e.g. {sample}")
-    print(f"latency stream: p50 {r['stream_p50_ms']} ms, p99 {r['stream_p99_ms']} ms")
-    print(f"latency plain:  p50 {r['plain_p50_ms']} ms, p99 {r['plain_p99_ms']} ms")
+    print(f"latency stream: p50 {r['stream_p50_ms']} ms, p90 {r['stream_p90_ms']} ms, "
+          f"p99 {r['stream_p99_ms']} ms")  # fmt: skip
+    print(f"latency plain:  p50 {r['plain_p50_ms']} ms, p90 {r['plain_p90_ms']} ms, "
+          f"p99 {r['plain_p99_ms']} ms; slowest of all {r['max_ms']} ms")  # fmt: skip
     window = f"{r['rss_window_s']:g} s"
     print(f"host RSS: peak {r['rss_peak_kib']} KiB; first {window} avg {r['rss_first_kib']} KiB, "
           f"last {window} avg {r['rss_last_kib']} KiB")  # fmt: skip
+    print(f"host RSS by {window}: {r['rss_by_window_kib']} KiB")
     print(f"host descriptors: start {r['fds_start']}, end {r['fds_end']}; "
           f"all plugins running again: {r['plugins_running_at_end']} "
           f"({r['plugin_processes_at_end']} processes)")  # fmt: skip
