@@ -25,31 +25,58 @@ logger = logging.getLogger("pluginrt.usage")
 _COMING_BACK = frozenset({"starting", "restarting"})
 
 
+class _Lane:
+    """One usage plugin's own bounded queue, so a slow or restarting one delays nobody else."""
+
+    def __init__(self, plugin: PluginLike, capacity: int) -> None:
+        self.plugin = plugin
+        self.send, self.receive = trio.open_memory_channel[UsageRecord](capacity)
+
+
 class UsageQueue:
-    """:meth:`put` never blocks: a full queue drops the record and counts it."""
+    """:meth:`put` never blocks: each usage plugin has a bounded queue of its own, and a
+    full one drops the record and counts it."""
 
     def __init__(self, capacity: int = 1024, *, retry_for: float = 10.0) -> None:
+        self.capacity = capacity
         self.retry_for = retry_for
-        self._send, self._receive = trio.open_memory_channel[
-            tuple[UsageRecord, Sequence[PluginLike]]
-        ](capacity)
         self.delivered = 0
         self.dropped = 0
+        self._lanes: dict[str, _Lane] = {}
+        self._nursery: trio.Nursery | None = None
 
     def put(self, record: UsageRecord, plugins: Sequence[PluginLike]) -> None:
-        if not plugins:
-            return
-        try:
-            self._send.send_nowait((record, plugins))
-        except trio.WouldBlock:
-            self.dropped += 1
-            logger.warning("usage queue full: a record was dropped (%d so far)", self.dropped)
+        for plugin in plugins:
+            lane = self._lanes.get(plugin.id)
+            if lane is None:
+                lane = self._lanes[plugin.id] = _Lane(plugin, self.capacity)
+                if self._nursery is not None:
+                    self._nursery.start_soon(self._serve, lane)
+            lane.plugin = plugin  # the newest handle under this id (a reload may replace it)
+            try:
+                lane.send.send_nowait(record)
+            except trio.WouldBlock:
+                self.dropped += 1
+                logger.warning(
+                    "usage queue of %s full: a record was dropped (%d so far)",
+                    plugin.id,
+                    self.dropped,
+                )
 
     async def run(self) -> None:
         """Deliver records until cancelled (run it in the host's nursery)."""
-        async for record, plugins in self._receive:
-            for plugin in plugins:
-                await self._deliver(plugin, record)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for lane in self._lanes.values():
+                    nursery.start_soon(self._serve, lane)
+                await trio.sleep_forever()
+        finally:
+            self._nursery = None
+
+    async def _serve(self, lane: _Lane) -> None:
+        async for record in lane.receive:
+            await self._deliver(lane.plugin, record)
 
     async def _deliver(self, plugin: PluginLike, record: UsageRecord) -> None:
         deadline = trio.current_time() + self.retry_for

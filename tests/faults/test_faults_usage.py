@@ -91,3 +91,21 @@ async def test_a_usage_plugin_that_stays_away_loses_the_record_after_the_retry_b
             nursery.cancel_scope.cancel()
     assert 1 < plugin.attempts < 20
     assert queue.delivered == 0
+
+
+async def test_a_restarting_usage_plugin_does_not_delay_records_for_another_one() -> None:
+    queue = UsageQueue(retry_for=60)
+    away = FlakyUsagePlugin(failures=10**6, error=PluginUnavailable("away", "restarting"))
+    away.id = "away"
+    here = FlakyUsagePlugin(failures=0, error=RuntimeError("unused"))
+    here.id = "here"
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            for n in range(3):
+                queue.put(UsageRecord(model=f"m{n}"), [away, here])  # type: ignore[list-item]
+            while len(here.records) < 3:  # noqa: ASYNC110 - the queue sets no event
+                await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+    assert [r.model for r in here.records] == ["m0", "m1", "m2"]
+    assert away.records == []
