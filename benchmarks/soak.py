@@ -176,13 +176,19 @@ class Results:
     samples: dict[str, str] = field(default_factory=dict)
     latency: dict[str, list[float]] = field(default_factory=lambda: {"stream": [], "plain": []})
     kills: list[str] = field(default_factory=list)
+    kill_times: list[tuple[float, str]] = field(default_factory=list)
     rss: list[tuple[float, int]] = field(default_factory=list)
     plugin_pids: set[int] = field(default_factory=set)
 
     started: float = field(default_factory=time.perf_counter)
 
+    #: When (seconds into the run) the client exceptions happened, the first 50.
+    exception_times: list[float] = field(default_factory=list)
+
     def error(self, kind: str, detail: str = "") -> None:
         self.errors[kind] += 1
+        if kind.startswith("exception") and len(self.exception_times) < 50:
+            self.exception_times.append(round(time.perf_counter() - self.started, 2))
         if kind not in self.samples:
             at = time.perf_counter() - self.started
             self.samples[kind] = f"at {at:.1f} s: {detail[:200]}"
@@ -269,7 +275,12 @@ async def running_plugins(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 
 async def chaos(
-    client: httpx.AsyncClient, results: Results, host_pid: int, every: float, deadline: float
+    client: httpx.AsyncClient,
+    results: Results,
+    host_pid: int,
+    every: float,
+    deadline: float,
+    victims: frozenset[str],
 ) -> None:
     while trio.current_time() + every < deadline:
         await trio.sleep(every)
@@ -278,6 +289,8 @@ async def chaos(
         except (httpx.HTTPError, OSError, ValueError, KeyError):
             plugins = []
         pids = {p["id"]: p["pid"] for p in plugins if p.get("pid")}
+        if victims:
+            pids = {plugin_id: pid for plugin_id, pid in pids.items() if plugin_id in victims}
         if not pids:  # the management API is down? fall back to the host's children
             pids = {str(pid): pid for pid in children(host_pid)}
         if not pids:
@@ -287,6 +300,7 @@ async def chaos(
         try:
             os.kill(pids[victim], signal.SIGKILL)
             results.kills.append(victim)
+            results.kill_times.append((round(time.perf_counter() - results.started, 2), victim))
         except ProcessLookupError:
             pass
 
@@ -374,7 +388,10 @@ async def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             deadline = trio.current_time() + args.seconds
             nursery.start_soon(sample_memory, results, host_pid)
             if args.kill_every > 0:
-                nursery.start_soon(chaos, manager, results, host_pid, args.kill_every, deadline)
+                victims = frozenset(filter(None, args.victims.split(",")))
+                nursery.start_soon(
+                    chaos, manager, results, host_pid, args.kill_every, deadline, victims
+                )
             # Clients finish the request they are in after the deadline (bounded by the timeout).
             with trio.fail_after(args.seconds + 120):
                 async with trio.open_nursery() as clients:
@@ -425,6 +442,8 @@ async def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         error_samples=results.samples,
         lost=lost,
         unclean=unclean,
+        exception_times_s=results.exception_times,
+        kill_times_s=results.kill_times,
         kills=len(results.kills),
         killed=dict(Counter(results.kills)),
         stream_p50_ms=round(percentile(results.latency["stream"], 0.5) * 1000, 1),
@@ -498,6 +517,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--kill-every", type=float, default=3.0, help="0: no chaos")
+    parser.add_argument("--victims", default="", help="plugin ids the chaos picks from (all)")
     parser.add_argument("--quick", action="store_true", help="20 clients, 5 s, a kill every 1 s")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (host.log)")
