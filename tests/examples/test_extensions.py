@@ -135,7 +135,11 @@ async def test_host_callbacks_reach_every_host_callback_with_the_calls_callback_
     assert fake.auths == {"callbacks-demo.json": {"type": "mock", "token": "demo"}}
     assert [log.message for log in fake.logs] == ["exercising every host callback"]
     methods = [method for method, _ in fake.calls]
-    assert methods[:3] == ["host.log", "host.http.do", "host.http.do_stream"]
+    # Calls are answered in order; a notification (host.log) is served by its own
+    # task, so it may be recorded after a call the plugin made later.
+    calls = [m for m in methods if m != "host.log"]
+    assert calls[:2] == ["host.http.do", "host.http.do_stream"]
+    assert methods.count("host.log") == 1
     assert {"host.http.stream_read", "host.model.execute", "host.auth.save", "host.auth.list"} <= (
         set(methods)
     )
