@@ -49,6 +49,8 @@ from typing import Any
 import httpx
 import trio
 
+from pluginrt.gateway._serve import KEEP_ALIVE_TIMEOUT
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 API_KEY = "sk-soak"
@@ -401,9 +403,10 @@ async def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             host_cpu, own_cpu = cpu_seconds(host_pid) - host_cpu, time.process_time() - own_cpu
             settled = await wait_all_running(manager)
             nursery.cancel_scope.cancel()
-        # Keep-alive connections are closed now; give the host a moment to close its ends.
+        # Keep-alive connections are closed now; the host closes its ends of the ones a
+        # client dropped when their idle timer runs out (hypercorn), so wait that long.
         fds_end = fd_count(host_pid)
-        with trio.move_on_after(10):
+        with trio.move_on_after(KEEP_ALIVE_TIMEOUT + 5):
             while fds_end > fds_start + FD_TOLERANCE:
                 await trio.sleep(0.2)
                 fds_end = fd_count(host_pid)

@@ -25,6 +25,12 @@ __all__ = ["serve"]
 
 logger = logging.getLogger("pluginrt.gateway")
 
+#: Seconds an idle keep-alive connection is kept. Longer than clients keep theirs
+#: (httpx and the OpenAI SDK: 5 s), or the server may close a connection just as a
+#: client reuses it; not much longer, because hypercorn's trio worker closes a
+#: connection the client dropped only once this idle timer has run out.
+KEEP_ALIVE_TIMEOUT = 15.0
+
 
 def _bind(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -49,6 +55,9 @@ async def serve(
     config.accesslog = None  # the Gateway writes one access line per request itself
     config.errorlog = logging.getLogger("pluginrt.gateway")
     config.include_server_header = False
+    # Longer than clients keep idle connections (httpx and the OpenAI SDK: 5 s), so the
+    # server never closes a connection at the moment a client reuses it.
+    config.keep_alive_timeout = KEEP_ALIVE_TIMEOUT
     stop = trio.Event()
     hypercorn_serve: Any = hypercorn.trio.serve
     async with trio.open_nursery() as nursery:
