@@ -84,6 +84,8 @@ def _level(level: str) -> ThinkingConfig:
 
 def usage_detail(body: bytes) -> UsageDetail | None:
     """Token counts from a response body or stream chunk (OpenAI, Claude or Gemini shape)."""
+    if b"usage" not in body:  # most stream chunks: no need to decode them
+        return None
     text = body.strip()
     if text.startswith(b"data:"):
         text = text[5:].strip()

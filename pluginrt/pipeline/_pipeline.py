@@ -125,6 +125,11 @@ def _has(plugin: PluginLike, capability: str) -> bool:
     return getattr(plugin.capabilities, capability) is not None
 
 
+def _chain(plugins: Sequence[PluginLike], capability: str) -> list[PluginLike]:
+    """The plugins (already in order) that declare ``capability`` (a Capabilities attribute)."""
+    return [p for p in plugins if _has(p, capability)]
+
+
 def status_of(exc: BaseException) -> int:
     """The HTTP status a failed step maps to (SEMANTICS.md's last section); the one seam.
 
@@ -265,14 +270,11 @@ class Pipeline:
         )
         return False
 
-    def chain(self, state_or_plugins: Sequence[PluginLike], capability: str) -> list[PluginLike]:
-        return [p for p in state_or_plugins if _has(p, capability)]
-
     # ----------------------------------------------------- frontend auth
 
     async def _authenticate(self, state: _State) -> None:
         request = state.request
-        providers = self.chain(state.plugins, "frontend_auth_provider")
+        providers = _chain(state.plugins, "frontend_auth_provider")
         exclusive = [p for p in providers if p.capabilities.frontend_auth_provider_exclusive]
         keys: Sequence[str] = () if exclusive else self.settings.api_keys
         if exclusive:
@@ -345,7 +347,9 @@ class Pipeline:
         payload = await self._translate_request(state, source, payload, upstream_model)
         payload = await self._apply_thinking(state, route, payload)
         state.payload = payload
-        executor_request = ExecutorRequest(
+        # A stream's params are the same request plus its stream_id and window.
+        request_type = ExecutorStreamRequest if state.stream else ExecutorRequest
+        executor_request = request_type(
             model=upstream_model,
             format=state.output_format,
             stream=state.stream,
@@ -380,16 +384,13 @@ class Pipeline:
         return ClientResponse(status, headers, body)
 
     async def _execute_stream(
-        self, state: _State, route: Route, executor_request: ExecutorRequest, source: str
+        self, state: _State, route: Route, params: ExecutorRequest, source: str
     ) -> ClientStream:
+        assert isinstance(params, ExecutorStreamRequest)
         executor = route.executor
         window = self.settings.stream_window
         incoming = executor.open_stream(window)
-        params = ExecutorStreamRequest(
-            **{f: getattr(executor_request, f) for f in executor_request.__struct_fields__},
-            stream_id=incoming.stream_id,
-            window=window,
-        )
+        params.stream_id, params.window = incoming.stream_id, window
         scope = self.callbacks.open(state.request_id, executor.id, state.proxy_url)
         try:
             start = await executor.call(
@@ -404,7 +405,7 @@ class Pipeline:
             raise
         interceptors = [
             p
-            for p in self.chain(state.plugins, "stream_chunk_interceptor")
+            for p in _chain(state.plugins, "stream_chunk_interceptor")
             if p.id != state.exclude
         ]
         headers = {k: list(v) for k, v in start.headers.items()}
@@ -560,7 +561,7 @@ class Pipeline:
     async def _intercept_request(
         self, state: _State, method: str, to_format: str, model: str
     ) -> None:
-        for plugin in self.chain(state.plugins, "request_interceptor"):
+        for plugin in _chain(state.plugins, "request_interceptor"):
             if plugin.id == state.exclude:
                 continue
             params = RequestInterceptRequest(
@@ -599,7 +600,7 @@ class Pipeline:
         offered = [a.candidate() for a in candidates]
         by_id = {a.data.id: a for a in candidates}
         builtin = self.settings.scheduler
-        schedulers = self.chain(state.plugins, "scheduler")
+        schedulers = _chain(state.plugins, "scheduler")
         if schedulers:
             plugin = schedulers[0]
             params = SchedulerPickRequest(
@@ -640,7 +641,7 @@ class Pipeline:
 
     async def _normalize_request(self, state: _State, source: str) -> bytes:
         body = state.body
-        for plugin in self.chain(state.plugins, "request_normalizer"):
+        for plugin in _chain(state.plugins, "request_normalizer"):
             params = RequestTransformRequest(
                 from_format=source,
                 to_format=state.input_format,
@@ -665,7 +666,7 @@ class Pipeline:
             stream=state.stream,
             body=body,
         )
-        for plugin in self.chain(state.plugins, "request_translator"):
+        for plugin in _chain(state.plugins, "request_translator"):
             answer = await self._try(state, plugin, "request.translate", params, PayloadResponse)
             if answer is not None and answer.body:
                 return answer.body
@@ -680,7 +681,7 @@ class Pipeline:
         if config is None:
             return payload
         state.thinking_effort = config.level or config.mode
-        for plugin in self.chain(state.plugins, "thinking_applier"):
+        for plugin in _chain(state.plugins, "thinking_applier"):
             decl = plugin.capabilities.thinking_applier
             if decl is None or decl.identifier.lower() != route.provider:
                 continue
@@ -707,7 +708,7 @@ class Pipeline:
                 translated_request=state.payload,
                 body=body,
             )
-            for plugin in self.chain(state.plugins, "response_translator"):
+            for plugin in _chain(state.plugins, "response_translator"):
                 answer = await self._try(
                     state, plugin, "response.translate", params, PayloadResponse
                 )
@@ -728,7 +729,7 @@ class Pipeline:
             if method == "response.normalize_before"
             else "response_after_translator"
         )
-        for plugin in self.chain(state.plugins, capability):
+        for plugin in _chain(state.plugins, capability):
             params = ResponseTransformRequest(
                 from_format=state.output_format,
                 to_format=normalize_format(state.request.format),
@@ -746,7 +747,7 @@ class Pipeline:
     async def _intercept_response(
         self, state: _State, source: str, headers: Headers, body: bytes
     ) -> tuple[int, Headers, bytes]:
-        for plugin in self.chain(state.plugins, "response_interceptor"):
+        for plugin in _chain(state.plugins, "response_interceptor"):
             if plugin.id == state.exclude:
                 continue
             params = ResponseInterceptRequest(
