@@ -3,9 +3,12 @@
 Guarantees:
 
 - Reading never waits on anyone: the reader routes each line synchronously
-  (responses to their callers, chunks into bounded stream buffers, requests
-  to new handler tasks), so a slow consumer or handler never delays another
-  call on the same connection.
+  (responses to their callers, chunks into bounded stream buffers), so a
+  slow consumer or handler never delays another call on the same
+  connection. A request's handler starts right in the reader; the first
+  time it has to wait, the reader task stays with it and a new reader
+  takes over the lines still to route. A handler that never waits thus
+  costs no task at all; each runs in its own copy of the reader's context.
 - Every request received gets exactly one response, whether its handler
   returns, raises, is cancelled with ``$/cancel``, or gets bad params —
   unless the connection itself is gone.
@@ -18,14 +21,16 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import heapq
 import itertools
 import logging
 import math
 import os
+import types
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -83,6 +88,8 @@ _DIRECT_MAX = 64 * 1024
 #: The pipe buffer asked for, and the largest read (reads grow while they come back full).
 _PIPE_SIZE = 1024 * 1024
 _MIN_READ = 64 * 1024
+#: Lines routed between checkpoints (for the writer, and fairness).
+_ROUTE_BATCH = 64
 
 
 def _fd_of(stream: trio.abc.SendStream | trio.abc.ReceiveStream) -> int:
@@ -216,6 +223,11 @@ class Connection:
         self._running: dict[Id, trio.CancelScope] = {}
         # Calls we gave up on (timeout, cancelled caller): their late answers are expected.
         self._abandoned: dict[Id, None] = {}
+        self._framer = LineFramer(max_line)
+        # Lines read but not yet routed, handed from one reader task to the next.
+        self._lines: deque[bytes] = deque()
+        # A handler started in the reader that has to wait (see _route_lines).
+        self._suspended: tuple[contextvars.Context, Coroutine[Any, Any, None], Any] | None = None
         self._notifications: dict[str, deque[Message]] = {}
         self._notification_lot = trio.lowlevel.ParkingLot()
         self._incoming: dict[str, IncomingStream] = {}
@@ -453,6 +465,7 @@ class Connection:
             and len(data) < _DIRECT_MAX
             and len(self._pending) + len(self._running) <= 1
             and not self._outgoing
+            and not self._lines
         ):
             # A quiet connection (nothing queued, the writer asleep, at most this
             # call under way): write now, sparing a task switch; the writer takes
@@ -519,11 +532,26 @@ class Connection:
     # --------------------------------------------------------------- reading
 
     async def _reader(self) -> None:
-        framer = LineFramer(self._max_line)
+        suspended = await self._read()
+        if suspended is not None:
+            await _continue(*suspended)
+
+    async def _read(
+        self,
+    ) -> tuple[contextvars.Context, Coroutine[Any, Any, None], Any] | None:
+        """Route lines until the connection ends, or until a handler started here waits:
+        then start a new reader and return that handler, for this task to go on running."""
         reason: BaseException
         try:
             size = _MIN_READ
             while True:
+                suspended = await self._route_lines()
+                if suspended is not None:
+                    assert self._nursery is not None
+                    self._nursery.start_soon(self._reader)
+                    return suspended
+                if self._closed_reason is not None:
+                    return None
                 data = await self._receive_stream.receive_some(size)
                 # A full read means more is waiting: read more at once, up to the pipe's size.
                 size = min(size * 2, _PIPE_SIZE) if len(data) == size else _MIN_READ
@@ -532,16 +560,30 @@ class Connection:
                     if self._on_eof is not None:
                         reason = await self._on_eof() or reason
                     break
-                for line in framer.feed(bytes(data)):
-                    self._on_line(line)
-                    if self._closed_reason is not None:
-                        return
+                self._lines.extend(self._framer.feed(bytes(data)))
         except LineTooLong as exc:
             reason = ProtocolError(f"{self.name}: {exc}")
             logger.error("%s", reason)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             reason = ConnectionClosed(f"{self.name}: the connection broke ({exc})")
         self.close(reason)
+        return None
+
+    async def _route_lines(
+        self,
+    ) -> tuple[contextvars.Context, Coroutine[Any, Any, None], Any] | None:
+        lines = self._lines
+        routed = 0
+        while lines and self._closed_reason is None:
+            self._on_line(lines.popleft())
+            suspended = self._suspended
+            if suspended is not None:
+                self._suspended = None
+                return suspended
+            routed += 1
+            if routed % _ROUTE_BATCH == 0:
+                await trio.lowlevel.checkpoint()  # let the writer send the answers so far
+        return None
 
     def _on_line(self, line: bytes) -> None:
         if line.startswith(_CHUNK_PREFIX):
@@ -655,6 +697,16 @@ class Connection:
             return
         scope = trio.CancelScope()
         self._running[id] = scope
+        if nursery is None and replies is None:
+            # Start it right here (see _route_lines): most handlers never wait.
+            context = contextvars.copy_context()
+            coro = self._serve(handler, message, id, scope, reply)
+            try:
+                trap = context.run(coro.send, None)
+            except StopIteration:
+                return
+            self._suspended = (context, coro, trap)
+            return
         target = nursery or self._handler_nursery
         assert target is not None
         target.start_soon(self._serve, handler, message, id, scope, reply)
@@ -820,6 +872,27 @@ class Connection:
         except BaseExceptionGroup as group:
             if self._closed_reason is None or not _closing_noise(group):
                 raise
+
+
+@types.coroutine
+def _continue(
+    context: contextvars.Context, coro: Coroutine[Any, Any, None], trap: Any
+) -> Generator[Any, Any, None]:
+    """Go on running ``coro`` in this task, in ``context``, from ``trap``, the
+    first thing it gave trio to wait on (its first step ran in this task too)."""
+    while True:
+        try:
+            sent = yield trap
+        except BaseException as exc:
+            try:
+                trap = context.run(coro.throw, exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                trap = context.run(coro.send, sent)
+            except StopIteration:
+                return
 
 
 def _closing_noise(group: BaseExceptionGroup[BaseException]) -> bool:
