@@ -14,7 +14,10 @@ per-field ``msgspec.field(name=...)`` where the seed gives a ``json`` tag).
 
 from __future__ import annotations
 
+import collections.abc
 import datetime
+import types
+import typing
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import msgspec
@@ -68,18 +71,54 @@ Header = Map[str, List[str]]
 Values = Map[str, List[str]]
 
 
-def _empty_of(t: msgspec.inspect.Type) -> Any:
-    """The factory of the empty value a nullable ``t`` stands for, else None."""
-    if isinstance(t, msgspec.inspect.UnionType):
-        rest = [m for m in t.types if not isinstance(m, msgspec.inspect.NoneType)]
-        if len(rest) == 1 and len(rest) < len(t.types):
-            t = rest[0]
-            if isinstance(t, msgspec.inspect.BytesType):
-                return bytes
-            if isinstance(t, msgspec.inspect.ListType):
-                return list
-            if isinstance(t, msgspec.inspect.DictType):
-                return dict
+# What msgspec decodes as an array or an object (its own table of concrete types),
+# by the origin typing.get_origin() gives.
+_LISTS: frozenset[Any] = frozenset(
+    {
+        list,
+        collections.abc.Collection,
+        collections.abc.MutableSequence,
+        collections.abc.Sequence,
+    }
+)
+_DICTS: frozenset[Any] = frozenset({dict, collections.abc.MutableMapping, collections.abc.Mapping})
+
+
+def _bare(t: Any) -> Any:
+    """``t`` without the wrappers msgspec looks through: Annotated, Final, NewType."""
+    while True:
+        origin = typing.get_origin(t)
+        if origin is typing.Annotated or origin is typing.Final:
+            t = typing.get_args(t)[0]
+        elif getattr(t, "__supertype__", None) is not None:
+            t = t.__supertype__
+        else:
+            return t
+
+
+def _nullable(t: Any) -> Any:
+    """The other member of a union of None and exactly one other type (UNSET aside), else None."""
+    t = _bare(t)
+    if typing.get_origin(t) not in (typing.Union, types.UnionType):
+        return None
+    members = [_bare(m) for m in typing.get_args(t) if m is not msgspec.UnsetType]
+    rest = [m for m in members if m is not type(None)]
+    return rest[0] if len(rest) == 1 < len(members) else None
+
+
+def _empty_of(t: Any) -> tuple[Any, tuple[Any, ...]] | None:
+    """For a nullable bytes, array or object type ``t``: the factory of the empty
+    value its ``null`` stands for, and its type arguments; else None."""
+    member = _nullable(t)
+    if member is None:
+        return None
+    if member is bytes:
+        return bytes, ()
+    container = typing.get_origin(member) or member
+    if container in _LISTS:
+        return list, typing.get_args(member)
+    if container in _DICTS:
+        return dict, typing.get_args(member)
     return None
 
 
@@ -105,23 +144,19 @@ _Fixer = tuple[str, Any, Any, bool]
 
 
 def _fixers_for(cls: type[Wire]) -> tuple[_Fixer, ...]:
-    info = msgspec.inspect.type_info(cls)
-    assert isinstance(info, msgspec.inspect.StructType)
+    # Only this class's own annotations are resolved: msgspec.inspect.type_info
+    # would resolve every nested type's too, milliseconds on a plugin's first call.
     fixers: list[_Fixer] = []
-    for field in info.fields:
-        outer = _empty_of(field.type)
-        if outer is None:
+    for field in msgspec.structs.fields(cls):
+        empty = _empty_of(field.type)
+        if empty is None:
             continue
-        assert isinstance(field.type, msgspec.inspect.UnionType)
-        container = next(
-            m for m in field.type.types if not isinstance(m, msgspec.inspect.NoneType)
-        )
+        outer, args = empty
+        is_dict = outer is dict
         inner = None
-        is_dict = isinstance(container, msgspec.inspect.DictType)
-        if isinstance(container, msgspec.inspect.DictType):
-            inner = _empty_of(container.value_type)
-        elif isinstance(container, msgspec.inspect.ListType):
-            inner = _empty_of(container.item_type)
+        if args:  # a list's items, a dict's values
+            nested = _empty_of(args[-1])
+            inner = None if nested is None else nested[0]
         fixers.append((field.name, outer, inner, is_dict))
     return tuple(fixers)
 
