@@ -23,31 +23,37 @@ class LineFramer:
     lines (and a lone ``\\r`` before the newline) are dropped.
     """
 
-    __slots__ = ("_buffer", "_max_line")
+    __slots__ = ("_max_line", "_parts", "_pending")
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
-        self._buffer = bytearray()
+        # The start of a line whose newline has not come yet, as the pieces
+        # read (joined once, when it ends: a big message is copied once).
+        self._parts: list[bytes] = []
+        self._pending = 0
         self._max_line = max_line
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data``; return the lines it completed. Raises :class:`LineTooLong`."""
         if b"\n" not in data:
-            self._buffer += data
-            if len(self._buffer) > self._max_line:
-                raise LineTooLong(self._max_line)
+            if data:
+                self._pending += len(data)
+                if self._pending > self._max_line:
+                    raise LineTooLong(self._max_line)
+                self._parts.append(bytes(data))
             return []
-        if self._buffer:
-            self._buffer += data
-            chunk = bytes(self._buffer)
-            self._buffer.clear()
-        else:
-            chunk = data
-        lines = chunk.split(b"\n")
+        lines = bytes(data).split(b"\n")
+        if self._parts:
+            if self._pending + len(lines[0]) > self._max_line:
+                raise LineTooLong(self._max_line)
+            self._parts.append(lines[0])
+            lines[0] = b"".join(self._parts)
+            self._parts.clear()
         rest = lines.pop()
+        self._pending = len(rest)
         if rest:
             if len(rest) > self._max_line:
                 raise LineTooLong(self._max_line)
-            self._buffer += rest
+            self._parts.append(rest)
         out = []
         for line in lines:
             if len(line) > self._max_line:
@@ -61,4 +67,4 @@ class LineFramer:
     @property
     def pending(self) -> int:
         """Bytes held of a line whose newline has not arrived yet."""
-        return len(self._buffer)
+        return self._pending
