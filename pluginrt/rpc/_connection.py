@@ -141,9 +141,8 @@ class _Result(msgspec.Struct):
     result: Any
 
 
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What a handler knows about the call it serves."""
+class CallContext(msgspec.Struct, frozen=True):
+    """What a handler knows about the call it serves (a Struct: made once per call, cheaply)."""
 
     connection: Connection
     method: str
