@@ -4,7 +4,10 @@ Runs ``benchmarks/echo_plugin.py`` under :func:`pluginrt.host.open_plugins`
 and measures ``executor.execute`` round trips (one in flight, 64 in flight),
 a stream of 100-byte chunks, 1 MiB and 16 MiB body round trips and spawn plus
 handshake; every figure is also given as a ratio to the floor
-(``benchmarks/floor.py``) measured in the same run. Last, CPU-bound calls
+(``benchmarks/floor.py``) measured in the same run. Spawn has a second
+reference, taken alternately with it: the floor's child importing trio too
+(``reference.spawn_floor_trio_ms`` in the JSON), so what the stack's import costs and what
+pluginrt adds on top can be told apart. Last, CPU-bound calls
 (64 in flight) on one instance and on ``instances=2``, and their ratio; and
 the callback-heavy call: through :func:`pluginrt.open_host` (which serves
 ``host.http.do`` with httpx), one execute doing 10 ``host.http.do`` GETs of a
@@ -35,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from floor import measure as measure_floor
 from floor import percentile
+from floor import spawn_s as floor_spawn_s
 
 from pluginrt.api import (
     ExecutorRequest,
@@ -56,6 +60,8 @@ FETCHES = 10
 @dataclass
 class Figures:
     spawn_ms: float
+    #: Not pluginrt's: the floor's child plus ``import trio``, spawned alternately with it.
+    spawn_floor_trio_ms: float
     rtt_p50_us: float
     rtt_p99_us: float
     calls_per_s_64: float
@@ -130,6 +136,16 @@ async def body(handle: PluginHandle, size: int, rounds: int) -> float:
         answer = await execute(handle, request)
         assert len(answer.payload) == size
     return size * rounds / (time.perf_counter() - started) / 1e6
+
+
+async def spawn_times(count: int) -> tuple[list[float], list[float]]:
+    """``count`` spawns of the plugin and of the floor's child importing trio, alternately."""
+    plugin, reference = [], []
+    for _ in range(count):
+        # A blocking subprocess on the loop: nothing else runs on it yet.
+        reference.append(floor_spawn_s(import_trio=True))
+        plugin.append(await spawn_time())
+    return plugin, reference
 
 
 async def spawn_time() -> float:
@@ -211,7 +227,8 @@ async def callback_heavy(rounds: int) -> tuple[float, float, float]:
 
 
 async def measure(quick: bool = False) -> Figures:
-    spawns = [await spawn_time() for _ in range(1 if quick else 3)]
+    # One spawn alone swings by half on a busy machine: the best of three, even quick.
+    spawns, trio_spawns = await spawn_times(3 if quick else 5)
     async with open_plugins([spec()]) as plugins:
         handle = plugins["echo"]
         assert handle.state == "running", handle.last_error
@@ -232,6 +249,7 @@ async def measure(quick: bool = False) -> Figures:
     callback_rate, callback_us, httpx_us = await callback_heavy(30 if quick else 300)
     return Figures(
         spawn_ms=min(spawns) * 1e3,
+        spawn_floor_trio_ms=min(trio_spawns) * 1e3,
         rtt_p50_us=percentile(samples, 0.5) * 1e6,
         rtt_p99_us=percentile(samples, 0.99) * 1e6,
         calls_per_s_64=rate,
@@ -269,16 +287,26 @@ def main() -> None:
     logging.getLogger("pluginrt").setLevel(logging.ERROR)  # no declaration warnings
     floor = asdict(measure_floor(args.quick))
     figures = asdict(trio.run(measure, args.quick))
+    reference = {"spawn_floor_trio_ms": figures.pop("spawn_floor_trio_ms")}
     ratios: dict[str, float] = {}
     print(f"{'':<34} {'pluginrt':>12} {'floor':>12} {'ratio':>8}")
     for key, label, base in ROWS:
         ratios[key] = figures[key] / floor[base]
         print(f"{label:<34} {figures[key]:>12,.1f} {floor[base]:>12,.1f} {ratios[key]:>8.2f}")
+        if key == "spawn_ms":
+            # How much of the spawn is the stack's import, how much pluginrt's own.
+            ratios["spawn_over_floor_trio"] = figures[key] / reference["spawn_floor_trio_ms"]
+            print(
+                f"{'spawn, floor + import trio (ms)':<34} {'':>12}"
+                f" {reference['spawn_floor_trio_ms']:>12,.1f}"
+                f" {ratios['spawn_over_floor_trio']:>8.2f}"
+            )
     result: dict[str, Any] = {
         "benchmark": "pluginrt",
         "quick": args.quick,
         "pluginrt": figures,
         "floor": floor,
+        "reference": reference,
         "ratio_to_floor": ratios,
     }
     scale = figures["cpu_bound_calls_per_s_2"] / figures["cpu_bound_calls_per_s_1"]
