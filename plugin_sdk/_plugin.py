@@ -34,7 +34,10 @@ SERVABLE: Final = {
     name: m for name, m in METHODS.items() if m.direction == "host->plugin" and m.capability
 }
 #: Capability wire key (``"Executor"``) -> :class:`Capabilities` attribute (``"executor"``).
-_ATTRIBUTE: Final = {f.encode_name: f.name for f in msgspec.structs.fields(Capabilities)}
+#: (From the names alone: msgspec.structs.fields would resolve every annotation at import.)
+_ATTRIBUTE: Final = dict(
+    zip(Capabilities.__struct_encode_fields__, Capabilities.__struct_fields__, strict=True)
+)
 #: Capabilities the host identifies by name; the identifier defaults to the plugin's name.
 _IDENTIFIED: Final = frozenset({"AuthProvider", "FrontendAuthProvider", "Executor",
                                 "ThinkingApplier"})  # fmt: skip
