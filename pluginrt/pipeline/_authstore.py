@@ -163,10 +163,12 @@ class AuthStore:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     async def load(self, plugins: Sequence[PluginLike]) -> None:
-        """(Re)read every ``*.json`` file; the bad ones are logged by name and skipped."""
+        """(Re)read every ``*.json`` file but dot files; bad ones are logged and skipped."""
         self.ensure_directory()
         entries: dict[str, AuthEntry] = {}
         for path in sorted(self.directory.glob("*.json")):
+            if path.name.startswith("."):  # pathlib's glob matches dot files; we never write them
+                continue
             entry = await self._parse(plugins, path)
             if entry is not None:
                 entries[entry.name] = entry

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import trio
 import trio.testing
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_faults_fuzz import EXAMPLES
 
@@ -255,6 +255,7 @@ _auth_files = st.dictionaries(
 
 @fuzz
 @given(_auth_files)
+@example(files={".hidden.json": b'{"type":"x"}'})  # pathlib's glob matches dot files
 def test_fuzz_any_auth_file_contents_load_without_raising_and_bad_files_are_skipped(
     files: dict[str, bytes],
 ) -> None:
