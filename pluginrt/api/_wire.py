@@ -15,7 +15,10 @@ per-field ``msgspec.field(name=...)`` where the seed gives a ``json`` tag).
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import datetime
+import inspect
+import sys
 import types
 import typing
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
@@ -143,22 +146,65 @@ def go(name: str) -> str:
 _Fixer = tuple[str, Any, Any, bool]
 
 
+def _fixer_of(t: Any) -> tuple[Any, Any, bool] | None:
+    """The fixer's (empty factory, inner factory or None, inner is dict) for a field
+    of resolved type ``t``; None if its ``null`` needs no fixing."""
+    empty = _empty_of(t)
+    if empty is None:
+        return None
+    outer, args = empty
+    inner = None
+    if args:  # a list's items, a dict's values
+        nested = _empty_of(args[-1])
+        inner = None if nested is None else nested[0]
+    return outer, inner, outer is dict
+
+
+def _unresolved(t: Any) -> bool:
+    """True if ``t`` still holds a name to look up (or text that may be one)."""
+    return isinstance(t, str | typing.ForwardRef) or any(_unresolved(a) for a in typing.get_args(t))
+
+
+#: Fixers by annotation text and module: the same few texts ("CapabilityDecl | None",
+#: "str", "Header") recur across the contract, and evaluating one compiles it.
+_BY_TEXT: dict[tuple[str, str], tuple[Any, Any, bool] | None] = {}
+
+
 def _fixers_for(cls: type[Wire]) -> tuple[_Fixer, ...]:
-    # Only this class's own annotations are resolved: msgspec.inspect.type_info
-    # would resolve every nested type's too, milliseconds on a plugin's first call.
+    # Only this class's own fields are resolved (msgspec.inspect.type_info would
+    # resolve every nested type too, milliseconds on a plugin's first call), and
+    # each distinct annotation text once, in its module's namespace (the contract
+    # names module-level types). Anything else is left to msgspec.structs.fields.
+    if getattr(cls, "__parameters__", None):  # a generic: msgspec substitutes its arguments
+        return _fixers_by_msgspec(cls)
+    annotations: dict[str, tuple[str, Any]] = {}
+    for owner in cls.__mro__:
+        for name, annotation in inspect.get_annotations(owner).items():
+            annotations.setdefault(name, (owner.__module__, annotation))
     fixers: list[_Fixer] = []
-    for field in msgspec.structs.fields(cls):
-        empty = _empty_of(field.type)
-        if empty is None:
-            continue
-        outer, args = empty
-        is_dict = outer is dict
-        inner = None
-        if args:  # a list's items, a dict's values
-            nested = _empty_of(args[-1])
-            inner = None if nested is None else nested[0]
-        fixers.append((field.name, outer, inner, is_dict))
+    for name in cls.__struct_fields__:
+        module, annotation = annotations[name]
+        key = (module, annotation) if isinstance(annotation, str) else None
+        if key is not None and key in _BY_TEXT:
+            fixer = _BY_TEXT[key]
+        else:
+            t = annotation
+            if key is not None:
+                with contextlib.suppress(Exception):  # then msgspec says what is wrong
+                    t = eval(annotation, vars(sys.modules[module]))
+            if _unresolved(t):  # text, or a quoted name inside
+                return _fixers_by_msgspec(cls)
+            fixer = _fixer_of(t)
+            if key is not None:
+                _BY_TEXT[key] = fixer
+        if fixer is not None:
+            fixers.append((name, *fixer))
     return tuple(fixers)
+
+
+def _fixers_by_msgspec(cls: type[Wire]) -> tuple[_Fixer, ...]:
+    fixers = ((f.name, _fixer_of(f.type)) for f in msgspec.structs.fields(cls))
+    return tuple((name, *fixer) for name, fixer in fixers if fixer is not None)
 
 
 class Wire(msgspec.Struct, kw_only=True, omit_defaults=True):
