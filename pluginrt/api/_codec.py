@@ -19,7 +19,8 @@ __all__ = ["DecodeError", "ValidationError", "decode", "encode"]
 
 T = TypeVar("T")
 
-_PATH = re.compile(r" - at `(?P<path>[^`]*)`$")
+#: Compiled on the first validation error (re caches it): not at every plugin's import.
+_PATH = r" - at `(?P<path>[^`]*)`$"
 
 
 class DecodeError(msgspec.DecodeError):
@@ -75,7 +76,7 @@ def decode(data: bytes | bytearray | memoryview | str | msgspec.Raw, type: Any) 
         return decoder.decode(data)
     except msgspec.ValidationError as exc:
         reason = str(exc)
-        match = _PATH.search(reason)
+        match = re.search(_PATH, reason)
         raise ValidationError(
             _type_name(type), reason, match.group("path") if match else "$"
         ) from None
