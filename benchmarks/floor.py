@@ -14,6 +14,7 @@ Prints a table, then one JSON line with every figure.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -96,10 +97,10 @@ class Floor:
 
 
 class _Child:
-    def __init__(self, import_trio: bool = False) -> None:
+    def __init__(self, imports: tuple[str, ...] = ()) -> None:
         argv = [sys.executable, os.path.abspath(__file__), "--child"]
-        if import_trio:
-            argv.append("--import-trio")
+        for module in imports:
+            argv += ["--import", module]
         started = time.perf_counter()
         self.process = subprocess.Popen(
             argv,
@@ -132,10 +133,10 @@ class _Child:
         self.stdout.close()
 
 
-def spawn_s(import_trio: bool = False) -> float:
-    """Seconds from starting a child to its first answer; ``import_trio``: the child
-    imports trio first (what the SDK's stack costs a plugin before any of its own code)."""
-    probe = _Child(import_trio)
+def spawn_s(imports: tuple[str, ...] = ()) -> float:
+    """Seconds from starting a child to its first answer. The child imports ``imports``
+    first: ``("trio",)`` is what a plugin's stack costs before any code of pluginrt's."""
+    probe = _Child(imports)
     probe.close()
     return probe.spawn_s
 
@@ -220,11 +221,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a second or two")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--import-trio", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--import", dest="imports", action="append", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        if args.import_trio:
-            import trio  # noqa: F401 - its import is the figure
+        for module in args.imports or ():
+            importlib.import_module(module)  # what the import costs is the figure
         child()
         return
     floor = measure(args.quick)

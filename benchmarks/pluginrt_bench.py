@@ -4,10 +4,12 @@ Runs ``benchmarks/echo_plugin.py`` under :func:`pluginrt.host.open_plugins`
 and measures ``executor.execute`` round trips (one in flight, 64 in flight),
 a stream of 100-byte chunks, 1 MiB and 16 MiB body round trips and spawn plus
 handshake; every figure is also given as a ratio to the floor
-(``benchmarks/floor.py``) measured in the same run. Spawn has a second
-reference, taken alternately with it: the floor's child importing trio too
-(``reference.spawn_floor_trio_ms`` in the JSON), so what the stack's import costs and what
-pluginrt adds on top can be told apart. Last, CPU-bound calls
+(``benchmarks/floor.py``) measured in the same run. Spawn has two more
+references, taken in turn with it: the floor's child importing trio, and
+importing plugin_sdk, before it answers (``reference`` in the JSON). From the
+floor to the first is the stack's import; from there to the second, pluginrt's
+own imports; the rest of the plugin's spawn is its script, its loop's start and
+the handshake. Last, CPU-bound calls
 (64 in flight) on one instance and on ``instances=2``, and their ratio; and
 the callback-heavy call: through :func:`pluginrt.open_host` (which serves
 ``host.http.do`` with httpx), one execute doing 10 ``host.http.do`` GETs of a
@@ -60,8 +62,9 @@ FETCHES = 10
 @dataclass
 class Figures:
     spawn_ms: float
-    #: Not pluginrt's: the floor's child plus ``import trio``, spawned alternately with it.
+    #: Not pluginrt's: the floor's child importing trio, or plugin_sdk, before it answers.
     spawn_floor_trio_ms: float
+    spawn_floor_sdk_ms: float
     rtt_p50_us: float
     rtt_p99_us: float
     calls_per_s_64: float
@@ -138,14 +141,24 @@ async def body(handle: PluginHandle, size: int, rounds: int) -> float:
     return size * rounds / (time.perf_counter() - started) / 1e6
 
 
-async def spawn_times(count: int) -> tuple[list[float], list[float]]:
-    """``count`` spawns of the plugin and of the floor's child importing trio, alternately."""
-    plugin, reference = [], []
+#: The spawn references: the floor's child importing a module before it answers;
+#: by JSON key, the module, the table's label and the ratio's key.
+REFERENCES = {
+    "spawn_floor_trio_ms": ("trio", "spawn, floor + import trio (ms)", "spawn_over_floor_trio"),
+    "spawn_floor_sdk_ms": ("plugin_sdk", "spawn, floor + import SDK (ms)", "spawn_over_floor_sdk"),
+}
+
+
+async def spawn_times(count: int) -> tuple[list[float], dict[str, list[float]]]:
+    """``count`` spawns of the plugin and of each reference, taken in turn."""
+    plugin: list[float] = []
+    references: dict[str, list[float]] = {key: [] for key in REFERENCES}
     for _ in range(count):
-        # A blocking subprocess on the loop: nothing else runs on it yet.
-        reference.append(floor_spawn_s(import_trio=True))
+        for key, (module, _label, _ratio) in REFERENCES.items():
+            # A blocking subprocess on the loop: nothing else runs on it yet.
+            references[key].append(floor_spawn_s((module,)))
         plugin.append(await spawn_time())
-    return plugin, reference
+    return plugin, references
 
 
 async def spawn_time() -> float:
@@ -228,7 +241,7 @@ async def callback_heavy(rounds: int) -> tuple[float, float, float]:
 
 async def measure(quick: bool = False) -> Figures:
     # One spawn alone swings by half on a busy machine: the best of three, even quick.
-    spawns, trio_spawns = await spawn_times(3 if quick else 5)
+    spawns, references = await spawn_times(3 if quick else 5)
     async with open_plugins([spec()]) as plugins:
         handle = plugins["echo"]
         assert handle.state == "running", handle.last_error
@@ -249,7 +262,8 @@ async def measure(quick: bool = False) -> Figures:
     callback_rate, callback_us, httpx_us = await callback_heavy(30 if quick else 300)
     return Figures(
         spawn_ms=min(spawns) * 1e3,
-        spawn_floor_trio_ms=min(trio_spawns) * 1e3,
+        spawn_floor_trio_ms=min(references["spawn_floor_trio_ms"]) * 1e3,
+        spawn_floor_sdk_ms=min(references["spawn_floor_sdk_ms"]) * 1e3,
         rtt_p50_us=percentile(samples, 0.5) * 1e6,
         rtt_p99_us=percentile(samples, 0.99) * 1e6,
         calls_per_s_64=rate,
@@ -287,7 +301,7 @@ def main() -> None:
     logging.getLogger("pluginrt").setLevel(logging.ERROR)  # no declaration warnings
     floor = asdict(measure_floor(args.quick))
     figures = asdict(trio.run(measure, args.quick))
-    reference = {"spawn_floor_trio_ms": figures.pop("spawn_floor_trio_ms")}
+    reference = {key: figures.pop(key) for key in REFERENCES}
     ratios: dict[str, float] = {}
     print(f"{'':<34} {'pluginrt':>12} {'floor':>12} {'ratio':>8}")
     for key, label, base in ROWS:
@@ -295,12 +309,9 @@ def main() -> None:
         print(f"{label:<34} {figures[key]:>12,.1f} {floor[base]:>12,.1f} {ratios[key]:>8.2f}")
         if key == "spawn_ms":
             # How much of the spawn is the stack's import, how much pluginrt's own.
-            ratios["spawn_over_floor_trio"] = figures[key] / reference["spawn_floor_trio_ms"]
-            print(
-                f"{'spawn, floor + import trio (ms)':<34} {'':>12}"
-                f" {reference['spawn_floor_trio_ms']:>12,.1f}"
-                f" {ratios['spawn_over_floor_trio']:>8.2f}"
-            )
+            for name, (_module, row, ratio_key) in REFERENCES.items():
+                ratios[ratio_key] = figures[key] / reference[name]
+                print(f"{row:<34} {'':>12} {reference[name]:>12,.1f} {ratios[ratio_key]:>8.2f}")
     result: dict[str, Any] = {
         "benchmark": "pluginrt",
         "quick": args.quick,
