@@ -33,7 +33,6 @@ import types
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
@@ -153,16 +152,14 @@ class CallContext(msgspec.Struct, frozen=True):
     callback_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Handler:
+class Handler(msgspec.Struct, frozen=True):
     """A method's params type and its coroutine ``fn(params, context) -> result``."""
 
     params: type[Any]
     fn: Callable[[Any, CallContext], Awaitable[Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionStatistics:
+class ConnectionStatistics(msgspec.Struct, frozen=True):
     calls_in_flight: int
     handlers_running: int
     handlers_queued: int
