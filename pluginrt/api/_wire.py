@@ -21,7 +21,8 @@ import inspect
 import sys
 import types
 import typing
-from typing import TYPE_CHECKING, Any, ClassVar, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional
 
 import msgspec
 
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     List = list
     Map = dict
 else:
-
     Bytes = Optional[bytes]  # noqa: UP045 - must be a runtime typing object
 
     class List:
@@ -210,22 +210,34 @@ def _fixers_by_msgspec(cls: type[Wire]) -> tuple[_Fixer, ...]:
 class Wire(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Base of every contract type: keyword-only, zero values omitted, nulls absorbed."""
 
-    __wire_fixers__: ClassVar[dict[type, tuple[_Fixer, ...]]] = {}
-
     def __post_init__(self) -> None:
-        cls = type(self)
-        fixers = Wire.__wire_fixers__.get(cls)
-        if fixers is None:
-            fixers = Wire.__wire_fixers__[cls] = _fixers_for(cls)
-        for name, outer, inner, is_dict in fixers:
-            value = getattr(self, name)
-            if value is None:
-                setattr(self, name, outer())
-            elif inner is not None and value:
-                if is_dict:
-                    if None in value.values():
-                        for k, v in value.items():
-                            if v is None:
-                                value[k] = inner()
-                elif None in value:
-                    value[:] = [inner() if v is None else v for v in value]
+        fix = _FIX.get(type(self))
+        if fix is None:
+            fix = _FIX[type(self)] = _compile(_fixers_for(type(self)))
+        fix(self)
+
+
+#: The compiled null fixer of each Wire class, made on its first value.
+_FIX: dict[type, Callable[[Any], None]] = {}
+
+
+def _compile(fixers: tuple[_Fixer, ...]) -> Callable[[Any], None]:
+    """One function doing what ``fixers`` say, attribute by attribute, with no loop
+    (it runs on every decoded value: a generic loop cost most of a decode)."""
+    namespace: dict[str, Any] = {}
+    lines = ["def fix(self):", "    pass"]
+    for index, (name, outer, inner, is_dict) in enumerate(fixers):
+        namespace[f"outer{index}"] = outer
+        namespace[f"inner{index}"] = inner
+        lines.append(f"    value = self.{name}")
+        lines.append(f"    if value is None: self.{name} = outer{index}()")
+        if inner is not None and is_dict:
+            lines.append("    elif value and None in value.values():")
+            lines.append("        for key, item in value.items():")
+            lines.append(f"            if item is None: value[key] = inner{index}()")
+        elif inner is not None:
+            lines.append("    elif value and None in value:")
+            lines.append(f"        value[:] = [inner{index}() if v is None else v for v in value]")
+    exec("\n".join(lines), namespace)  # field names are identifiers: nothing to escape
+    fix: Callable[[Any], None] = namespace["fix"]
+    return fix
