@@ -96,6 +96,15 @@ class Floor:
     body_1mib_mb_per_s: float
 
 
+@dataclass
+class TrioFloor:
+    """The same exchange with trio's event loop on both ends and nothing else:
+    what any trio-based runtime pays before its first line of code."""
+
+    rtt_p50_us: float
+    pipelined_calls_per_s: float
+
+
 class _Child:
     def __init__(self, imports: tuple[str, ...] = ()) -> None:
         argv = [sys.executable, os.path.abspath(__file__), "--child"]
@@ -206,6 +215,107 @@ def measure(quick: bool = False) -> Floor:
     )
 
 
+# ------------------------------------------------------ the stack's floor
+
+
+async def _trio_child() -> None:
+    import trio
+
+    """The child's loop on trio: the same answers, no framework (see measure_trio)."""
+    decoder = msgspec.json.Decoder(Request)
+    os.set_blocking(0, False)
+    rest = b""
+    while True:
+        await trio.lowlevel.wait_readable(0)
+        data = os.read(0, 1 << 16)
+        if not data:
+            return
+        *lines, rest = (rest + data).split(b"\n")
+        out = []
+        for line in lines:
+            request = decoder.decode(line)
+            out.append(
+                _ENCODER.encode(Response("2.0", request.id, {"payload": request.params.payload}))
+            )
+            out.append(b"\n")
+        os.write(1, b"".join(out))
+
+
+class _TrioPeer:
+    """The parent's side on trio: direct writes, reads as the data comes."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        self.process = process
+        self.out = process.stdin.fileno()
+        self.inp = process.stdout.fileno()
+        os.set_blocking(self.inp, False)
+        self.rest = b""
+        self.ids = 0
+
+    def request(self, params: Params) -> bytes:
+        self.ids += 1
+        return _ENCODER.encode(Request("2.0", self.ids, "echo", params)) + b"\n"
+
+    async def responses(self) -> list[bytes]:
+        import trio
+
+        while True:
+            await trio.lowlevel.wait_readable(self.inp)
+            *lines, self.rest = (self.rest + os.read(self.inp, 1 << 16)).split(b"\n")
+            if lines:
+                return lines
+
+
+def measure_trio(quick: bool = False) -> TrioFloor:
+    """The trio floor's figures, measured now."""
+    import trio
+
+    process = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--trio-child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    return trio.run(_measure_trio, process, quick)
+
+
+async def _measure_trio(process: subprocess.Popen[bytes], quick: bool) -> TrioFloor:
+    peer = _TrioPeer(process)
+    small = Params(payload=b"hello")
+    try:
+        samples = []
+        for index in range(200 + (2_000 if quick else 20_000)):
+            started = time.perf_counter()
+            os.write(peer.out, peer.request(small))
+            for line in await peer.responses():
+                _DECODER.decode(line)
+            if index >= 200:
+                samples.append(time.perf_counter() - started)
+        # 64 in flight: as each read brings answers, send as many new requests in one write.
+        total = 10_000 if quick else 100_000
+        started = time.perf_counter()
+        os.write(peer.out, b"".join(peer.request(small) for _ in range(64)))
+        sent, received = 64, 0
+        while received < total:
+            lines = await peer.responses()
+            for line in lines:
+                _DECODER.decode(line)
+            received += len(lines)
+            more = min(len(lines), total - sent)
+            if more:
+                os.write(peer.out, b"".join(peer.request(small) for _ in range(more)))
+                sent += more
+        pipelined_s = time.perf_counter() - started
+    finally:
+        process.stdin.close()  # type: ignore[union-attr]
+        process.wait()
+        process.stdout.close()  # type: ignore[union-attr]
+    return TrioFloor(
+        rtt_p50_us=percentile(samples, 0.5) * 1e6,
+        pipelined_calls_per_s=total / pipelined_s,
+    )
+
+
 _LABELS = {
     "spawn_ms": "spawn to first response (ms)",
     "rtt_p50_us": "round trip p50, 1 in flight (us)",
@@ -222,7 +332,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run of a second or two")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--import", dest="imports", action="append", help=argparse.SUPPRESS)
+    parser.add_argument("--trio-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.trio_child:
+        import trio
+
+        trio.run(_trio_child)
+        return
     if args.child:
         for module in args.imports or ():
             importlib.import_module(module)  # what the import costs is the figure
@@ -231,7 +347,14 @@ def main() -> None:
     floor = measure(args.quick)
     for key, value in asdict(floor).items():
         print(f"{_LABELS[key]:<40} {value:>14,.1f}")
-    print(json.dumps({"benchmark": "floor", "quick": args.quick, **asdict(floor)}))
+    on_trio = measure_trio(args.quick)
+    for key, value in asdict(on_trio).items():
+        print(f"{_LABELS[key] + ', trio':<40} {value:>14,.1f}")
+    print(
+        json.dumps(
+            {"benchmark": "floor", "quick": args.quick, **asdict(floor), "trio": asdict(on_trio)}
+        )
+    )
 
 
 if __name__ == "__main__":

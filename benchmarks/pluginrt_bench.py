@@ -9,7 +9,10 @@ references, taken in turn with it: the floor's child importing trio, and
 importing plugin_sdk, before it answers (``reference`` in the JSON). From the
 floor to the first is the stack's import; from there to the second, pluginrt's
 own imports; the rest of the plugin's spawn is its script, its loop's start and
-the handshake. Last, CPU-bound calls
+the handshake. Round trips and calls in flight are also set against bare
+trio on both ends (``floor_trio``: the floor's exchange on trio's loop, no
+framework), the least any trio-based runtime pays. The stream runs with the
+pipeline's window. Last, CPU-bound calls
 (64 in flight) on one instance and on ``instances=2``, and their ratio; and
 the callback-heavy call: through :func:`pluginrt.open_host` (which serves
 ``host.http.do`` with httpx), one execute doing 10 ``host.http.do`` GETs of a
@@ -39,7 +42,7 @@ import trio
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from floor import measure as measure_floor
-from floor import percentile
+from floor import measure_trio, percentile
 from floor import spawn_s as floor_spawn_s
 
 from pluginrt.api import (
@@ -50,9 +53,11 @@ from pluginrt.api import (
 )
 from pluginrt.config import load_config
 from pluginrt.host import PluginHandle, PluginSpec, open_plugins
+from pluginrt.pipeline import PipelineSettings
 
 PLUGIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_plugin.py")
-WINDOW = 64
+#: Stream credit: what the pipeline grants a plugin's stream.
+WINDOW = PipelineSettings().stream_window
 #: The CPU-bound call's work: sum(range(SPIN)), a few milliseconds.
 SPIN = 200_000
 #: host.http.do calls in the callback-heavy call.
@@ -300,6 +305,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("pluginrt").setLevel(logging.ERROR)  # no declaration warnings
     floor = asdict(measure_floor(args.quick))
+    on_trio = asdict(measure_trio(args.quick))
     figures = asdict(trio.run(measure, args.quick))
     reference = {key: figures.pop(key) for key in REFERENCES}
     ratios: dict[str, float] = {}
@@ -307,6 +313,11 @@ def main() -> None:
     for key, label, base in ROWS:
         ratios[key] = figures[key] / floor[base]
         print(f"{label:<34} {figures[key]:>12,.1f} {floor[base]:>12,.1f} {ratios[key]:>8.2f}")
+        if base in on_trio:
+            # The same exchange with bare trio on both ends: the stack's own floor.
+            ratios[f"{key}_over_trio"] = figures[key] / on_trio[base]
+            row = "  bare trio both ends"
+            print(f"{row:<34} {'':>12} {on_trio[base]:>12,.1f} {ratios[f'{key}_over_trio']:>8.2f}")
         if key == "spawn_ms":
             # How much of the spawn is the stack's import, how much pluginrt's own.
             for name, (_module, row, ratio_key) in REFERENCES.items():
@@ -317,6 +328,7 @@ def main() -> None:
         "quick": args.quick,
         "pluginrt": figures,
         "floor": floor,
+        "floor_trio": on_trio,
         "reference": reference,
         "ratio_to_floor": ratios,
     }
