@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["IncomingStream", "OutgoingStream"]
 
+#: Chunks a producer with credit queues before it lets the writer run.
+_FLUSH_EVERY = 32
+
 
 class IncomingStream:
     """The consumer end of a stream. Iterate it, or take batches with :meth:`receive_batch`."""
@@ -146,6 +149,7 @@ class OutgoingStream:
         self._credit = window
         self._lot = trio.lowlevel.ParkingLot()
         self._ended = False
+        self._unflushed = 0  # chunks queued since this producer last let the writer run
         #: Cancelled when the consumer sends ``stream.cancel`` or the connection closes.
         self.cancel_scope = trio.CancelScope()
         self.cancelled = False
@@ -179,7 +183,14 @@ class OutgoingStream:
         connection = self._connection
         if connection._writable_now():  # what notify() does, without its two awaits
             connection._notify_nowait("stream.chunk", StreamChunk(self.stream_id, payload))
+            self._unflushed += 1
+            if self._unflushed >= _FLUSH_EVERY:
+                # Let the writer send what is queued, so the consumer works on these
+                # chunks while this producer makes the next (not in turns, a window each).
+                self._unflushed = 0
+                await trio.lowlevel.checkpoint()
         else:
+            self._unflushed = 0
             await connection.notify("stream.chunk", StreamChunk(self.stream_id, payload))
 
     async def end(self, error: StreamError | None = None) -> None:
