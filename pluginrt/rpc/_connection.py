@@ -88,8 +88,11 @@ _DIRECT_MAX = 64 * 1024
 #: The pipe buffer asked for, and the largest read (reads grow while they come back full).
 _PIPE_SIZE = 1024 * 1024
 _MIN_READ = 64 * 1024
-#: Lines routed between checkpoints (for the writer, and fairness).
-_ROUTE_BATCH = 64
+#: Lines routed between checkpoints: 64 stream chunks, or 8 calls or answers (so
+#: answers leave, and woken callers send more, while the rest of a big read is
+#: routed: both peers work at once instead of taking turns).
+_ROUTE_BUDGET = 64
+_CALL_COST = 8
 
 
 def _fd_of(stream: trio.abc.SendStream | trio.abc.ReceiveStream) -> int:
@@ -598,16 +601,18 @@ class Connection:
         self,
     ) -> tuple[contextvars.Context, Coroutine[Any, Any, None], Any] | None:
         lines = self._lines
-        routed = 0
+        budget = _ROUTE_BUDGET
         while lines and self._closed_reason is None:
-            self._on_line(lines.popleft())
+            line = lines.popleft()
+            self._on_line(line)
             suspended = self._suspended
             if suspended is not None:
                 self._suspended = None
                 return suspended
-            routed += 1
-            if routed % _ROUTE_BATCH == 0:
-                await trio.lowlevel.checkpoint()  # let the writer send the answers so far
+            budget -= 1 if line.startswith(_CHUNK_PREFIX) else _CALL_COST
+            if budget <= 0:
+                budget = _ROUTE_BUDGET
+                await trio.lowlevel.checkpoint()  # see _ROUTE_BUDGET
         return None
 
     def _on_line(self, line: bytes) -> None:
