@@ -66,6 +66,7 @@ from ._messages import (
     StreamEnd,
     describe,
 )
+from ._spin import watch
 from ._streams import IncomingStream, OutgoingStream
 
 __all__ = ["CallContext", "Connection", "ConnectionStatistics", "Handler", "open_connection"]
@@ -246,6 +247,7 @@ class Connection:
         self._drained_lot = trio.lowlevel.ParkingLot()
         self._closed_reason: BaseException | None = None
         self._closed = trio.Event()
+        self._unwatch: Callable[[], None] | None = None
         self._calls_sent = 0
         self._calls_received = 0
         self._nursery: trio.Nursery | None = None
@@ -423,6 +425,8 @@ class Connection:
         self._drained_lot.unpark_all()
         if self._handler_nursery is not None:
             self._handler_nursery.cancel_scope.cancel()
+        if self._unwatch is not None:
+            self._unwatch()
         self._closed.set()
 
     def spawn(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
@@ -446,6 +450,8 @@ class Connection:
             raise ConnectionClosed(f"{self.name}: connection is closed") from self._closed_reason
 
     async def _run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        if self._read_fd >= 0:
+            self._unwatch = watch(self._read_fd, self._pending)  # see _spin
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             async with trio.open_nursery() as handlers:
