@@ -53,7 +53,7 @@ class _Spin(trio.abc.Instrument):
                 waiting += len(calls)
         if not fds or waiting > _MAX_WAITING:
             return
-        end = time.perf_counter() + SPIN
+        end = time.perf_counter() + min(SPIN, timeout)  # never past a deadline
         try:
             while not select.select(fds, (), (), 0)[0]:
                 if time.perf_counter() >= end:
