@@ -53,7 +53,7 @@ from pluginrt.api import (
     UsageRecord,
 )
 from pluginrt.host import PluginClosed, PluginRemoteError, PluginTimeout, PluginUnavailable
-from pluginrt.rpc import CANCELLED, StreamError
+from pluginrt.rpc import CANCELLED, METHOD_NOT_FOUND, StreamError
 
 from ._callbacks import CallbackRegistry
 from ._models import ModelRegistry, Route
@@ -186,6 +186,9 @@ class Pipeline:
         self._generation = 0
         self._running: collections.Counter[int] = collections.Counter()
         self._progress = trio.lowlevel.ParkingLot()
+        #: (plugin, method, restarts) of chain steps a plugin answered "method not
+        #: found": a plugin serving half a capability is not asked the other half.
+        self._unserved: set[tuple[str, str, int]] = set()
 
     # ------------------------------------------------------------- entry
 
@@ -545,17 +548,29 @@ class Pipeline:
         params: Any,
         result_type: type[T],
     ) -> T | None:
-        """A chain step: an error, a timeout or a crash is logged and the step skipped."""
+        """A chain step: an error, a timeout or a crash is logged and the step skipped.
+
+        A plugin that answers "method not found" (it serves only part of its
+        capability, say ``request.intercept_before``) is skipped quietly for
+        that method from then on, until it restarts.
+        """
+        key = (plugin.id, method, getattr(plugin, "restarts", 0))
+        if key in self._unserved:
+            return None
         try:
             return await self._call(state, plugin, method, params, result_type)
         except Exception as exc:
-            logger.warning(
-                "request %s: %s of plugin %s failed, skipped: %s",
-                state.request_id,
-                method,
-                plugin.id,
-                exc,
-            )
+            if isinstance(exc, PluginRemoteError) and exc.code == METHOD_NOT_FOUND:
+                self._unserved.add(key)
+                logger.info("plugin %s does not serve %s: not asked again", plugin.id, method)
+            else:
+                logger.warning(
+                    "request %s: %s of plugin %s failed, skipped: %s",
+                    state.request_id,
+                    method,
+                    plugin.id,
+                    exc,
+                )
             return None
 
     async def _intercept_request(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from pipeline_harness import Lab, complete, report, request, streamed
 
 from pluginrt.pipeline import Endpoint
@@ -139,3 +142,18 @@ async def test_a_chunk_over_one_mebibyte_empties_the_history(lab: Lab) -> None:
     assert [len(c) for c in delivered] == [5, 2 << 20, 5]
     history = [(c["index"], c["history_len"], c["history_bytes"]) for c in lab.calls("chunk")]
     assert history == [(-1, 0, 0), (0, 0, 0), (1, 1, 5), (2, 0, 0)]
+
+
+async def test_a_plugin_serving_half_an_interceptor_is_asked_the_other_half_once(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="pluginrt")
+    half = lab.plugin("half", "before_only")
+    async with lab.host(half, lab.plugin(*EXECUTOR)) as host:
+        for _ in range(3):
+            assert report(await complete(host, request("s")))["payload"] == "s|before"
+    assert len(lab.calls("before", "half")) == 3
+    asked = [r for r in caplog.records if "request.intercept_after" in r.getMessage()]
+    assert [r.getMessage() for r in asked] == [
+        "plugin half does not serve request.intercept_after: not asked again"
+    ]
