@@ -212,7 +212,9 @@ async def _produce(
                         await _answer(start, item)
                         if isinstance(item, ExecutorStreamStart):
                             continue
-                    await out.send(_chunk(item))
+                    chunk = _chunk(item)
+                    if not out.try_send(chunk):
+                        await out.send(chunk)
         except Exception as exc:
             if not start.ready.is_set():
                 start.error = exc  # fails the call itself, with its own details
@@ -256,6 +258,8 @@ async def _from_thread(generator: Generator[Any, None, None]) -> AsyncGenerator[
 
 
 def _chunk(item: object) -> bytes:
+    if type(item) is bytes:
+        return item
     if isinstance(item, str):
         return item.encode()
     if isinstance(item, bytes | bytearray | memoryview):

@@ -495,6 +495,12 @@ class Connection:
         if self._writer_lot:  # waking nobody still costs
             self._writer_lot.unpark_all()
 
+    def _stream_chunk_head(self, stream_id: str) -> bytes:
+        """A ``stream.chunk`` line for ``stream_id`` up to its payload (see OutgoingStream)."""
+        line = _ENCODER.encode(_Notification("2.0", "stream.chunk", StreamChunk(stream_id, b"")))
+        assert line.startswith(_CHUNK_PREFIX) and line.endswith(b'""}}'), line
+        return line[:-4]
+
     def _notify_nowait(self, method: str, params: Any, callback_id: str | None = None) -> None:
         if self._closed_reason is None:
             self._enqueue(_ENCODER.encode(_Notification("2.0", method, params, callback_id)))

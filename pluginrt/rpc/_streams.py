@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+import msgspec
 import trio
 
 from ._errors import StreamError
@@ -28,6 +29,7 @@ __all__ = ["IncomingStream", "OutgoingStream"]
 
 #: Chunks a producer with credit queues before it lets the writer run.
 _FLUSH_EVERY = 32
+_ENCODER = msgspec.json.Encoder()
 
 
 class IncomingStream:
@@ -150,6 +152,8 @@ class OutgoingStream:
         self._lot = trio.lowlevel.ParkingLot()
         self._ended = False
         self._unflushed = 0  # chunks queued since this producer last let the writer run
+        # A chunk's line up to its payload: the line is this, the payload, and "}}".
+        self._head = connection._stream_chunk_head(stream_id)
         #: Cancelled when the consumer sends ``stream.cancel`` or the connection closes.
         self.cancel_scope = trio.CancelScope()
         self.cancelled = False
@@ -165,12 +169,30 @@ class OutgoingStream:
         self.cancel_scope.cancel()
         self._lot.unpark_all()
 
+    def try_send(self, payload: bytes) -> bool:
+        """Queue one chunk now if that needs no wait (credit in hand, the writer keeping
+        up, and not this producer's turn to let it run); else False: use :meth:`send`."""
+        if self._credit <= 0 or self._ended or self._unflushed >= _FLUSH_EVERY:
+            return False
+        connection = self._connection
+        if not connection._writable_now():
+            return False
+        self._credit -= 1
+        self._unflushed += 1
+        connection._enqueue(self._head + _ENCODER.encode(payload) + b"}}")
+        return True
+
     async def send(self, payload: bytes) -> None:
         """Send one chunk, waiting for credit first.
 
         Raises :class:`StreamError` once the stream is no longer open; inside
         ``cancel_scope``, a ``stream.cancel`` ends the scope instead.
         """
+        if self._unflushed >= _FLUSH_EVERY:
+            # Let the writer send what is queued, so the consumer works on those
+            # chunks while this producer makes the next (not in turns, a window each).
+            self._unflushed = 0
+            await trio.lowlevel.checkpoint()
         while self._credit <= 0 and not self._ended:
             await self._lot.park()
         if self._ended:
@@ -179,19 +201,10 @@ class OutgoingStream:
             # it, so the producer's scope absorbs it rather than a StreamError escaping.
             await trio.lowlevel.checkpoint_if_cancelled()
             raise StreamError(f"stream {self.stream_id} is no longer open", code="cancelled")
-        self._credit -= 1
-        connection = self._connection
-        if connection._writable_now():  # what notify() does, without its two awaits
-            connection._notify_nowait("stream.chunk", StreamChunk(self.stream_id, payload))
-            self._unflushed += 1
-            if self._unflushed >= _FLUSH_EVERY:
-                # Let the writer send what is queued, so the consumer works on these
-                # chunks while this producer makes the next (not in turns, a window each).
-                self._unflushed = 0
-                await trio.lowlevel.checkpoint()
-        else:
+        if not self.try_send(payload):  # the writer is behind: wait for it
+            self._credit -= 1
             self._unflushed = 0
-            await connection.notify("stream.chunk", StreamChunk(self.stream_id, payload))
+            await self._connection.notify("stream.chunk", StreamChunk(self.stream_id, payload))
 
     async def end(self, error: StreamError | None = None) -> None:
         """End the stream (``stream.end``), with ``error`` if it failed; later calls do nothing."""

@@ -395,3 +395,27 @@ async def test_calls_time_out_by_their_own_deadlines_in_any_order(
     assert ended == {"long.method": pytest.approx(60), "short.method": pytest.approx(5)}
     assert list(ended) == ["short.method", "long.method"]
     assert connection.statistics().calls_in_flight == 0
+
+
+async def test_try_send_writes_what_notify_would_and_stops_at_the_credit(
+    client: tuple[Connection, Raw],
+) -> None:
+    connection, raw = client
+    stream_id = 's-\u00e9"\\x'  # quotes, a backslash and non-ASCII, escaped in the line
+    out = connection.outgoing_stream(stream_id, 2)
+    assert out.try_send(b"\x00\xff chunk")
+    await connection.notify("stream.chunk", {"stream_id": stream_id, "payload": "AP8gY2h1bms="})
+    assert out.try_send(b"two")
+    assert not out.try_send(b"three")  # the window of 2 is spent
+    fast, general, second = [await raw.receive() for _ in range(3)]
+    assert fast == general == {
+        "jsonrpc": "2.0",
+        "method": "stream.chunk",
+        "params": {"stream_id": stream_id, "payload": "AP8gY2h1bms="},
+    }
+    assert second["params"] == {"stream_id": stream_id, "payload": "dHdv"}
+    cancel = {"jsonrpc": "2.0", "method": "stream.cancel", "params": {"stream_id": stream_id}}
+    await raw.send(cancel)
+    await trio.testing.wait_all_tasks_blocked()
+    assert out.cancelled
+    assert not out.try_send(b"after the end")
