@@ -272,7 +272,8 @@ class Connection:
         """
         if timeout is not None and not timeout >= 0:
             raise ValueError("timeout must be non-negative")
-        await self._wait_writable()
+        if self._out_bytes > _HIGH_WATER or self._closed_reason is not None:
+            await self._wait_writable()
         id = next(self._ids)
         data = _ENCODER.encode(
             _Request("2.0", id, method, _EMPTY if params is None else params, callback_id)
@@ -283,8 +284,15 @@ class Connection:
         self._enqueue(data)
         if timeout is not None and timeout != math.inf:
             self._add_deadline(trio.current_time() + timeout, id, timeout)
+
+        def abort(_: object) -> trio.lowlevel.Abort:  # a cancelled caller abandons the call
+            pending.task = None
+            if self._pending.pop(id, None) is not None:
+                self._abandon(id)
+            return trio.lowlevel.Abort.SUCCEEDED
+
         # No checkpoint since the call was registered: nobody can have answered yet.
-        await self._answer(id, pending)
+        await trio.lowlevel.wait_task_rescheduled(abort)
         message = pending.message
         if isinstance(message, BaseException):
             raise message.with_traceback(None)
@@ -341,17 +349,6 @@ class Connection:
         if len(self._abandoned) > 4096:
             del self._abandoned[next(iter(self._abandoned))]
         self._notify_nowait("$/cancel", CancelParams(id))
-
-    async def _answer(self, id: Id, pending: _Pending) -> None:
-        """Park until ``pending`` is resolved; a cancelled caller abandons the call."""
-
-        def abort(_: object) -> trio.lowlevel.Abort:
-            pending.task = None
-            if self._pending.pop(id, None) is not None:
-                self._abandon(id)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
 
     async def notify(self, method: str, params: Any, *, callback_id: str | None = None) -> None:
         """Send a notification (no answer comes)."""
