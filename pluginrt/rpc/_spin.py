@@ -45,23 +45,18 @@ class _Spin(trio.abc.Instrument):
         if self._skip:
             self._skip -= 1
             return
-        fds = []
-        waiting = 0
-        for fd, calls in self.watched.values():
-            if calls:
-                fds.append(fd)
-                waiting += len(calls)
-        if not fds or waiting > _MAX_WAITING:
+        waiting = [(fd, len(calls)) for fd, calls in self.watched.values() if calls]
+        if not waiting or sum(count for _, count in waiting) > _MAX_WAITING:
             return
+        poller = select.poll()  # not select(): descriptors past 1024 are common in a host
+        for fd, _ in waiting:
+            poller.register(fd, select.POLLIN)
         end = time.perf_counter() + min(SPIN, timeout)  # never past a deadline
-        try:
-            while not select.select(fds, (), (), 0)[0]:
-                if time.perf_counter() >= end:
-                    self._skip = self._backoff
-                    self._backoff = min(2 * self._backoff, _MAX_SKIP)
-                    return
-        except (OSError, ValueError):  # a descriptor closed under us: the loop will say
-            return
+        while not poller.poll(0):
+            if time.perf_counter() >= end:
+                self._skip = self._backoff
+                self._backoff = min(2 * self._backoff, _MAX_SKIP)
+                return
         self._backoff = 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Iterator
 
 import pytest
@@ -101,3 +102,29 @@ def test_a_busy_process_does_not_spin(pipe: tuple[int, int]) -> None:
         assert (spin._skip, spin._backoff) == (0, 1)
 
     trio.run(main)
+
+
+def test_a_descriptor_past_1024_is_watched_too(pipe: tuple[int, int]) -> None:
+    read, write = pipe
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft <= 1500:
+        if hard != resource.RLIM_INFINITY and hard <= 1500:
+            pytest.skip("cannot open a descriptor past 1500 here")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1501, hard))
+    high = os.dup2(read, 1500)
+    try:
+
+        async def main() -> None:
+            _spin.watch(high, {1: "pending"})
+            spin = _instrument()
+            spin.before_io_wait(1.0)  # spun on it, found nothing (select() refuses it)
+            assert (spin._skip, spin._backoff) == (1, 2)
+            spin.before_io_wait(1.0)  # skipped
+            os.write(write, b"answer\n")
+            spin.before_io_wait(1.0)  # found the answer
+            assert (spin._skip, spin._backoff) == (0, 1)
+
+        trio.run(main)
+    finally:
+        os.close(high)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
