@@ -73,6 +73,9 @@ __all__ = ["CallContext", "Connection", "ConnectionStatistics", "Handler", "open
 
 T = TypeVar("T")
 Id = int | str
+#: A handler that started in the reader and has to wait: its context, its
+#: coroutine, and what it first gave trio to wait on (see Connection._route_lines).
+_Suspended = tuple[contextvars.Context, Coroutine[Any, Any, None], Any]
 
 logger = logging.getLogger("pluginrt.rpc")
 
@@ -228,7 +231,7 @@ class Connection:
         # Lines read but not yet routed, handed from one reader task to the next.
         self._lines: deque[bytes] = deque()
         # A handler started in the reader that has to wait (see _route_lines).
-        self._suspended: tuple[contextvars.Context, Coroutine[Any, Any, None], Any] | None = None
+        self._suspended: _Suspended | None = None
         self._notifications: dict[str, deque[Message]] = {}
         self._notification_lot = trio.lowlevel.ParkingLot()
         self._incoming: dict[str, IncomingStream] = {}
@@ -546,9 +549,7 @@ class Connection:
         if suspended is not None:
             await _continue(*suspended)
 
-    async def _read(
-        self,
-    ) -> tuple[contextvars.Context, Coroutine[Any, Any, None], Any] | None:
+    async def _read(self) -> _Suspended | None:
         """Route lines until the connection ends, or until a handler started here waits:
         then start a new reader and return that handler, for this task to go on running."""
         reason: BaseException
@@ -606,9 +607,7 @@ class Connection:
                     raise trio.ClosedResourceError("the pipe was closed") from None
                 raise trio.BrokenResourceError(str(exc)) from exc
 
-    async def _route_lines(
-        self,
-    ) -> tuple[contextvars.Context, Coroutine[Any, Any, None], Any] | None:
+    async def _route_lines(self) -> _Suspended | None:
         lines = self._lines
         budget = _ROUTE_BUDGET
         while lines and self._closed_reason is None:
