@@ -8,7 +8,8 @@ Guarantees:
   connection. A request's handler starts right in the reader; the first
   time it has to wait, the reader task stays with it and a new reader
   takes over the lines still to route. A handler that never waits thus
-  costs no task at all; each runs in its own copy of the reader's context.
+  costs no task and no cancel scope; each runs in its own copy of the
+  reader's context.
 - Every request received gets exactly one response, whether its handler
   returns, raises, is cancelled with ``$/cancel``, or gets bad params —
   unless the connection itself is gone.
@@ -74,8 +75,9 @@ __all__ = ["CallContext", "Connection", "ConnectionStatistics", "Handler", "open
 T = TypeVar("T")
 Id = int | str
 #: A handler that started in the reader and has to wait: its context, its
-#: coroutine, and what it first gave trio to wait on (see Connection._route_lines).
-_Suspended = tuple[contextvars.Context, Coroutine[Any, Any, None], Any]
+#: coroutine, what it first gave trio to wait on (see Connection._route_lines),
+#: and its request's id and method.
+_Suspended = tuple[contextvars.Context, Coroutine[Any, Any, None], Any, Id, str]
 
 logger = logging.getLogger("pluginrt.rpc")
 
@@ -232,6 +234,7 @@ class Connection:
         self._lines: deque[bytes] = deque()
         # A handler started in the reader that has to wait (see _route_lines).
         self._suspended: _Suspended | None = None
+        self._reader_scope = trio.CancelScope()  # the routing reader's (see _reader)
         self._notifications: dict[str, deque[Message]] = {}
         self._notification_lot = trio.lowlevel.ParkingLot()
         self._incoming: dict[str, IncomingStream] = {}
@@ -545,9 +548,18 @@ class Connection:
     # --------------------------------------------------------------- reading
 
     async def _reader(self) -> None:
-        suspended = await self._read()
-        if suspended is not None:
-            await _continue(*suspended)
+        # One cancel scope per reader task, entered before any handler starts in
+        # it: the one handler it may end up running to the end (see _route_lines)
+        # is cancelled through it, so a handler that never waits needs no scope.
+        with trio.CancelScope() as scope:
+            self._reader_scope = scope
+            suspended = await self._read()
+            if suspended is None:
+                return
+            context, coro, trap, id, method = suspended
+            await _continue(context, coro, trap)
+        if scope.cancelled_caught and self._closed_reason is None:
+            self._enqueue(_error(id, CANCELLED, f"{method} was cancelled"))
 
     async def _read(self) -> _Suspended | None:
         """Route lines until the connection ends, or until a handler started here waits:
@@ -733,21 +745,21 @@ class Connection:
         if id in self._running:
             reply(_error(id, INVALID_REQUEST, f"invalid request: id {id!r} is already in use"))
             return
-        scope = trio.CancelScope()
-        self._running[id] = scope
         if nursery is None and replies is None:
             # Start it right here (see _route_lines): most handlers never wait.
+            self._running[id] = self._reader_scope
             context = contextvars.copy_context()
-            coro = self._serve(handler, message, id, scope, reply)
+            coro = self._serve(handler, message, id, reply)
             try:
                 trap = context.run(coro.send, None)
             except StopIteration:
                 return
-            self._suspended = (context, coro, trap)
+            self._suspended = (context, coro, trap, id, method)
             return
+        scope = self._running[id] = trio.CancelScope()
         target = nursery or self._handler_nursery
         assert target is not None
-        target.start_soon(self._serve, handler, message, id, scope, reply)
+        target.start_soon(self._serve_in, scope, handler, message, id, reply)
 
     def _on_response(self, message: Message, replies: list[bytes] | None) -> None:
         if message.result is msgspec.UNSET and message.error is msgspec.UNSET:
@@ -842,42 +854,54 @@ class Connection:
             callback_id if isinstance(callback_id, str) else None,
         )
 
+    async def _serve_in(
+        self,
+        scope: trio.CancelScope,
+        handler: Handler,
+        message: Message,
+        id: Id,
+        reply: Callable[[bytes], object],
+    ) -> None:
+        """:meth:`_serve` in a task of its own, cancelled through ``scope``."""
+        with scope:
+            await self._serve(handler, message, id, reply)
+        if scope.cancelled_caught and self._closed_reason is None:
+            reply(_error(id, CANCELLED, f"{message.method} was cancelled"))
+
     async def _serve(
         self,
         handler: Handler,
         message: Message,
         id: Id,
-        scope: trio.CancelScope,
         reply: Callable[[bytes], object],
     ) -> None:
+        """Run the handler and answer; a ``$/cancel`` cancels the scope around this
+        (the caller's), whose owner then answers that it was cancelled."""
         method = message.method
         response: bytes
         try:
-            with scope:
-                limit = self._limit
+            limit = self._limit
+            try:
+                limit.acquire_nowait()  # no scheduling round trip while under the limit
+            except trio.WouldBlock:
+                await limit.acquire()
+            try:
+                raw = b"{}" if message.params is msgspec.UNSET else message.params
                 try:
-                    limit.acquire_nowait()  # no scheduling round trip while under the limit
-                except trio.WouldBlock:
-                    await limit.acquire()
-                try:
-                    raw = b"{}" if message.params is msgspec.UNSET else message.params
-                    try:
-                        params = self._decoder(handler.params).decode(raw)
-                    except msgspec.DecodeError as exc:
-                        response = _error(
-                            id,
-                            INVALID_PARAMS,
-                            f"invalid params for {method} ({handler.params.__name__}): {exc}",
-                        )
-                    else:
-                        result = await handler.fn(params, self._context(message, id))
-                        response = _ENCODER.encode(
-                            _Result("2.0", id, _EMPTY if result is None else result)
-                        )
-                finally:
-                    limit.release()
-            if scope.cancelled_caught:
-                response = _error(id, CANCELLED, f"{method} was cancelled")
+                    params = self._decoder(handler.params).decode(raw)
+                except msgspec.DecodeError as exc:
+                    response = _error(
+                        id,
+                        INVALID_PARAMS,
+                        f"invalid params for {method} ({handler.params.__name__}): {exc}",
+                    )
+                else:
+                    result = await handler.fn(params, self._context(message, id))
+                    response = _ENCODER.encode(
+                        _Result("2.0", id, _EMPTY if result is None else result)
+                    )
+            finally:
+                limit.release()
         except HandlerError as exc:
             response = _error(id, exc.rpc_code, exc.message, exc.data())
         except Exception as exc:

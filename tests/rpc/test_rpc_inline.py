@@ -26,6 +26,9 @@ _tag: contextvars.ContextVar[str] = contextvars.ContextVar("tag", default="unset
 class Tag(msgspec.Struct):
     tag: str = ""
     wait: bool = False
+    #: How the handler waits: "plain", "in_nursery" (inside a nursery and a
+    #: cancel scope of its own), or "shrug" (catches the cancellation, answers).
+    style: str = "plain"
 
 
 class Seen(msgspec.Struct):
@@ -42,7 +45,18 @@ class Server:
         before = _tag.get()
         _tag.set(params.tag)
         self.started.append(params.tag)
-        if params.wait:
+        if params.wait and params.style == "in_nursery":
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trio.sleep_forever)
+                with trio.CancelScope():
+                    await self.release.wait()
+                nursery.cancel_scope.cancel()
+        elif params.wait and params.style == "shrug":
+            try:
+                await self.release.wait()
+            except trio.Cancelled:
+                return Seen(before=before, after="shrugged")
+        elif params.wait:
             await self.release.wait()
         return Seen(before=before, after=_tag.get())
 
@@ -60,8 +74,13 @@ async def served() -> AsyncIterator[tuple[Server, Raw, Connection]]:
         yield server, Raw(theirs, theirs), connection
 
 
-def tagged(id: int, tag: str, wait: bool = False) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": id, "method": "tagged", "params": {"tag": tag, "wait": wait}}
+def tagged(id: int, tag: str, wait: bool = False, style: str = "plain") -> dict[str, Any]:
+    params = {"tag": tag, "wait": wait, "style": style}
+    return {"jsonrpc": "2.0", "id": id, "method": "tagged", "params": params}
+
+
+def cancel(id: int) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": "$/cancel", "params": {"id": id}}
 
 
 async def test_lines_behind_a_waiting_handler_are_answered_while_it_waits(
@@ -121,3 +140,29 @@ async def test_many_waiting_handlers_each_keep_a_task_and_all_finish(
     server.release.set()
     answers = {(await raw.receive())["id"] for _ in range(50)}
     assert answers == set(range(1, 51))
+
+
+async def test_a_handler_cancelled_inside_its_own_nursery_and_scope_is_answered_cancelled(
+    served: tuple[Server, Raw, Connection],
+) -> None:
+    _, raw, connection = served
+    await raw.send(tagged(1, "a", wait=True, style="in_nursery"))
+    await trio.testing.wait_all_tasks_blocked()
+    await raw.send(cancel(1), tagged(2, "b"))
+    answers = {answer["id"]: answer for answer in [await raw.receive(), await raw.receive()]}
+    assert answers[1]["error"]["code"] == CANCELLED
+    assert answers[2]["result"]["after"] == "b"
+    assert connection.statistics().handlers_running == 0
+
+
+async def test_a_handler_that_catches_its_cancellation_and_answers_is_answered_once(
+    served: tuple[Server, Raw, Connection],
+) -> None:
+    _, raw, connection = served
+    await raw.send(tagged(1, "a", wait=True, style="shrug"))
+    await trio.testing.wait_all_tasks_blocked()
+    await raw.send(cancel(1))
+    assert (await raw.receive())["result"] == {"before": "unset", "after": "shrugged"}
+    await raw.send(tagged(2, "b"))  # the very next answer is 2's: nothing more for 1
+    assert (await raw.receive())["id"] == 2
+    assert connection.statistics().handlers_running == 0
