@@ -11,8 +11,9 @@ floor to the first is the stack's import; from there to the second, pluginrt's
 own imports; the rest of the plugin's spawn is its script, its loop's start and
 the handshake. Round trips and calls in flight are also set against bare
 trio on both ends (``floor_trio``: the floor's exchange on trio's loop, no
-framework), the least any trio-based runtime pays. The stream runs with the
-pipeline's window. Last, CPU-bound calls
+framework), the least any trio-based runtime pays; and the CPU time host and
+plugin each spend per call at 64 in flight, steadier than calls per second on a
+shared machine. The stream runs with the pipeline's window. Last, CPU-bound calls
 (64 in flight) on one instance and on ``instances=2``, and their ratio; and
 the callback-heavy call: through :func:`pluginrt.open_host` (which serves
 ``host.http.do`` with httpx), one execute doing 10 ``host.http.do`` GETs of a
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -73,6 +75,10 @@ class Figures:
     rtt_p50_us: float
     rtt_p99_us: float
     calls_per_s_64: float
+    #: CPU time per call at 64 in flight, each side (steadier than calls/s on a
+    #: shared machine; from /proc, so NaN where there is none).
+    host_cpu_us_64: float
+    plugin_cpu_us_64: float
     stream_chunks_per_s: float
     stream_mb_per_s: float
     body_1mib_mb_per_s: float
@@ -82,6 +88,16 @@ class Figures:
     callback_calls_per_s: float
     callback_us: float
     httpx_get_us: float
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User plus system CPU time of process ``pid`` so far (NaN without /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def spec(plugin_id: str = "echo", instances: int = 1) -> PluginSpec:
@@ -252,7 +268,11 @@ async def measure(quick: bool = False) -> Figures:
         assert handle.state == "running", handle.last_error
         await round_trips(handle, 200)
         samples = await round_trips(handle, 1_000 if quick else 10_000)
-        rate = await concurrent(handle, 6_400 if quick else 64_000)
+        calls = 6_400 if quick else 64_000
+        host_cpu, plugin_cpu = time.process_time(), cpu_seconds(handle.pid)
+        rate = await concurrent(handle, calls)
+        host_cpu = time.process_time() - host_cpu
+        plugin_cpu = cpu_seconds(handle.pid) - plugin_cpu
         chunks = 20_000 if quick else 100_000
         received, seconds = await stream(handle, chunks)
         assert received == chunks, received
@@ -272,6 +292,8 @@ async def measure(quick: bool = False) -> Figures:
         rtt_p50_us=percentile(samples, 0.5) * 1e6,
         rtt_p99_us=percentile(samples, 0.99) * 1e6,
         calls_per_s_64=rate,
+        host_cpu_us_64=host_cpu / calls * 1e6,
+        plugin_cpu_us_64=plugin_cpu / calls * 1e6,
         stream_chunks_per_s=received / seconds,
         stream_mb_per_s=received * 100 / seconds / 1e6,
         body_1mib_mb_per_s=mib,
@@ -334,6 +356,9 @@ def main() -> None:
     }
     scale = figures["cpu_bound_calls_per_s_2"] / figures["cpu_bound_calls_per_s_1"]
     ratios["instances_2_over_1"] = scale
+    for key, label in (("host", "host CPU/call, 64 in flight (us)"),
+                       ("plugin", "plugin CPU/call, 64 in flight (us)")):  # fmt: skip
+        print(f"{label:<34} {figures[f'{key}_cpu_us_64']:>12,.1f}")
     print(f"{'CPU-bound calls/s, 1 instance':<34} {figures['cpu_bound_calls_per_s_1']:>12,.1f}")
     print(
         f"{'CPU-bound calls/s, 2 instances':<34} {figures['cpu_bound_calls_per_s_2']:>12,.1f}"
