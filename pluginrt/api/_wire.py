@@ -15,10 +15,7 @@ per-field ``msgspec.field(name=...)`` where the seed gives a ``json`` tag).
 from __future__ import annotations
 
 import collections.abc
-import contextlib
 import datetime
-import inspect
-import sys
 import types
 import typing
 from collections.abc import Callable
@@ -160,49 +157,9 @@ def _fixer_of(t: Any) -> tuple[Any, Any, bool] | None:
     return outer, inner, outer is dict
 
 
-def _unresolved(t: Any) -> bool:
-    """True if ``t`` still holds a name to look up (or text that may be one)."""
-    return isinstance(t, str | typing.ForwardRef) or any(_unresolved(a) for a in typing.get_args(t))
-
-
-#: Fixers by annotation text and module: the same few texts ("CapabilityDecl | None",
-#: "str", "Header") recur across the contract, and evaluating one compiles it.
-_BY_TEXT: dict[tuple[str, str], tuple[Any, Any, bool] | None] = {}
-
-
 def _fixers_for(cls: type[Wire]) -> tuple[_Fixer, ...]:
-    # Only this class's own fields are resolved (msgspec.inspect.type_info would
-    # resolve every nested type too, milliseconds on a plugin's first call), and
-    # each distinct annotation text once, in its module's namespace (the contract
-    # names module-level types). Anything else is left to msgspec.structs.fields.
-    if getattr(cls, "__parameters__", None):  # a generic: msgspec substitutes its arguments
-        return _fixers_by_msgspec(cls)
-    annotations: dict[str, tuple[str, Any]] = {}
-    for owner in cls.__mro__:
-        for name, annotation in inspect.get_annotations(owner).items():
-            annotations.setdefault(name, (owner.__module__, annotation))
-    fixers: list[_Fixer] = []
-    for name in cls.__struct_fields__:
-        module, annotation = annotations[name]
-        key = (module, annotation) if isinstance(annotation, str) else None
-        if key is not None and key in _BY_TEXT:
-            fixer = _BY_TEXT[key]
-        else:
-            t = annotation
-            if key is not None:
-                with contextlib.suppress(Exception):  # then msgspec says what is wrong
-                    t = eval(annotation, vars(sys.modules[module]))
-            if _unresolved(t):  # text, or a quoted name inside
-                return _fixers_by_msgspec(cls)
-            fixer = _fixer_of(t)
-            if key is not None:
-                _BY_TEXT[key] = fixer
-        if fixer is not None:
-            fixers.append((name, *fixer))
-    return tuple(fixers)
-
-
-def _fixers_by_msgspec(cls: type[Wire]) -> tuple[_Fixer, ...]:
+    # msgspec.structs.fields resolves this class's own fields only (type_info
+    # would resolve every nested type too: milliseconds on a plugin's first call).
     fixers = ((f.name, _fixer_of(f.type)) for f in msgspec.structs.fields(cls))
     return tuple((name, *fixer) for name, fixer in fixers if fixer is not None)
 

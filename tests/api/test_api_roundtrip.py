@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pluginrt.api as api
-from pluginrt.api._wire import Wire, _fixers_by_msgspec, _fixers_for
 
 
 def wire_structs() -> list[type[msgspec.Struct]]:
@@ -114,11 +113,3 @@ def test_times_keep_their_offset_and_microseconds(when: datetime.datetime) -> No
     assert again.requested_at.utcoffset() == when.utcoffset()
     assert again.requested_at.microsecond == when.microsecond
 
-
-@pytest.mark.parametrize("cls", [c for c in wire_structs() if issubclass(c, Wire)], ids=repr)
-def test_the_null_fixers_read_from_annotation_text_match_msgspecs_resolution(
-    cls: type[Wire],
-) -> None:
-    # _fixers_for evaluates annotation text itself (fast at a plugin's start);
-    # msgspec's own resolution of the same class is the reference.
-    assert _fixers_for(cls) == _fixers_by_msgspec(cls)
