@@ -623,19 +623,18 @@ class Connection:
         lines = self._lines
         budget = _ROUTE_BUDGET
         while lines and self._closed_reason is None:
-            line = lines.popleft()
-            self._on_line(line)
+            budget -= self._on_line(lines.popleft())
             suspended = self._suspended
             if suspended is not None:
                 self._suspended = None
                 return suspended
-            budget -= 1 if line.startswith(_CHUNK_PREFIX) else _CALL_COST
             if budget <= 0:
                 budget = _ROUTE_BUDGET
                 await trio.lowlevel.checkpoint()  # see _ROUTE_BUDGET
         return None
 
-    def _on_line(self, line: bytes) -> None:
+    def _on_line(self, line: bytes) -> int:
+        """Route one line; return its share of the budget between checkpoints."""
         if line.startswith(_CHUNK_PREFIX):
             # The commonest line of all, as our own peers write it: decoded once,
             # params included. Anything else about it takes the general path.
@@ -647,16 +646,17 @@ class Connection:
                 incoming = self._incoming.get(chunk.stream_id)
                 if incoming is not None:
                     incoming._on_chunk(chunk.payload)
-                return
+                return 1
         if line[:1] == b"[":
             self._on_batch(line)
-            return
+            return _CALL_COST
         try:
             message = _ENVELOPE.decode(line)
         except msgspec.DecodeError as exc:
             self._on_undecodable(line, exc)
-            return
+            return _CALL_COST
         self._on_message(message, None)
+        return _CALL_COST
 
     def _on_undecodable(self, line: bytes, exc: msgspec.DecodeError) -> None:
         try:
