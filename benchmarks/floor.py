@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -218,25 +219,37 @@ def measure(quick: bool = False) -> Floor:
 # ------------------------------------------------------ the stack's floor
 
 
-async def _trio_child() -> None:
-    import trio
+class _TrioLines:
+    """Lines from a pipe on trio's loop: wait until readable, read, split (no framework)."""
 
+    def __init__(self, fd: int, wait_readable: Callable[[int], Awaitable[None]]) -> None:
+        os.set_blocking(fd, False)
+        self.fd = fd
+        self.wait_readable = wait_readable
+        self.rest = b""
+
+    async def next(self) -> list[bytes]:
+        """The next complete lines; [] at the end of the stream."""
+        while True:
+            await self.wait_readable(self.fd)
+            data = os.read(self.fd, 1 << 16)
+            if not data:
+                return []
+            *lines, self.rest = (self.rest + data).split(b"\n")
+            if lines:
+                return lines
+
+
+async def _trio_child(wait_readable: Callable[[int], Awaitable[None]]) -> None:
     """The child's loop on trio: the same answers, no framework (see measure_trio)."""
     decoder = msgspec.json.Decoder(Request)
-    os.set_blocking(0, False)
-    rest = b""
-    while True:
-        await trio.lowlevel.wait_readable(0)
-        data = os.read(0, 1 << 16)
-        if not data:
-            return
-        *lines, rest = (rest + data).split(b"\n")
+    incoming = _TrioLines(0, wait_readable)
+    while lines := await incoming.next():
         out = []
         for line in lines:
             request = decoder.decode(line)
-            out.append(
-                _ENCODER.encode(Response("2.0", request.id, {"payload": request.params.payload}))
-            )
+            result = {"payload": request.params.payload}
+            out.append(_ENCODER.encode(Response("2.0", request.id, result)))
             out.append(b"\n")
         os.write(1, b"".join(out))
 
@@ -244,13 +257,13 @@ async def _trio_child() -> None:
 class _TrioPeer:
     """The parent's side on trio: direct writes, reads as the data comes."""
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], wait_readable: Callable[[int], Awaitable[None]]
+    ) -> None:
         assert process.stdin is not None and process.stdout is not None
         self.process = process
         self.out = process.stdin.fileno()
-        self.inp = process.stdout.fileno()
-        os.set_blocking(self.inp, False)
-        self.rest = b""
+        self.incoming = _TrioLines(process.stdout.fileno(), wait_readable)
         self.ids = 0
 
     def request(self, params: Params) -> bytes:
@@ -258,13 +271,7 @@ class _TrioPeer:
         return _ENCODER.encode(Request("2.0", self.ids, "echo", params)) + b"\n"
 
     async def responses(self) -> list[bytes]:
-        import trio
-
-        while True:
-            await trio.lowlevel.wait_readable(self.inp)
-            *lines, self.rest = (self.rest + os.read(self.inp, 1 << 16)).split(b"\n")
-            if lines:
-                return lines
+        return await self.incoming.next()
 
 
 def measure_trio(quick: bool = False) -> TrioFloor:
@@ -276,11 +283,11 @@ def measure_trio(quick: bool = False) -> TrioFloor:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
-    return trio.run(_measure_trio, process, quick)
+    return trio.run(_measure_trio, _TrioPeer(process, trio.lowlevel.wait_readable), quick)
 
 
-async def _measure_trio(process: subprocess.Popen[bytes], quick: bool) -> TrioFloor:
-    peer = _TrioPeer(process)
+async def _measure_trio(peer: _TrioPeer, quick: bool) -> TrioFloor:
+    process = peer.process
     small = Params(payload=b"hello")
     try:
         samples = []
@@ -337,7 +344,7 @@ def main() -> None:
     if args.trio_child:
         import trio
 
-        trio.run(_trio_child)
+        trio.run(_trio_child, trio.lowlevel.wait_readable)
         return
     if args.child:
         for module in args.imports or ():
