@@ -42,7 +42,7 @@ from pluginrt.rpc import (
     open_connection,
 )
 
-from ._host import _bind
+from ._host import _bind, _current
 from ._plugin import SERVABLE, STREAM_METHOD, Plugin
 
 __all__ = ["serve"]
@@ -140,7 +140,7 @@ def _wrap(method: Method, fn: Callable[..., Any]) -> Handler:
         call = _one_at_a_time(call)
 
     async def handle(params: Any, ctx: CallContext) -> Any:
-        _bind(ctx.connection, ctx.callback_id)
+        _current.set((ctx.connection, ctx.callback_id))  # _bind, without the call
         result = await call(params)
         if expected is None:
             return None

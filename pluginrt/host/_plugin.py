@@ -260,7 +260,9 @@ class PluginHandle:
         at once if the plugin is not running, else PluginCrashed, PluginTimeout,
         PluginClosed, PluginRemoteError or PluginProtocolError.
         """
-        connection = self._live_connection()
+        connection = self._connection
+        if connection is None or self._state is not PluginState.RUNNING:
+            connection = self._live_connection()  # raises why not
         process = self._process
         if timeout is _DEFAULT:
             timeout = self.spec.call_timeout

@@ -25,7 +25,6 @@ import contextlib
 import contextvars
 import errno
 import fcntl
-import heapq
 import itertools
 import logging
 import math
@@ -38,6 +37,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import trio
+from outcome import Value
 
 from ._errors import (
     CallTimeout,
@@ -66,6 +66,7 @@ from ._messages import (
     StreamCredit,
     StreamEnd,
     describe,
+    params_of,
 )
 from ._spin import watch
 from ._streams import IncomingStream, OutgoingStream
@@ -74,6 +75,10 @@ __all__ = ["CallContext", "Connection", "ConnectionStatistics", "Handler", "open
 
 T = TypeVar("T")
 Id = int | str
+#: A call awaiting its answer: the caller's task, parked; the method it called; when
+#: it times out (inf: never) and its timeout. Whoever takes the entry out of
+#: ``Connection._pending`` wakes the task, once.
+_Pending = tuple[trio.lowlevel.Task, str, float, float]
 #: A handler that started in the reader and has to wait: its context, its
 #: coroutine, what it first gave trio to wait on (see Connection._route_lines),
 #: and its request's id and method.
@@ -178,24 +183,6 @@ class ConnectionStatistics(msgspec.Struct, frozen=True):
     bytes_queued: int
 
 
-class _Pending:
-    """A call waiting for its answer: the caller's task, parked until :meth:`resolve`."""
-
-    __slots__ = ("message", "method", "task")
-
-    def __init__(self, method: str, task: trio.lowlevel.Task) -> None:
-        self.method = method
-        self.task: trio.lowlevel.Task | None = task
-        self.message: Message | BaseException | None = None
-
-    def resolve(self, message: Message | BaseException) -> None:
-        """Hand the answer over and wake the caller (once; it is parked by then)."""
-        self.message = message
-        task, self.task = self.task, None
-        if task is not None:
-            trio.lowlevel.reschedule(task)
-
-
 class Connection:
     """A JSON-RPC 2.0 peer over a pair of trio byte streams. Open with :func:`open_connection`."""
 
@@ -218,14 +205,18 @@ class Connection:
         self._receive_stream = receive_stream
         self._handlers = dict(handlers)
         self._max_line = max_line
-        self._limit = trio.Semaphore(max_handlers)
+        # Handlers running, and those waiting for one of the max_handlers slots (see _serve).
         self._max_handlers = max_handlers
+        self._busy = 0
+        self._slot_waiters = 0
+        self._slot_lot = trio.lowlevel.ParkingLot()
         self._ids = itertools.count(1)
         self._stream_ids = itertools.count(1)
         self._pending: dict[Id, _Pending] = {}
-        # (deadline, id, timeout) of calls with a timeout, served by one timer task.
-        self._deadlines: list[tuple[float, Id, float]] = []
+        self._now: Callable[[], float] = trio.current_time  # the run's clock, once running
         self._timer_scope: trio.CancelScope | None = None
+        # The timer scope's deadline (CancelScope.deadline is a property).
+        self._timer_deadline = math.inf
         self._running: dict[Id, trio.CancelScope] = {}
         # Calls we gave up on (timeout, cancelled caller): their late answers are expected.
         self._abandoned: dict[Id, None] = {}
@@ -248,6 +239,7 @@ class Connection:
         # quicker through the default pipe.
         self._widened = self._fd < 0
         self._writer_idle = False
+        self._writer_parked = False
         self._out_bytes = 0
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._drained_lot = trio.lowlevel.ParkingLot()
@@ -281,70 +273,76 @@ class Connection:
         if self._out_bytes > _HIGH_WATER or self._closed_reason is not None:
             await self._wait_writable()
         id = next(self._ids)
-        data = _ENCODER.encode(
-            _Request("2.0", id, method, _EMPTY if params is None else params, callback_id)
+        self._enqueue(
+            _ENCODER.encode(
+                _Request("2.0", id, method, _EMPTY if params is None else params, callback_id)
+            )
         )
-        pending = _Pending(method, trio.lowlevel.current_task())
-        self._pending[id] = pending
+        pending = self._pending
+        if timeout is None or timeout == math.inf:
+            pending[id] = (trio.lowlevel.current_task(), method, math.inf, math.inf)
+        else:
+            # No scope per call: one timer task fails calls past their deadline.
+            deadline = self._now() + timeout
+            pending[id] = (trio.lowlevel.current_task(), method, deadline, timeout)
+            if deadline < self._timer_deadline:
+                self._wake_timer(deadline)
         self._calls_sent += 1
-        self._enqueue(data)
-        if timeout is not None and timeout != math.inf:
-            self._add_deadline(trio.current_time() + timeout, id, timeout)
 
         def abort(_: object) -> trio.lowlevel.Abort:  # a cancelled caller abandons the call
-            pending.task = None
-            if self._pending.pop(id, None) is not None:
+            if pending.pop(id, None) is not None:
                 self._abandon(id)
             return trio.lowlevel.Abort.SUCCEEDED
 
-        # No checkpoint since the call was registered: nobody can have answered yet.
-        await trio.lowlevel.wait_task_rescheduled(abort)
-        message = pending.message
-        if isinstance(message, BaseException):
-            raise message.with_traceback(None)
-        assert message is not None
-        error = message.error
-        if isinstance(error, ErrorObject):
+        # No checkpoint since the call was registered: nobody can have answered
+        # yet. The answer comes as the value we are woken with (see _answer).
+        answer: Message | BaseException = await trio.lowlevel.wait_task_rescheduled(abort)
+        if not isinstance(answer, Message):
+            raise answer.with_traceback(None)
+        error = answer.error
+        if error:  # an ErrorObject; null and absent are falsy
             raise RemoteError(error.code, error.message, error_data(error.data))
-        raw = message.result
-        if raw is msgspec.UNSET:  # pragma: no cover - classify() guarantees one of the two
-            raise ProtocolError(f"{self.name}: {method} answered with neither result nor error")
+        decoder: msgspec.json.Decoder[T] = self._decoders.get(result_type) or self._decoder(
+            result_type
+        )
         try:
-            return self._decoder(result_type).decode(raw)
+            # Set: _on_response answers no call with neither result nor error.
+            return decoder.decode(answer.result)  # type: ignore[arg-type]
         except msgspec.DecodeError as exc:
             raise ProtocolError(
                 f"{self.name}: {method} answered with an invalid result "
                 f"({result_type.__name__}): {exc}"
             ) from None
 
-    def _add_deadline(self, deadline: float, id: Id, timeout: float) -> None:
-        """Have the timer fail call ``id`` with CallTimeout at ``deadline`` (no scope per call)."""
-        heap = self._deadlines
-        pending = self._pending
-        # Answered calls leave their entries behind: drop them from the front as
-        # calls come, and rebuild when the heap grows well past the calls in flight.
-        while heap and heap[0][1] not in pending:
-            heapq.heappop(heap)
-        if len(heap) > 2 * len(pending) + 64:
-            heap[:] = [entry for entry in heap if entry[1] in pending]
-            heapq.heapify(heap)
-        heapq.heappush(heap, (deadline, id, timeout))
-        scope = self._timer_scope
-        if scope is not None and deadline < scope.deadline:
-            scope.deadline = deadline
+    def _answer(self, id: object, answer: Message | BaseException) -> bool:
+        """Wake the caller of call ``id`` with ``answer``; False if no call awaits it."""
+        entry = self._pending.pop(id, None)  # type: ignore[call-overload]
+        if entry is None:
+            return False
+        trio.lowlevel.reschedule(entry[0], Value(answer))
+        return True
+
+    def _wake_timer(self, deadline: float) -> None:
+        """Have the timer look at the calls by ``deadline`` (sooner than it meant to)."""
+        self._timer_deadline = deadline
+        if self._timer_scope is not None:
+            self._timer_scope.deadline = deadline
 
     async def _timer(self) -> None:
-        heap = self._deadlines
-        pending = self._pending
+        """Fail calls past their deadline with CallTimeout. It wakes at the soonest
+        deadline it saw: about once a timeout when every call has the same one."""
+        self._now = trio.lowlevel.current_clock().current_time  # trio.current_time, sooner
         while True:
-            now = trio.current_time()
-            while heap and (heap[0][0] <= now or heap[0][1] not in pending):
-                _, id, timeout = heapq.heappop(heap)
-                call = pending.pop(id, None)
-                if call is not None:
+            now = self._now()
+            soonest = math.inf
+            for id, (_, method, deadline, timeout) in list(self._pending.items()):
+                if deadline <= now:
                     self._abandon(id)
-                    call.resolve(CallTimeout(call.method, timeout))
-            with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
+                    self._answer(id, CallTimeout(method, timeout))
+                elif deadline < soonest:
+                    soonest = deadline
+            self._timer_deadline = soonest
+            with trio.CancelScope(deadline=soonest) as scope:
                 self._timer_scope = scope
                 await trio.sleep_forever()
             self._timer_scope = None
@@ -417,9 +415,8 @@ class Connection:
             reason = ConnectionClosed(f"{self.name}: connection closed")
         self._closed_reason = reason
         self._writer_idle = False
-        for pending in self._pending.values():
-            pending.resolve(reason)
-        self._pending.clear()
+        for id in list(self._pending):
+            self._answer(id, reason)
         for incoming in list(self._incoming.values()):
             incoming._fail(reason)
         for outgoing in list(self._outgoing.values()):
@@ -440,8 +437,8 @@ class Connection:
     def statistics(self) -> ConnectionStatistics:
         return ConnectionStatistics(
             calls_in_flight=len(self._pending),
-            handlers_running=self._max_handlers - self._limit.value,
-            handlers_queued=self._limit.statistics().tasks_waiting,
+            handlers_running=self._busy,
+            handlers_queued=self._slot_waiters,
             calls_sent=self._calls_sent,
             calls_received=self._calls_received,
             streams_open=len(self._incoming) + len(self._outgoing),
@@ -489,13 +486,15 @@ class Connection:
             data = (data + b"\n")[written:]
             self._out.append(data)
             self._out_bytes += len(data)
-            if self._writer_lot:  # waking nobody still costs
+            if self._writer_parked:  # waking nobody still costs
+                self._writer_parked = False
                 self._writer_lot.unpark_all()
             return
         self._out.append(data)
         self._out.append(b"\n")
         self._out_bytes += len(data) + 1
-        if self._writer_lot:  # waking nobody still costs
+        if self._writer_parked:  # waking nobody still costs
+            self._writer_parked = False
             self._writer_lot.unpark_all()
 
     def _stream_chunk_head(self, stream_id: str) -> bytes:
@@ -522,10 +521,11 @@ class Connection:
             while True:
                 if not self._out:
                     self._writer_idle = self._fd >= 0 and self._closed_reason is None
+                    self._writer_parked = True  # (a plain flag: ParkingLot.__bool__ is a call)
                     try:
                         await self._writer_lot.park()
                     finally:
-                        self._writer_idle = False
+                        self._writer_idle = self._writer_parked = False
                     continue
                 data = b"".join(self._out)
                 size = self._out_bytes
@@ -533,7 +533,7 @@ class Connection:
                     self._widened = True
                     _widen_pipe(self._fd)
                 self._out.clear()
-                await self._send_stream.send_all(data)
+                await self._write(data)
                 self._out_bytes -= size
                 if self._drained_lot:  # waking nobody still costs
                     self._drained_lot.unpark_all()
@@ -544,6 +544,25 @@ class Connection:
             if self._on_eof is not None:  # a dying peer often breaks its input first
                 reason = await self._on_eof() or reason
             self.close(reason)
+
+    async def _write(self, data: bytes) -> None:
+        """Send ``data`` whole. To a pipe, write directly and wait only while it is full,
+        instead of FdStream's checkpoint before every write (an extra trip through
+        the scheduler for every batch)."""
+        fd = self._fd
+        if fd < 0:
+            await self._send_stream.send_all(data)
+            return
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(fd)
+            except OSError as exc:
+                if exc.errno == errno.EBADF:
+                    raise trio.ClosedResourceError("the pipe was closed") from None
+                raise trio.BrokenResourceError(str(exc)) from exc
 
     # --------------------------------------------------------------- reading
 
@@ -647,7 +666,7 @@ class Connection:
                 if incoming is not None:
                     incoming._on_chunk(chunk.payload)
                 return 1
-        if line[:1] == b"[":
+        if line[0] == 0x5B:  # "[": lines are never empty (see LineFramer)
             self._on_batch(line)
             return _CALL_COST
         try:
@@ -655,7 +674,15 @@ class Connection:
         except msgspec.DecodeError as exc:
             self._on_undecodable(line, exc)
             return _CALL_COST
-        self._on_message(message, None)
+        if message.method is not msgspec.UNSET:
+            self._on_message(message, None)
+        elif (message.result is not msgspec.UNSET or message.error) and (
+            entry := self._pending.pop(message.id, None)  # type: ignore[arg-type]
+        ) is not None:
+            # An answer to a call of ours: the commonest message of all (see _answer).
+            trio.lowlevel.reschedule(entry[0], Value(message))
+        else:
+            self._on_response(message, None)  # an invalid one, or nobody waits for it
         return _CALL_COST
 
     def _on_undecodable(self, line: bytes, exc: msgspec.DecodeError) -> None:
@@ -673,12 +700,13 @@ class Connection:
         if isinstance(value, dict) and "method" in value and "id" not in value:
             return  # an invalid notification gets no answer
         if isinstance(value, dict) and ("result" in value or "error" in value):
-            pending = self._pending.pop(id, None) if id is not None else None
-            if pending is not None:
-                pending.resolve(
+            entry = self._pending.get(id) if id is not None else None
+            if entry is not None:
+                self._answer(
+                    id,
                     ProtocolError(
-                        f"{self.name}: {pending.method} answered with an invalid response: {exc}"
-                    )
+                        f"{self.name}: {entry[1]} answered with an invalid response: {exc}"
+                    ),
                 )
             return
         self._enqueue(_error(id, INVALID_REQUEST, f"invalid request: {exc}"))
@@ -762,7 +790,7 @@ class Connection:
         target.start_soon(self._serve_in, scope, handler, message, id, reply)
 
     def _on_response(self, message: Message, replies: list[bytes] | None) -> None:
-        if message.result is msgspec.UNSET and message.error is msgspec.UNSET:
+        if message.result is msgspec.UNSET and not message.error:
             logger.warning("%s: a message with neither method nor result/error", self.name)
             # Answered even without an id (JSON-RPC 2.0: id null), as in a batch.
             target = replies.append if replies is not None else self._enqueue
@@ -770,22 +798,17 @@ class Connection:
             target(_error(bad_id, INVALID_REQUEST, "invalid request: no method, result or error"))
             return
         id = message.id
-        pending = self._pending.pop(id, None) if isinstance(id, int | str) else None
-        if pending is None:
-            if self._abandoned.pop(id, 0) is None:  # type: ignore[arg-type]
-                logger.debug("%s: late answer to abandoned call %r dropped", self.name, id)
-            elif isinstance(message.error, ErrorObject) and id is None:
-                logger.warning(
-                    "%s: the peer reported an error: %s", self.name, message.error.message
-                )
-            else:
-                logger.warning("%s: a response to unknown id %r, ignored", self.name, id)
+        if self._answer(id, message):
             return
-        pending.resolve(message)
+        if self._abandoned.pop(id, 0) is None:  # type: ignore[arg-type]
+            logger.debug("%s: late answer to abandoned call %r dropped", self.name, id)
+        elif isinstance(message.error, ErrorObject) and id is None:
+            logger.warning("%s: the peer reported an error: %s", self.name, message.error.message)
+        else:
+            logger.warning("%s: a response to unknown id %r, ignored", self.name, id)
 
     def _on_notification(self, method: str, message: Message) -> None:
-        params = message.params
-        raw = b"{}" if params is msgspec.UNSET else params
+        raw = params_of(message)
         try:
             if method == "stream.chunk":
                 chunk = self._decoder(StreamChunk).decode(raw)
@@ -880,15 +903,16 @@ class Connection:
         method = message.method
         response: bytes
         try:
-            limit = self._limit
+            # A slot of max_handlers: a counter while any is free, no trio.Semaphore
+            # (whose acquire and release cost every call more than its handler).
+            if self._busy < self._max_handlers and not self._slot_waiters:
+                self._busy += 1
+            else:
+                await self._wait_for_slot()
             try:
-                limit.acquire_nowait()  # no scheduling round trip while under the limit
-            except trio.WouldBlock:
-                await limit.acquire()
-            try:
-                raw = b"{}" if message.params is msgspec.UNSET else message.params
+                decoder = self._decoders.get(handler.params) or self._decoder(handler.params)
                 try:
-                    params = self._decoder(handler.params).decode(raw)
+                    params = decoder.decode(params_of(message))
                 except msgspec.DecodeError as exc:
                     response = _error(
                         id,
@@ -896,12 +920,23 @@ class Connection:
                         f"invalid params for {method} ({handler.params.__name__}): {exc}",
                     )
                 else:
-                    result = await handler.fn(params, self._context(message, id))
+                    callback_id = message.host_callback_id
+                    result = await handler.fn(
+                        params,
+                        CallContext(
+                            self,
+                            method,  # type: ignore[arg-type]  # a request's, so set
+                            id,
+                            callback_id if isinstance(callback_id, str) else None,
+                        ),
+                    )
                     response = _ENCODER.encode(
                         _Result("2.0", id, _EMPTY if result is None else result)
                     )
             finally:
-                limit.release()
+                # Hand the slot to a waiting handler if there is one (unpark says).
+                if not (self._slot_waiters and self._slot_lot.unpark()):
+                    self._busy -= 1
         except HandlerError as exc:
             response = _error(id, exc.rpc_code, exc.message, exc.data())
         except Exception as exc:
@@ -916,6 +951,14 @@ class Connection:
         if self._closed_reason is None:
             reply(response)
 
+    async def _wait_for_slot(self) -> None:
+        """Wait until a finishing handler hands this one its slot (see _serve)."""
+        self._slot_waiters += 1
+        try:
+            await self._slot_lot.park()
+        finally:
+            self._slot_waiters -= 1
+
     async def _serve_notifications(self, handler: Handler, queue: deque[Message]) -> None:
         while True:
             while not queue:
@@ -923,9 +966,8 @@ class Connection:
             await self._serve_notification(handler, queue.popleft())
 
     async def _serve_notification(self, handler: Handler, message: Message) -> None:
-        raw = b"{}" if message.params is msgspec.UNSET else message.params
         try:
-            params = self._decoder(handler.params).decode(raw)
+            params = self._decoder(handler.params).decode(params_of(message))
             await handler.fn(params, self._context(message, None))
         except msgspec.DecodeError as exc:
             logger.warning("%s: invalid params for %s ignored: %s", self.name, message.method, exc)

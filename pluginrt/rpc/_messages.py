@@ -69,6 +69,12 @@ class Message(msgspec.Struct, kw_only=True):
     ``host_callback_id`` is pluginrt's top-level extension: a host-to-plugin
     call made for a client request carries it, and the plugin's ``host.*``
     calls made while serving that call echo it.
+
+    Go peers often write members they do not use as ``null`` (no omitempty):
+    ``"error": null`` beside a result, ``"params": null``, ``"host_callback_id":
+    null``. Readers take a null as absent: ``error`` and ``host_callback_id``
+    are then None, and ``params`` is ``Raw(b"null")`` (see :func:`params_of`).
+    (Fixing them up here would cost every message a Python call.)
     """
 
     jsonrpc: str = "2.0"
@@ -78,17 +84,6 @@ class Message(msgspec.Struct, kw_only=True):
     result: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     error: ErrorObject | msgspec.UnsetType | None = msgspec.UNSET
     host_callback_id: str | msgspec.UnsetType | None = msgspec.UNSET
-
-    def __post_init__(self) -> None:
-        # Go peers often write members they do not use as null (no omitempty):
-        # "error": null beside a result, "params": null, "host_callback_id": null.
-        if self.error is None:
-            self.error = msgspec.UNSET
-        if self.host_callback_id is None:
-            self.host_callback_id = msgspec.UNSET
-        params = self.params
-        if params is not msgspec.UNSET and len(params) == 4 and bytes(params) == b"null":
-            self.params = msgspec.UNSET
 
 
 class Empty(msgspec.Struct, omit_defaults=True):
@@ -144,6 +139,18 @@ def error_message(
     if data is not None:
         error.data = data
     return Message(id=id, error=error)
+
+
+_NULL: Final = msgspec.Raw(b"null")
+_NO_PARAMS: Final = msgspec.Raw(b"{}")
+
+
+def params_of(message: Message) -> msgspec.Raw:
+    """The message's ``params``; ``{}`` where they are absent or null."""
+    params = message.params
+    if params is msgspec.UNSET or params == _NULL:
+        return _NO_PARAMS
+    return params
 
 
 def describe(value: Any) -> str:
