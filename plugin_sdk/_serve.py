@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from typing import Any, Final
 
 import trio
@@ -139,19 +139,14 @@ def _wrap(method: Method, fn: Callable[..., Any]) -> Handler:
         # handler keeping running totals needs no lock of its own.
         call = _one_at_a_time(call)
 
-    async def handle(params: Any, ctx: CallContext) -> Any:
+    def handle(params: Any, ctx: CallContext) -> Awaitable[Any]:
+        # Not a coroutine of its own: the engine awaits the handler's, in the
+        # call's own context, and checks its result against ``expected``.
         _current.set((ctx.connection, ctx.callback_id))  # _bind, without the call
-        result = await call(params)
-        if expected is None:
-            return None
-        if not isinstance(result, expected):
-            raise TypeError(
-                f"{fn.__qualname__} returned {type(result).__name__}; "
-                f"{method.name} must return {expected.__name__}"
-            )
-        return result
+        awaitable: Awaitable[Any] = call(params)
+        return awaitable
 
-    return Handler(method.params, handle)
+    return Handler(method.params, handle, result=expected)
 
 
 def _one_at_a_time(call: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -138,7 +138,7 @@ class _Notification(msgspec.Struct, omit_defaults=True):
 
 
 class _ChunkLine(msgspec.Struct, forbid_unknown_fields=True):
-    """A whole ``stream.chunk`` notification (see Connection._on_line)."""
+    """A whole ``stream.chunk`` notification (see Connection._on_chunk_line)."""
 
     jsonrpc: str
     method: str
@@ -167,10 +167,15 @@ class CallContext(msgspec.Struct, frozen=True):
 
 
 class Handler(msgspec.Struct, frozen=True):
-    """A method's params type and its coroutine ``fn(params, context) -> result``."""
+    """A method's params type and its coroutine ``fn(params, context) -> result``.
+
+    With ``result``, a result of any other type fails the call (an internal
+    error naming both types) instead of being sent.
+    """
 
     params: type[Any]
     fn: Callable[[Any, CallContext], Awaitable[Any]]
+    result: type[Any] | None = None
 
 
 class ConnectionStatistics(msgspec.Struct, frozen=True):
@@ -639,51 +644,55 @@ class Connection:
                 raise trio.BrokenResourceError(str(exc)) from exc
 
     async def _route_lines(self) -> _Suspended | None:
+        """Route the lines read, in order, until none is left; or return the handler
+        started here that has to wait (see _read)."""
         lines = self._lines
+        pending = self._pending
         budget = _ROUTE_BUDGET
         while lines and self._closed_reason is None:
-            budget -= self._on_line(lines.popleft())
-            suspended = self._suspended
-            if suspended is not None:
-                self._suspended = None
-                return suspended
             if budget <= 0:
                 budget = _ROUTE_BUDGET
                 await trio.lowlevel.checkpoint()  # see _ROUTE_BUDGET
+                continue
+            line = lines.popleft()
+            if line.startswith(_CHUNK_PREFIX) and self._on_chunk_line(line):
+                budget -= 1
+                continue
+            budget -= _CALL_COST
+            if line[0] == 0x5B:  # "[": lines are never empty (see LineFramer)
+                self._on_batch(line)
+                continue
+            try:
+                message = _ENVELOPE.decode(line)
+            except msgspec.DecodeError as exc:
+                self._on_undecodable(line, exc)
+                continue
+            if message.method is not msgspec.UNSET:
+                self._on_message(message, None)
+                suspended = self._suspended
+                if suspended is not None:
+                    self._suspended = None
+                    return suspended
+            elif (message.result is not msgspec.UNSET or message.error) and (
+                entry := pending.pop(message.id, None)  # type: ignore[arg-type]
+            ) is not None:
+                # An answer to a call of ours: the commonest message of all (see _answer).
+                trio.lowlevel.reschedule(entry[0], Value(message))
+            else:
+                self._on_response(message, None)  # an invalid one, or nobody waits for it
         return None
 
-    def _on_line(self, line: bytes) -> int:
-        """Route one line; return its share of the budget between checkpoints."""
-        if line.startswith(_CHUNK_PREFIX):
-            # The commonest line of all, as our own peers write it: decoded once,
-            # params included. Anything else about it takes the general path.
-            try:
-                chunk = _CHUNK_LINE.decode(line).params
-            except msgspec.DecodeError:
-                pass
-            else:
-                incoming = self._incoming.get(chunk.stream_id)
-                if incoming is not None:
-                    incoming._on_chunk(chunk.payload)
-                return 1
-        if line[0] == 0x5B:  # "[": lines are never empty (see LineFramer)
-            self._on_batch(line)
-            return _CALL_COST
+    def _on_chunk_line(self, line: bytes) -> bool:
+        """Route a ``stream.chunk`` line as our own peers write it, decoded once, params
+        included (the commonest line of a stream); False if it needs the general path."""
         try:
-            message = _ENVELOPE.decode(line)
-        except msgspec.DecodeError as exc:
-            self._on_undecodable(line, exc)
-            return _CALL_COST
-        if message.method is not msgspec.UNSET:
-            self._on_message(message, None)
-        elif (message.result is not msgspec.UNSET or message.error) and (
-            entry := self._pending.pop(message.id, None)  # type: ignore[arg-type]
-        ) is not None:
-            # An answer to a call of ours: the commonest message of all (see _answer).
-            trio.lowlevel.reschedule(entry[0], Value(message))
-        else:
-            self._on_response(message, None)  # an invalid one, or nobody waits for it
-        return _CALL_COST
+            chunk = _CHUNK_LINE.decode(line).params
+        except msgspec.DecodeError:
+            return False
+        incoming = self._incoming.get(chunk.stream_id)
+        if incoming is not None:
+            incoming._on_chunk(chunk.payload)
+        return True
 
     def _on_undecodable(self, line: bytes, exc: msgspec.DecodeError) -> None:
         try:
@@ -930,6 +939,12 @@ class Connection:
                             callback_id if isinstance(callback_id, str) else None,
                         ),
                     )
+                    expected = handler.result
+                    if expected is not None and not isinstance(result, expected):
+                        raise TypeError(
+                            f"{method} must return {expected.__name__}, "
+                            f"not {type(result).__name__}"
+                        )
                     response = _ENCODER.encode(
                         _Result("2.0", id, _EMPTY if result is None else result)
                     )

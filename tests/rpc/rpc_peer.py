@@ -126,6 +126,10 @@ def handlers() -> dict[str, Handler]:
     async def typed(params: Typed, context: CallContext) -> Typed:
         return params
 
+    async def mistyped(params: Value, context: CallContext) -> Any:
+        """Declared to return a Value (see the table), returns its params' value."""
+        return params.value
+
     async def seen(params: Empty, context: CallContext) -> Seen:
         return Seen(context.method, context.id, context.callback_id)
 
@@ -227,6 +231,7 @@ def handlers() -> dict[str, Handler]:
         "fail": Handler(Fail, fail),
         "crash": Handler(Empty, crash),
         "typed": Handler(Typed, typed),
+        "mistyped": Handler(Value, mistyped, result=Value),
         "seen": Handler(Empty, seen),
         "echo_via_parent": Handler(Value, echo_via_parent),
         "call_parent_many": Handler(Count, call_parent_many),

@@ -220,6 +220,17 @@ async def test_a_plain_exception_in_a_handler_is_an_internal_error(
         assert (await connection.call("echo", Value(2), Value)).value == 2
 
 
+async def test_a_result_of_another_type_than_the_handler_declares_is_an_internal_error(
+    connection: Connection,
+) -> None:
+    with trio.fail_after(PATIENCE), pytest.raises(RemoteError) as caught:
+        await connection.call("mistyped", Value("a string"), Value)
+    assert caught.value.code == INTERNAL_ERROR
+    assert "mistyped must return Value, not str" in caught.value.message
+    with trio.fail_after(PATIENCE):
+        assert (await connection.call("echo", Value(2), Value)).value == 2
+
+
 # ---------------------------------------------------------------- streams
 
 

@@ -68,6 +68,7 @@ async def test_invalid_json_is_answered_with_a_parse_error_and_the_connection_go
         (b'{"foo": 1}', None),
         (b"{}", None),
         (b'{"jsonrpc": "2.0", "id": 4}', 4),
+        (b'{"jsonrpc": "2.0", "id": 4, "error": null}', 4),
         (b'{"jsonrpc": "2.0", "method": 5, "id": 3}', 3),
     ],
 )
