@@ -113,6 +113,13 @@ def _fd_of(stream: trio.abc.SendStream | trio.abc.ReceiveStream) -> int:
     return -1
 
 
+def _pipe_error(exc: OSError) -> Exception:
+    """What a failed read or write of a pipe means, as the trio error FdStream raises."""
+    if exc.errno == errno.EBADF:
+        return trio.ClosedResourceError("the pipe was closed")
+    return trio.BrokenResourceError(str(exc))
+
+
 def _widen_pipe(fd: int) -> None:
     """Ask for a pipe buffer of _PIPE_SIZE (Linux; fewer wake-ups for big messages)."""
     setter = getattr(fcntl, "F_SETPIPE_SZ", None)
@@ -565,9 +572,7 @@ class Connection:
             except BlockingIOError:
                 await trio.lowlevel.wait_writable(fd)
             except OSError as exc:
-                if exc.errno == errno.EBADF:
-                    raise trio.ClosedResourceError("the pipe was closed") from None
-                raise trio.BrokenResourceError(str(exc)) from exc
+                raise _pipe_error(exc) from exc
 
     # --------------------------------------------------------------- reading
 
@@ -639,9 +644,7 @@ class Connection:
             except BlockingIOError:
                 await trio.lowlevel.wait_readable(fd)
             except OSError as exc:
-                if exc.errno == errno.EBADF:
-                    raise trio.ClosedResourceError("the pipe was closed") from None
-                raise trio.BrokenResourceError(str(exc)) from exc
+                raise _pipe_error(exc) from exc
 
     async def _route_lines(self) -> _Suspended | None:
         """Route the lines read, in order, until none is left; or return the handler
