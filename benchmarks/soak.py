@@ -150,6 +150,17 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process under ``pid``: plugins, the launchers they are forked from, theirs."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        new = children(todo.pop()) - found
+        found |= new
+        todo.extend(new)
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of ``pid`` so far (0.0 if it is gone)."""
     try:
@@ -293,8 +304,8 @@ async def chaos(
         pids = {p["id"]: p["pid"] for p in plugins if p.get("pid")}
         if victims:
             pids = {plugin_id: pid for plugin_id, pid in pids.items() if plugin_id in victims}
-        if not pids:  # the management API is down? fall back to the host's children
-            pids = {str(pid): pid for pid in children(host_pid)}
+        if not pids:  # the management API is down? fall back to the host's processes
+            pids = {str(pid): pid for pid in descendants(host_pid)}
         if not pids:
             continue
         victim = random.choice(sorted(pids))
@@ -364,7 +375,7 @@ async def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         host_pid = process.pid
         await trio.sleep(0.5)
         fds_start = fd_count(host_pid)
-        results.plugin_pids.update(children(host_pid))
+        results.plugin_pids.update(descendants(host_pid))
         # httpx's pool costs O(connections) per request: one AsyncClient per
         # POOL clients keeps the load generator from measuring mostly itself.
         pools = max(1, math.ceil(args.clients / POOL))
@@ -410,7 +421,7 @@ async def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             while fds_end > fds_start + FD_TOLERANCE:
                 await trio.sleep(0.2)
                 fds_end = fd_count(host_pid)
-        plugins_at_end = children(host_pid)
+        plugins_at_end = descendants(host_pid)
         results.plugin_pids.update(plugins_at_end)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -508,7 +519,7 @@ def show(report: dict[str, Any]) -> None:
     print(f"host RSS by {window}: {r['rss_by_window_kib']} KiB")
     print(f"host descriptors: start {r['fds_start']}, end {r['fds_end']}; "
           f"all plugins running again: {r['plugins_running_at_end']} "
-          f"({r['plugin_processes_at_end']} processes)")  # fmt: skip
+          f"({r['plugin_processes_at_end']} processes under the host)")  # fmt: skip
     print(f"after SIGTERM: exit code {r['host_exit_code']}, "
           f"leftover plugin processes {r['leftover_processes'] or 'none'}")  # fmt: skip
     print("OK" if r["ok"] else "NOT OK")

@@ -19,6 +19,7 @@ from pluginrt.api import Capabilities, HostConfigSummary, Metadata
 from pluginrt.rpc import IncomingStream
 
 from ._declaration import Declaration
+from ._launcher import Launchers
 from ._plugin import _DEFAULT, _KEY, Callbacks, PluginHandle, PluginState, PluginStatistics
 from ._plugin import Registrations as Registrations
 from ._spec import PluginSpec
@@ -37,11 +38,12 @@ class PluginGroup(PluginHandle):
         spec: PluginSpec,
         callbacks: Callbacks | None,
         host: HostConfigSummary,
+        launchers: Launchers | None = None,
     ) -> None:
-        super().__init__(key, spec, callbacks, host)
+        super().__init__(key, spec, callbacks, host, launchers)
         one = dataclasses.replace(spec, instances=1)
         self.instances: tuple[PluginHandle, ...] = tuple(
-            PluginHandle(_KEY, one, callbacks, host) for _ in range(spec.instances)
+            PluginHandle(_KEY, one, callbacks, host, launchers) for _ in range(spec.instances)
         )
         for index, handle in enumerate(self.instances):
             handle.instance = index

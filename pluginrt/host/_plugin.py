@@ -68,6 +68,7 @@ from ._errors import (
     PluginUnavailable,
     map_error,
 )
+from ._launcher import Launchers
 from ._process import PluginProcess, spawn
 from ._spec import PluginSpec
 
@@ -155,10 +156,12 @@ class PluginHandle:
         spec: PluginSpec,
         callbacks: Callbacks | None,
         host: HostConfigSummary,
+        launchers: Launchers | None = None,
     ) -> None:
         if key is not _KEY:
             raise TypeError("PluginHandle has no public constructor; use open_plugins()")
         self.spec = spec
+        self._launchers = launchers
         self.logger = logging.getLogger(f"pluginrt.plugin.{spec.id}")
         self._host = host
         self._handlers = self._build_handlers(callbacks)
@@ -414,7 +417,7 @@ class PluginHandle:
     async def _attempt(self) -> PluginError | None:
         """One run: spawn, handshake, serve until it ends. Returns why, or None if stopped."""
         try:
-            process = await spawn(self.spec)
+            process = await spawn(self.spec, self._launchers)
         except PluginStartError as exc:
             return exc
         plugin = PluginProcess(self.id, process, self.logger)

@@ -15,6 +15,7 @@ import trio
 from pluginrt.api import HostConfigSummary
 
 from ._group import PluginGroup
+from ._launcher import Launchers
 from ._plugin import _KEY, Callbacks, PluginHandle
 from ._spec import PluginSpec
 
@@ -37,6 +38,7 @@ class Plugins(Mapping[str, PluginHandle]):
         self._callbacks = callbacks
         self._host = host
         self._handles: dict[str, PluginHandle] = {}
+        self._launchers = Launchers(nursery)
 
     def __getitem__(self, plugin_id: str) -> PluginHandle:
         return self._handles[plugin_id]
@@ -69,7 +71,7 @@ class Plugins(Mapping[str, PluginHandle]):
             if current is not None and current._done.is_set() is False:
                 raise ValueError(f"plugin {spec.id!r} is already started")
             kind = PluginGroup if spec.instances > 1 else PluginHandle
-            handle = kind(_KEY, spec, self._callbacks, self._host)
+            handle = kind(_KEY, spec, self._callbacks, self._host, self._launchers)
             self._handles[spec.id] = handle
             started.append(handle)
         for handle in started:
@@ -95,10 +97,11 @@ class Plugins(Mapping[str, PluginHandle]):
         del self._handles[plugin_id]
 
     async def aclose(self) -> None:
-        """Stop every plugin, concurrently."""
+        """Stop every plugin, concurrently, then the launchers."""
         async with trio.open_nursery() as nursery:
             for handle in list(self._handles.values()):
                 nursery.start_soon(handle._stop)
+        await self._launchers.aclose()
 
 
 @asynccontextmanager

@@ -22,13 +22,40 @@ import os
 import signal
 import subprocess
 from collections import deque
+from typing import Protocol
 
 import trio
 
 from ._errors import PluginCrashed, PluginStartError
+from ._launcher import Launchers
 from ._spec import PluginSpec
 
-__all__ = ["PluginProcess", "StderrTail", "plugin_environment", "spawn"]
+__all__ = [
+    "PluginProcess",
+    "Process",
+    "StderrTail",
+    "inherited_environment",
+    "plugin_environment",
+    "spawn",
+]
+
+
+class Process(Protocol):
+    """What the host uses of a plugin's process: a :class:`trio.Process`, or a
+    :class:`~pluginrt.host._launcher.LaunchedProcess` forked by a launcher."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def stdin(self) -> trio.abc.SendStream | None: ...
+    @property
+    def stdout(self) -> trio.abc.ReceiveStream | None: ...
+    @property
+    def stderr(self) -> trio.abc.ReceiveStream | None: ...
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
 
 #: Longest stderr line kept whole; longer ones are cut (a line is for humans).
 _MAX_STDERR_LINE = 2048
@@ -53,21 +80,34 @@ class StderrTail:
         return "\n".join(self._lines)
 
 
-def plugin_environment(spec: PluginSpec) -> dict[str, str]:
-    """The host's variables that ``spec.env_allow`` lets through, then ``spec.env``."""
+def inherited_environment(spec: PluginSpec) -> dict[str, str]:
+    """The host's variables that ``spec.env_allow`` lets through."""
     inherited = dict(os.environ)
     if spec.env_allow is not None:
         allow = spec.env_allow
         inherited = {
             k: v for k, v in inherited.items() if any(fnmatch.fnmatchcase(k, p) for p in allow)
         }
+    return inherited
+
+
+def plugin_environment(spec: PluginSpec) -> dict[str, str]:
+    """The host's variables that ``spec.env_allow`` lets through, then ``spec.env``."""
     # PLUGINRT_PLUGIN_ID tells plugin_sdk to protect the protocol at import time.
-    return {**inherited, **spec.env, "PLUGINRT_PLUGIN_ID": spec.id}
+    return {**inherited_environment(spec), **spec.env, "PLUGINRT_PLUGIN_ID": spec.id}
 
 
-async def spawn(spec: PluginSpec) -> trio.Process:
-    """Start ``spec``'s command with three pipes, in a new session (its own process group)."""
+async def spawn(spec: PluginSpec, launchers: Launchers | None = None) -> Process:
+    """Start ``spec``'s command with three pipes, in a new session (its own process group).
+
+    A ``.py`` plugin is forked from one of ``launchers`` if it can be (see
+    :mod:`pluginrt.host._launcher`), which spares it importing its stack.
+    """
     env = plugin_environment(spec)
+    if launchers is not None:
+        launched = await launchers.spawn(spec, env, inherited_environment(spec))
+        if launched is not None:
+            return launched
     try:
         return await trio.lowlevel.open_process(
             spec.argv,
@@ -85,7 +125,7 @@ async def spawn(spec: PluginSpec) -> trio.Process:
 class PluginProcess:
     """A running plugin process. Run :meth:`run` in a nursery for as long as it lives."""
 
-    def __init__(self, plugin_id: str, process: trio.Process, logger: logging.Logger) -> None:
+    def __init__(self, plugin_id: str, process: Process, logger: logging.Logger) -> None:
         self.plugin_id = plugin_id
         self.process = process
         self.pid = process.pid
