@@ -4,10 +4,13 @@ A new interpreter spends most of a Python plugin's start importing trio and
 msgspec. A launcher (``_launcher_process.py``) imports them once and forks a
 plugin per request, which then imports only pluginrt and its own code. The
 host uses one for plugins run as a ``.py`` script by its own Python (no
-interpreter options), one launcher per interpreter environment: the variables an interpreter reads
-as it starts (``PYTHON*``, the locale, ``HOME``) are the launcher's own, so a
-forked plugin starts as a spawned one would. ``PLUGINRT_LAUNCHER=0`` turns
-launchers off.
+interpreter options), one launcher per interpreter environment: the variables
+an interpreter reads as it starts (``PYTHON*``, the locale, ``HOME``) and the
+working directory are the launcher's own, so a forked plugin starts as a
+spawned one would. What is left apart: its parent is the launcher, and
+``/proc/<pid>/environ`` shows what every plugin inherits of the host (a
+plugin's own variables are in its ``os.environ``). On Linux only;
+``PLUGINRT_LAUNCHER=0`` turns launchers off.
 
 Guarantees:
 
@@ -50,6 +53,9 @@ _STARTUP_PREFIXES = ("PYTHON", "LC_")
 _STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "HOME"})
 #: Room in the launcher's arguments for a plugin's process title (``python script``).
 _TITLE_ROOM = 256
+#: How long a launcher may take to answer a spawn (its own start included) before
+#: it is taken for stuck, killed, and the plugin spawned instead.
+_ANSWER_TIMEOUT = 30.0
 #: How long a closed launcher may take to exit before it is killed.
 _EXIT_GRACE = 2.0
 
@@ -136,7 +142,7 @@ class _Launcher:
                 await self._gone()
 
     async def _read(self) -> None:
-        assert self._socket is not None
+        assert self._socket is not None and self._process is not None
         while True:
             try:
                 data = await self._socket.recv(65536)
@@ -144,7 +150,12 @@ class _Launcher:
                 return
             if not data:
                 return  # it exited (or was told to, see close)
-            self._on_message(json.loads(data))
+            try:
+                self._on_message(json.loads(data))
+            except (ValueError, KeyError, TypeError) as exc:  # pragma: no cover - a bug
+                logger.error("launcher: a bad message %r (%s); killing it", data, exc)
+                self._process.kill()
+                return
 
     def _on_message(self, message: dict[str, Any]) -> None:
         if "exited" in message:
@@ -203,13 +214,7 @@ class _Launcher:
             raise LauncherGone("the launcher is gone")
         pipes = [os.pipe() for _ in range(3)]
         theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
-        try:
-            process = LaunchedProcess((pipes[0][1], pipes[1][0], pipes[2][0]))
-        except BaseException:
-            for read, write in pipes:
-                os.close(read)
-                os.close(write)
-            raise
+        process = LaunchedProcess((pipes[0][1], pipes[1][0], pipes[2][0]))
         request = _Request(process)
         message = json.dumps({"argv": argv, "env": dict(env), "cwd": cwd}).encode()
         fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", theirs))]
@@ -231,18 +236,28 @@ class _Launcher:
             for fd in theirs:  # the launcher has its own copies now
                 os.close(fd)
         try:
-            await request.answered.wait()
+            with trio.move_on_after(_ANSWER_TIMEOUT):
+                await request.answered.wait()
         except BaseException:
-            request.abandoned = True  # killed as soon as its pid comes (see _on_message)
-            if process.pid:
-                _kill_group(process.pid)
-            with trio.CancelScope(shield=True):
-                await _close(process)
+            await self._abandon(request)
             raise
+        if not request.answered.is_set():
+            await self._abandon(request)
+            if self._process is not None:
+                self._process.kill()  # stuck: the next spawn starts a new one (see run)
+            raise LauncherGone(f"no answer from the launcher in {_ANSWER_TIMEOUT:g}s")
         if request.error:
             await _close(process)
             raise LauncherGone(request.error)
         return process
+
+    async def _abandon(self, request: _Request) -> None:
+        """Give up on ``request``: its plugin is killed as soon as its pid is known."""
+        request.abandoned = True  # (see _on_message)
+        if request.process.pid:
+            _kill_group(request.process.pid)
+        with trio.CancelScope(shield=True):
+            await _close(request.process)
 
     def close(self) -> None:
         """Hang up: the launcher sees the end of its requests and exits (see run)."""
@@ -269,8 +284,7 @@ class Launchers:
             and argv[0] == sys.executable
             and argv[1].endswith(".py")
             and os.environ.get("PLUGINRT_LAUNCHER", "1") != "0"
-            and hasattr(os, "fork")
-            and hasattr(socket, "SCM_RIGHTS")
+            and sys.platform.startswith("linux")  # SOCK_SEQPACKET, /proc
         )
 
     async def spawn(

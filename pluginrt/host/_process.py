@@ -1,5 +1,8 @@
 """One plugin process: spawned in its own process group, stderr drained, killed for sure.
 
+A Python plugin is forked from a launcher where it can be (see
+:mod:`pluginrt.host._launcher`); the guarantees below hold either way.
+
 Guarantees:
 
 - stderr is read continuously in its own task, line by line, into the
