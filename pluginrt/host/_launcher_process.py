@@ -178,7 +178,8 @@ if __name__ == "__main__":
     # As the gc module advises before fork without exec: no collections here (no
     # holes in the pages children share), every object frozen before a fork.
     gc.disable()
-    sys.path.pop(0)  # this file's folder, pluginrt/host, is no place to import from
+    if not sys.flags.safe_path:
+        sys.path.pop(0)  # this file's folder, pluginrt/host, is no place to import from
     set_title = _title_setter()
     _name("pluginrt-launch")
     try:
