@@ -22,10 +22,10 @@ def parent_of(pid: int) -> int:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 
-async def _facts(shelf: Shelf) -> tuple[dict[str, Any], int]:
+async def _facts(shelf: Shelf, env: dict[str, str]) -> tuple[dict[str, Any], int]:
     """What the facts plugin says of its start, and its parent's pid."""
     with trio.fail_after(10):
-        async with open_plugins([shelf("facts")]) as plugins:
+        async with open_plugins([shelf("facts", env=env)]) as plugins:
             handle = plugins["facts"]
             assert handle.pid is not None, handle.last_error
             answer = await handle.call("executor.execute", ExecutorRequest(), ExecutorResponse)
@@ -35,17 +35,29 @@ async def _facts(shelf: Shelf) -> tuple[dict[str, Any], int]:
     return facts, parent
 
 
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        # What an interpreter reads as it starts, or (TZ) as it imports time.
+        {"PYTHONPATH": "/nowhere/plugin-libs", "PYTHONDONTWRITEBYTECODE": "1", "TZ": "Asia/Tokyo"},
+    ],
+)
 async def test_a_forked_plugin_starts_exactly_as_a_spawned_one_would(
-    shelf: Shelf, monkeypatch: pytest.MonkeyPatch
+    shelf: Shelf, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
 ) -> None:
     monkeypatch.setenv("PLUGINRT_LAUNCHER", "0")
-    spawned, spawned_parent = await _facts(shelf)
+    spawned, spawned_parent = await _facts(shelf, env)
     monkeypatch.setenv("PLUGINRT_LAUNCHER", "1")
-    forked, forked_parent = await _facts(shelf)
+    forked, forked_parent = await _facts(shelf, env)
     assert spawned_parent == os.getpid()
     assert forked_parent != os.getpid()  # the launcher
     assert forked == spawned
     assert spawned["command_line"].endswith("facts.py")
+    assert all(spawned["env"][name] == value for name, value in env.items())
+    if env:  # and they took effect
+        assert "/nowhere/plugin-libs" in spawned["path"]
+        assert spawned["time_zone"] == ["JST", "JST"]
 
 
 async def test_plugins_share_one_launcher_which_is_gone_when_the_host_stops(

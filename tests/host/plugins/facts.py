@@ -8,6 +8,7 @@ import os
 import signal
 import stat
 import sys
+import time
 
 
 def _command_line() -> str:
@@ -34,6 +35,7 @@ FACTS = {
     },
     "stdout": [sys.stdout.encoding, sys.stdout.line_buffering, sys.stdout.isatty()],
     "encoding": locale.getpreferredencoding(False),
+    "time_zone": time.tzname,
     "flags": list(sys.flags),
     "executable": sys.executable,
     "command_line": _command_line(),  # what ps shows
