@@ -1,7 +1,8 @@
 """The benchmark's plugin: an executor that echoes its payload, and streams on request.
 
 ``executor.execute`` answers with the request's payload (after
-``sum(range(metadata["spin"]))``, CPU-bound work, if given, and after
+``sum(range(metadata["spin"]))``, CPU-bound work, if given (through the
+pipeline: the payload's ``"spin"``), and after
 ``metadata["fetches"]`` ``host.http.do`` GETs of ``metadata["url"]``, the
 callback-heavy call). ``executor.execute_stream``
 sends ``metadata["chunks"]`` chunks of ``metadata["size"]`` bytes (or, through the
@@ -26,6 +27,8 @@ async def models(request: api.StaticModelRequest) -> api.ModelResponse:
 @plugin.on("executor.execute")
 async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
     spin = int(request.metadata.get("spin", 0))  # CPU-bound work, on the event loop
+    if not spin and request.payload.startswith(b"{"):  # a client request through the pipeline
+        spin = int(json.loads(request.payload).get("spin", 0))
     if spin:
         sum(range(spin))
     fetches = int(request.metadata.get("fetches", 0))  # callbacks to the host

@@ -12,8 +12,11 @@ non-streaming and streaming chat completions) is sent twice, in the same run:
   machines and measure itself instead (httpx: ~80% of a core at 64 streams).
 
 The gateway's overhead per request is the p50 difference. Last, the scale
-row: the 64-client non-streaming load through the gateway with the mock
-configured as ``instances: 2``.
+rows: the 64-client non-streaming load through the gateway with the mock
+configured as ``instances: 2`` (the mock costs little: the gateway's own
+process bounds it); and a CPU-bound model (``benchmarks/echo_plugin.py``
+summing a range for each request, some 20 ms) with 16 clients, on
+one instance and on two: the second core in use.
 
     python benchmarks/gateway_bench.py            # the full run (tens of seconds)
     python benchmarks/gateway_bench.py --quick    # a smoke run (a few seconds)
@@ -48,6 +51,9 @@ from pluginrt.pipeline import ClientRequest, ClientResponse, ClientStream, Endpo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOCK = os.path.join(ROOT, "examples", "mock_llm.py")
+#: The CPU-bound model of the scale rows, and the work each of its requests asks for.
+ECHO = os.path.join(ROOT, "benchmarks", "echo_plugin.py")
+SPIN = 1_000_000
 API_KEY = "sk-bench"
 CLIENTS = (1, 16, 64)
 MESSAGES = [{"role": "user", "content": "hello there, how are you today?"}]
@@ -62,8 +68,9 @@ class Load:
     p99_us: float
 
 
-def _config(directory: str, port: int, instances: int) -> str:
-    path = os.path.join(directory, f"gateway-{instances}.yaml")
+def _config(directory: str, port: int, instances: int, plugin: str = MOCK) -> str:
+    name = os.path.splitext(os.path.basename(plugin))[0]
+    path = os.path.join(directory, f"gateway-{name}-{instances}.yaml")
     with open(path, "w") as file:
         file.write(
             f"host: 127.0.0.1\n"
@@ -74,7 +81,7 @@ def _config(directory: str, port: int, instances: int) -> str:
             f"logging:\n  level: warning\n"
             f"plugins:\n"
             f"  - id: mock\n"
-            f"    command: {json.dumps(MOCK)}\n"
+            f"    command: {json.dumps(plugin)}\n"
             f"    instances: {instances}\n"
         )
     return path
@@ -87,8 +94,11 @@ def _free_port() -> int:
         return port
 
 
-def _body(stream: bool) -> bytes:
-    return json.dumps({"model": "mock-small", "messages": MESSAGES, "stream": stream}).encode()
+def _body(stream: bool, model: str = "mock-small", spin: int = 0) -> bytes:
+    body: dict[str, Any] = {"model": model, "messages": MESSAGES, "stream": stream}
+    if spin:
+        body["spin"] = spin
+    return json.dumps(body).encode()
 
 
 async def _load(call: Callable[[], Awaitable[None]], clients: int, total: int) -> Load:
@@ -154,8 +164,10 @@ async def _direct(config_path: str, total: int) -> dict[str, Load]:
 
 
 async def _gateway(
-    config_path: str, port: int, total: int, loads: list[tuple[bool, int]]
+    config_path: str, port: int, total: int, loads: list[tuple[bool, int]], body: bytes = b""
 ) -> dict[str, Load]:
+    """``loads`` (streaming?, clients) through ``pluginrt run``; ``body`` for every request
+    if given, else the mock's chat completion."""
     figures: dict[str, Load] = {}
     command = [sys.executable, "-c", "from pluginrt.cli import main; main()", "run", config_path]
     process = await trio.lowlevel.open_process(
@@ -165,7 +177,7 @@ async def _gateway(
     try:
         await _wait_ready(port, process)
         for stream, clients in loads:
-            request = _request(_body(stream))
+            request = _request(body or _body(stream))
             while len(pool) < clients:
                 pool.append(_RawHTTP(await trio.open_tcp_stream("127.0.0.1", port)))
 
@@ -279,7 +291,14 @@ async def measure(quick: bool) -> dict[str, Any]:
         gateway = await _gateway(_config(directory, port, 1), port, total, loads)
         port = _free_port()
         scale = await _gateway(_config(directory, port, 2), port, total, [(False, 64)])
-    return {"direct": direct, "gateway": gateway, "scale": scale}
+        cpu_bound: dict[str, Load] = {}
+        work = _body(False, model="echo", spin=SPIN)
+        for instances in (1, 2):
+            port = _free_port()
+            config = _config(directory, port, instances, ECHO)
+            loaded = await _gateway(config, port, total // 10, [(False, 16)], work)
+            cpu_bound[f"instances_{instances}"] = loaded["generate_16"]
+    return {"direct": direct, "gateway": gateway, "scale": scale, "cpu_bound": cpu_bound}
 
 
 def main() -> None:
@@ -309,12 +328,21 @@ def main() -> None:
         f"{'instances: 2, 64':<20} {two.requests_per_s:>13,.0f} {two.p50_us:>9,.0f}"
         f" {two.p99_us:>9,.0f}   (x1 instance: {scale:.2f})"
     )
+    cpu_one, cpu_two = figures["cpu_bound"]["instances_1"], figures["cpu_bound"]["instances_2"]
+    cpu_scale = cpu_two.requests_per_s / cpu_one.requests_per_s
+    for label, load in (("CPU-bound, 1 inst.", cpu_one), ("CPU-bound, 2 inst.", cpu_two)):
+        print(
+            f"{label + ', 16':<20} {load.requests_per_s:>13,.0f} {load.p50_us:>9,.0f}"
+            f" {load.p99_us:>9,.0f}"
+        )
+    print(f"{'':<20} (2 instances over 1: {cpu_scale:.2f})")
     result = {
         "benchmark": "gateway",
         "quick": args.quick,
         **{side: {k: asdict(v) for k, v in loads.items()} for side, loads in figures.items()},
         "overhead_p50_us": overhead,
         "instances_2_over_1": scale,
+        "cpu_bound_instances_2_over_1": cpu_scale,
     }
     print(json.dumps(result))
 
