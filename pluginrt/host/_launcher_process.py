@@ -69,6 +69,8 @@ def _serve(control: socket.socket) -> dict[str, Any] | None:
             return None  # the host is gone
         try:
             request = json.loads(data)
+            if len(fds) != 3:
+                raise ValueError(f"{len(fds)} descriptors came with the request, not 3")
             gc.freeze()  # the child's collections leave the shared pages alone (see main)
             pid = os.fork()
         except (OSError, ValueError) as exc:
