@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 from collections import deque
+from collections.abc import Mapping
 from typing import Protocol
 
 import trio
@@ -94,10 +95,15 @@ def inherited_environment(spec: PluginSpec) -> dict[str, str]:
     return inherited
 
 
-def plugin_environment(spec: PluginSpec) -> dict[str, str]:
-    """The host's variables that ``spec.env_allow`` lets through, then ``spec.env``."""
+def plugin_environment(
+    spec: PluginSpec, inherited: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The host's variables that ``spec.env_allow`` lets through (``inherited``, if
+    known already), then ``spec.env``."""
+    if inherited is None:
+        inherited = inherited_environment(spec)
     # PLUGINRT_PLUGIN_ID tells plugin_sdk to protect the protocol at import time.
-    return {**inherited_environment(spec), **spec.env, "PLUGINRT_PLUGIN_ID": spec.id}
+    return {**inherited, **spec.env, "PLUGINRT_PLUGIN_ID": spec.id}
 
 
 async def spawn(spec: PluginSpec, launchers: Launchers | None = None) -> Process:
@@ -106,9 +112,10 @@ async def spawn(spec: PluginSpec, launchers: Launchers | None = None) -> Process
     A ``.py`` plugin is forked from one of ``launchers`` if it can be (see
     :mod:`pluginrt.host._launcher`), which spares it importing its stack.
     """
-    env = plugin_environment(spec)
+    inherited = inherited_environment(spec)
+    env = plugin_environment(spec, inherited)
     if launchers is not None:
-        launched = await launchers.spawn(spec, env, inherited_environment(spec))
+        launched = await launchers.spawn(spec, env, inherited)
         if launched is not None:
             return launched
     try:
