@@ -932,16 +932,7 @@ class Connection:
                         f"invalid params for {method} ({handler.params.__name__}): {exc}",
                     )
                 else:
-                    callback_id = message.host_callback_id
-                    result = await handler.fn(
-                        params,
-                        CallContext(
-                            self,
-                            method,  # type: ignore[arg-type]  # a request's, so set
-                            id,
-                            callback_id if isinstance(callback_id, str) else None,
-                        ),
-                    )
+                    result = await handler.fn(params, self._context(message, id))
                     expected = handler.result
                     if expected is not None and not isinstance(result, expected):
                         raise TypeError(
