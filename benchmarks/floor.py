@@ -219,7 +219,7 @@ def measure(quick: bool = False) -> Floor:
 # ------------------------------------------------------ the stack's floor
 
 
-class _TrioLines:
+class TrioLines:
     """Lines from a pipe on trio's loop: wait until readable, read, split (no framework)."""
 
     def __init__(self, fd: int, wait_readable: Callable[[int], Awaitable[None]]) -> None:
@@ -243,7 +243,7 @@ class _TrioLines:
 async def _trio_child(wait_readable: Callable[[int], Awaitable[None]]) -> None:
     """The child's loop on trio: the same answers, no framework (see measure_trio)."""
     decoder = msgspec.json.Decoder(Request)
-    incoming = _TrioLines(0, wait_readable)
+    incoming = TrioLines(0, wait_readable)
     while lines := await incoming.next():
         out = []
         for line in lines:
@@ -263,7 +263,7 @@ class _TrioPeer:
         assert process.stdin is not None and process.stdout is not None
         self.process = process
         self.out = process.stdin.fileno()
-        self.incoming = _TrioLines(process.stdout.fileno(), wait_readable)
+        self.incoming = TrioLines(process.stdout.fileno(), wait_readable)
         self.ids = 0
 
     def request(self, params: Params) -> bytes:

@@ -34,6 +34,10 @@ import msgspec
 import trio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from floor import TrioLines  # noqa: E402 - a sibling script
+
 IN_FLIGHT = 64
 _REQUEST = (
     b'{"jsonrpc":"2.0","id":%d,"method":"executor.execute",'
@@ -56,18 +60,6 @@ def _pipe() -> tuple[int, int]:
     return read, write
 
 
-async def _lines(fd: int, rest: list[bytes]) -> list[bytes]:
-    """The next complete lines from ``fd`` (``rest`` holds a partial one); [] at the end."""
-    while True:
-        await trio.lowlevel.wait_readable(fd)
-        data = os.read(fd, 1 << 20)
-        if not data:
-            return []
-        *lines, rest[0] = (rest[0] + data).split(b"\n")
-        if lines:
-            return lines
-
-
 async def host_side(calls: int) -> None:
     """``calls`` calls through a host-side Connection, answered by a fake plugin."""
     from pluginrt.api import ExecutorRequest, ExecutorResponse
@@ -77,8 +69,8 @@ async def host_side(calls: int) -> None:
     answers_read, answers_write = _pipe()
 
     async def fake_plugin() -> None:
-        rest = [b""]
-        while lines := await _lines(requests_read, rest):
+        incoming = TrioLines(requests_read, trio.lowlevel.wait_readable)
+        while lines := await incoming.next():
             os.write(answers_write, b"".join(_ANSWER % _ID.decode(line).id for line in lines))
 
     request = ExecutorRequest(model="echo", payload=b"hello")
@@ -100,7 +92,6 @@ async def host_side(calls: int) -> None:
 
 async def plugin_side(calls: int) -> None:
     """``calls`` requests served by the echo plugin through plugin_sdk, from a fake host."""
-    sys.path.insert(0, HERE)
     import echo_plugin
 
     from plugin_sdk import serve
@@ -118,13 +109,13 @@ async def plugin_side(calls: int) -> None:
             trio.lowlevel.FdStream(answers_write),
             trio.lowlevel.FdStream(requests_read),
         )
-        rest = [b""]
+        incoming = TrioLines(answers_read, trio.lowlevel.wait_readable)
         os.write(requests_write, register)
-        await _lines(answers_read, rest)
+        await incoming.next()
         os.write(requests_write, b"".join(_REQUEST % n for n in range(1, IN_FLIGHT + 1)))
         sent, answered = IN_FLIGHT, 0
         while answered < calls:
-            lines = await _lines(answers_read, rest)
+            lines = await incoming.next()
             answered += len(lines)
             more = min(len(lines), calls - sent)
             if more:
