@@ -2,7 +2,7 @@
 
 A plugin is refused (:class:`PluginDeclarationError`, naming the plugin and
 the rule) for: a protocol version newer than the host's (both numbers are in
-the message; older ones are accepted), a blank ``Metadata.Name``, no
+the message; older ones are accepted, and 1 is the first there is), a blank ``Metadata.Name``, no
 capability at all, an executor without input or output formats, or a missing
 identifier where the seed's interface has ``Identifier()``. A missing
 ``Version``, ``Author`` or ``GitHubRepository`` is only a warning, and so is
@@ -72,6 +72,11 @@ def validate(plugin_id: str, answer: RegisterAnswer, logger: logging.Logger) -> 
         raise refuse(
             f"protocol version {version} is newer than the host's protocol version "
             f"{PROTOCOL_VERSION}"
+        )
+    if version < 1:
+        raise refuse(
+            f"protocol version {version} does not exist (the host's protocol version "
+            f"is {PROTOCOL_VERSION}; versions start at 1)"
         )
     try:
         metadata = decode(_object(answer.metadata), Metadata)

@@ -141,6 +141,21 @@ async def test_a_newer_protocol_version_is_refused_with_both_numbers(shelf: Shel
             assert "protocol version 99" in str(error) and "protocol version 1" in str(error)
 
 
+@pytest.mark.parametrize("version", [0, -1])
+async def test_a_protocol_version_below_the_first_is_refused_with_both_numbers(
+    shelf: Shelf, version: int
+) -> None:
+    declaration = {"protocol_version": version, "metadata": {"Name": "v"}, "capabilities": {}}
+    env = {"SHELF_DECLARATION": json.dumps(declaration)}
+    with trio.fail_after(10):
+        async with open_plugins([shelf("declaration", env=env)]) as plugins:
+            plugin = plugins["declaration"]
+            assert plugin.state is PluginState.FAILED
+            error = str(plugin.last_error)
+            assert f"protocol version {version} does not exist" in error
+            assert "protocol version is 1" in error and "declaration" in error
+
+
 _VALID_META = {"Name": "decl", "Version": "1", "Author": "a", "GitHubRepository": "r"}
 _EXECUTOR = {"Executor": {"identifier": "x"}, "ExecutorInputFormats": ["openai"]}
 
