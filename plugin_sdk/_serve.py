@@ -31,6 +31,7 @@ from pluginrt.api import (
     RegisterResult,
 )
 from pluginrt.rpc import (
+    CANCELLED,
     DEFAULT_MAX_LINE,
     CallContext,
     Connection,
@@ -106,10 +107,10 @@ async def _configure(plugin: Plugin, config: Mapping[str, Any]) -> None:
 
 
 async def _finish(connection: Connection) -> None:
-    # The shutdown answer is queued as soon as its handler returns, before
-    # this task runs again: one checkpoint, then flush it out and close.
+    # "Finish and exit": the shutdown answer first (queued as its handler returns),
+    # then the answers and streams still under way, then close.
     await trio.lowlevel.checkpoint()
-    await connection.flush()
+    await connection.drain()
     connection.close()
 
 
@@ -218,12 +219,13 @@ async def _produce(
             error = _stream_error(exc)
         if not start.ready.is_set():
             await _answer(start, None)  # an empty stream: headers, then the end
-    start.ready.set()
-    if out.cancel_scope.cancelled_caught:
+    if out.cancel_scope.cancelled_caught or out.cancelled:
         error = StreamError(f"stream {out.stream_id} was cancelled", code="cancelled")
-    if not out.cancelled:
-        with contextlib.suppress(RPCError):
-            await out.end(error)
+        if not start.ready.is_set():  # before its headers: the call is cancelled too
+            start.error = HandlerError(error.message, code="cancelled", rpc_code=CANCELLED)
+    start.ready.set()
+    with contextlib.suppress(RPCError):  # the connection is gone: nobody to tell
+        await out.end(error)
 
 
 async def _answer(start: _Start, first: object) -> None:

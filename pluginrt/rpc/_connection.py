@@ -104,6 +104,8 @@ _MIN_READ = 64 * 1024
 #: routed: both peers work at once instead of taking turns).
 _ROUTE_BUDGET = 64
 _CALL_COST = 8
+#: How often drain() looks again (seconds).
+_DRAIN_POLL = 0.005
 
 
 def _fd_of(stream: trio.abc.SendStream | trio.abc.ReceiveStream) -> int:
@@ -151,6 +153,11 @@ class _ChunkLine(msgspec.Struct, forbid_unknown_fields=True):
     method: str
     params: StreamChunk
 
+
+#: The engine's own notifications: sent as a request, one is an invalid request.
+_ENGINE_NOTIFICATIONS = frozenset(
+    {"$/cancel", "stream.chunk", "stream.end", "stream.credit", "stream.cancel"}
+)
 
 _CHUNK_PREFIX = b'{"jsonrpc":"2.0","method":"stream.chunk","params":'
 _CHUNK_LINE = msgspec.json.Decoder(_ChunkLine)
@@ -420,6 +427,14 @@ class Connection:
         self._check_open()
         await self._wait_writable()
         self._notify_nowait(method, params, callback_id)
+
+    async def drain(self) -> None:
+        """Wait until every request received so far is answered, every stream produced
+        here has ended, and all of it is written (or the connection closed)."""
+        # Polled (only a shutdown waits for this), so that no handler's end pays for a check.
+        while (self._running or self._outgoing) and self._closed_reason is None:  # noqa: ASYNC110
+            await trio.sleep(_DRAIN_POLL)
+        await self.flush()
 
     async def flush(self) -> None:
         """Wait until everything queued so far has been written (or the connection closed)."""
@@ -743,7 +758,7 @@ class Connection:
             return False
         incoming = self._incoming.get(chunk.stream_id)
         if incoming is not None:
-            incoming._on_chunk(chunk.payload)
+            incoming._on_chunk(chunk.payload or b"")
         return True
 
     def _on_undecodable(self, line: bytes, exc: msgspec.DecodeError) -> None:
@@ -821,12 +836,18 @@ class Connection:
             return
         reply = replies.append if replies is not None else self._enqueue
         self._calls_received += 1
+        if message.jsonrpc != "2.0":
+            reply(_error(id, INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"'))
+            return
         if method == "$/ping":
             reply(_ENCODER.encode(_Result("2.0", id, _EMPTY)))
             return
         handler = self._handlers.get(method)
         if handler is None:
-            reply(_error(id, METHOD_NOT_FOUND, f"method not found: {method}"))
+            if method in _ENGINE_NOTIFICATIONS:
+                reply(_error(id, INVALID_REQUEST, f"invalid request: {method} is a notification"))
+            else:
+                reply(_error(id, METHOD_NOT_FOUND, f"method not found: {method}"))
             return
         if id is None:
             reply(_error(None, INVALID_REQUEST, "invalid request: id must not be null"))
@@ -875,7 +896,7 @@ class Connection:
                 chunk = self._decoder(StreamChunk).decode(raw)
                 incoming = self._incoming.get(chunk.stream_id)
                 if incoming is not None:
-                    incoming._on_chunk(chunk.payload)
+                    incoming._on_chunk(chunk.payload or b"")
             elif method == "stream.end":
                 end = self._decoder(StreamEnd).decode(raw)
                 incoming = self._incoming.get(end.stream_id)

@@ -97,10 +97,11 @@ class CancelParams(msgspec.Struct):
 
 
 class StreamChunk(msgspec.Struct):
-    """``stream.chunk``: one payload chunk (base64 on the wire)."""
+    """``stream.chunk``: one payload chunk (base64 on the wire; a Go nil ``[]byte``,
+    ``null`` or absent, is the empty chunk)."""
 
     stream_id: str
-    payload: bytes
+    payload: bytes | None = None
 
 
 class StreamEndError(msgspec.Struct, kw_only=True, omit_defaults=True):

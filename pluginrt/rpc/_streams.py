@@ -164,15 +164,15 @@ class OutgoingStream:
             self._lot.unpark_all()
 
     def _on_cancel(self) -> None:
+        # No more chunks, but the producer still ends the stream (one stream.end each).
         self.cancelled = True
-        self._ended = True
         self.cancel_scope.cancel()
         self._lot.unpark_all()
 
     def try_send(self, payload: bytes) -> bool:
         """Queue one chunk now if that needs no wait (credit in hand, the writer keeping
         up, and not this producer's turn to let it run); else False: use :meth:`send`."""
-        if self._credit <= 0 or self._ended or self._unflushed >= _FLUSH_EVERY:
+        if self._credit <= 0 or self._ended or self.cancelled or self._unflushed >= _FLUSH_EVERY:
             return False
         connection = self._connection
         if not connection._writable_now():
@@ -193,9 +193,9 @@ class OutgoingStream:
             # chunks while this producer makes the next (not in turns, a window each).
             self._unflushed = 0
             await trio.lowlevel.checkpoint()
-        while self._credit <= 0 and not self._ended:
+        while self._credit <= 0 and not (self._ended or self.cancelled):
             await self._lot.park()
-        if self._ended:
+        if self._ended or self.cancelled:
             # A stream.cancel that came while this task was runnable (woken by credit
             # read in the same batch) left cancel_scope's cancellation pending: deliver
             # it, so the producer's scope absorbs it rather than a StreamError escaping.

@@ -80,6 +80,24 @@ async def test_json_that_is_not_json_rpc_is_an_invalid_request(
     assert await served.receive() == PONG
 
 
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        ({"jsonrpc": "1.0", "id": 5, "method": "echo", "params": {"value": 1}}, "jsonrpc"),
+        ({"jsonrpc": "2.0", "id": 5, "method": "$/cancel", "params": {"id": 1}}, "notification"),
+        ({"jsonrpc": "2.0", "id": 5, "method": "stream.credit"}, "notification"),
+    ],
+)
+async def test_a_wrong_jsonrpc_version_or_an_engine_notification_sent_as_a_request_is_invalid(
+    served: Raw, message: dict[str, Any], says: str
+) -> None:
+    await served.send(message, PING)
+    answer = await served.receive()
+    assert error_code(answer) == (5, INVALID_REQUEST)
+    assert says in answer["error"]["message"]
+    assert await served.receive() == PONG
+
+
 async def test_a_batch_is_answered_with_one_array_without_entries_for_notifications(
     served: Raw,
 ) -> None:
@@ -228,6 +246,27 @@ async def test_a_call_writes_the_callback_id_at_the_top_level(
         "host_callback_id": "cb-3",
     }
     assert "host_callback_id" not in second
+
+
+async def test_a_go_style_null_or_absent_chunk_payload_is_an_empty_chunk(
+    client: tuple[Connection, Raw],
+) -> None:
+    connection, raw = client
+    stream = connection.open_stream(8)
+    await raw.send(
+        {"jsonrpc": "2.0", "method": "stream.chunk",
+         "params": {"stream_id": stream.stream_id, "payload": None}},
+        {"jsonrpc": "2.0", "method": "stream.chunk", "params": {"stream_id": stream.stream_id}},
+        {"jsonrpc": "2.0", "method": "stream.chunk",
+         "params": {"stream_id": stream.stream_id, "payload": "eA=="}},
+        {"jsonrpc": "2.0", "method": "stream.end",
+         "params": {"stream_id": stream.stream_id, "error": None}},
+    )  # fmt: skip
+    chunks: list[bytes] = []
+    with trio.fail_after(PATIENCE):
+        while batch := await stream.receive_batch():
+            chunks += batch
+    assert chunks == [b"", b"", b"x"]
 
 
 async def test_responses_to_unknown_ids_and_duplicates_are_ignored(

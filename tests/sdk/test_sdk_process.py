@@ -174,6 +174,65 @@ async def test_shutdown_is_answered_and_the_process_exits() -> None:
             assert await peer.process.wait() == 0
 
 
+async def test_shutdown_answers_the_calls_in_flight_before_the_process_exits() -> None:
+    async with spawn_plugin() as peer:
+        with trio.fail_after(10):
+            await peer.register()
+            await peer.send(
+                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute",
+                 "params": {"Payload": b64(b"slow")}}
+            )  # fmt: skip
+            await peer.send({"jsonrpc": "2.0", "id": 9, "method": "plugin.shutdown"})
+            answers = [await peer.receive(), await peer.receive()]
+            assert await peer.read_line() == b""
+            assert await peer.process.wait() == 0
+    assert answers == [
+        {"jsonrpc": "2.0", "id": 9, "result": {}},
+        {"jsonrpc": "2.0", "id": 2, "result": {"Payload": b64(b"slow")}},
+    ]
+
+
+def stream_cancel(stream_id: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": "stream.cancel", "params": {"stream_id": stream_id}}
+
+
+async def test_a_stream_the_host_cancels_still_ends_with_one_stream_end() -> None:
+    async with spawn_plugin() as peer:
+        with trio.fail_after(10):
+            await peer.register()
+            await peer.send(
+                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute_stream",
+                 "params": {"Payload": b64(b"forever"), "stream_id": "s1", "window": 2}}
+            )  # fmt: skip
+            headers, *chunks = [await peer.receive() for _ in range(3)]
+            assert headers["result"] == {} and len(chunks) == 2
+            await peer.send(stream_cancel("s1"))
+            end = await peer.receive()
+            await peer.send({"jsonrpc": "2.0", "id": "p", "method": "$/ping"})
+            after = await peer.receive()
+    assert end["method"] == "stream.end"
+    assert end["params"]["stream_id"] == "s1"
+    assert end["params"]["error"]["code"] == "cancelled"
+    assert after == {"jsonrpc": "2.0", "id": "p", "result": {}}  # one end, nothing more
+
+
+async def test_a_stream_cancelled_before_its_headers_fails_its_call_and_ends() -> None:
+    async with spawn_plugin() as peer:
+        with trio.fail_after(10):
+            await peer.register()
+            await peer.send(
+                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute_stream",
+                 "params": {"Payload": b64(b"late"), "stream_id": "s1", "window": 2}}
+            )  # fmt: skip
+            await peer.send({"jsonrpc": "2.0", "id": "p", "method": "$/ping"})
+            assert (await peer.receive())["id"] == "p"  # the stream is under way
+            await peer.send(stream_cancel("s1"))
+            messages = [await peer.receive(), await peer.receive()]
+    answer, end = sorted(messages, key=lambda message: "method" in message)
+    assert answer["id"] == 2 and answer["error"]["code"] == -32800
+    assert end["method"] == "stream.end" and end["params"]["error"]["code"] == "cancelled"
+
+
 async def test_the_plugin_exits_when_its_parent_dies_even_with_stdin_open() -> None:
     # A middle process starts the plugin on our pipes, then is killed: stdin stays open.
     launcher = (

@@ -1,10 +1,16 @@
-"""An SDK plugin for the process tests: misbehaves on stdout on purpose."""
+"""An SDK plugin for the process tests: misbehaves on stdout on purpose.
+
+``executor.execute`` of ``slow`` takes half a second; ``executor.execute_stream``
+of ``forever`` never ends, and of ``late`` waits a minute before its first chunk.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import AsyncIterator
+
+import trio
 
 from plugin_sdk import Plugin, blocking, host, run
 from pluginrt.api import ExecutorRequest, ExecutorResponse, HTTPRequest
@@ -19,6 +25,8 @@ async def execute(request: ExecutorRequest) -> ExecutorResponse:
     print("stray print from a handler")
     os.write(1, b"a C library banner on descriptor 1\n")
     sys.stdout.flush()
+    if request.payload == b"slow":
+        await trio.sleep(0.5)
     return ExecutorResponse(payload=request.payload)
 
 
@@ -30,6 +38,10 @@ def count_tokens(request: ExecutorRequest) -> ExecutorResponse:
 
 @plugin.on("executor.execute_stream")
 async def stream(request: ExecutorRequest) -> AsyncIterator[bytes]:
+    if request.payload == b"late":
+        await trio.sleep(60)
+    while request.payload == b"forever":
+        yield b"more"
     for part in request.payload.split():
         yield part
 
