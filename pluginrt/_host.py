@@ -14,7 +14,7 @@ arrangement they started with.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -133,6 +133,8 @@ class Host:
         self._services = services
         #: Secrets a reload added to the log redactor (released when the host closes).
         self._secrets: list[str] = []
+        #: Registration problems already logged (routes are listed on every request).
+        self._warned: set[str] = set()
 
     # ---------------------------------------------------------- requests
 
@@ -153,6 +155,13 @@ class Host:
 
     # ------------------------------------------------------ registrations
 
+    def _warn_once(self, message: str, *args: object) -> None:
+        """Log a registration problem once, not again each time routes are listed."""
+        text = message % args
+        if text not in self._warned:
+            self._warned.add(text)
+            logger.warning("%s", text)
+
     def flags(self) -> list[FlagBinding]:
         """Plugin flags in order; invalid or taken ones are skipped with a warning."""
         taken = set(HOST_FLAGS)
@@ -172,7 +181,7 @@ class Host:
                 elif name in taken:
                     problem = "the name is already taken"
                 if problem:
-                    logger.warning("flag %r of plugin %s skipped: %s", name, handle.id, problem)
+                    self._warn_once("flag %r of plugin %s skipped: %s", name, handle.id, problem)
                     continue
                 taken.add(name)
                 bound.append(FlagBinding(handle.id, flag))
@@ -184,11 +193,11 @@ class Host:
         bound: list[RouteBinding] = []
         for handle in self.active():
             for route in handle.registrations.routes:
-                binding = _management_route(handle.id, route)
+                binding = _management_route(handle.id, route, self._warn_once)
                 if binding is None:
                     continue
                 if host_owns(binding.path) or (binding.method, binding.path) in taken:
-                    logger.warning(
+                    self._warn_once(
                         "route %s %s of plugin %s skipped: already taken",
                         binding.method,
                         binding.path,
@@ -213,7 +222,7 @@ class Host:
                 ),
             ]
             for item in items:
-                binding = _resource_route(handle.id, item)
+                binding = _resource_route(handle.id, item, self._warn_once)
                 if binding is not None and binding.path not in seen:
                     seen.add(binding.path)
                     bound.append(binding)
@@ -308,6 +317,7 @@ class Host:
             await self.pipeline.drain(config.shutdown_grace)
         self._secrets += _protect_logs(config)
         self.config = config
+        self._warned.clear()  # the new arrangement's problems are logged afresh
         self.pipeline.settings.api_keys = tuple(config.api_keys)
         self.pipeline.settings.scheduler = config.scheduler
         for plugin_id in old.keys() - new.keys():
@@ -391,27 +401,29 @@ def _bad_path(path: str) -> bool:
     return any(c.isspace() for c in path) or ":" in path or "*" in path
 
 
-def _management_route(plugin_id: str, route: ManagementRoute) -> RouteBinding | None:
+def _management_route(
+    plugin_id: str, route: ManagementRoute, warn: Callable[..., None]
+) -> RouteBinding | None:
     method = (route.method or "GET").upper()
     path = route.path.strip()
     if not path or _bad_path(path) or ".." in path.split("/"):
-        logger.warning("route %r of plugin %s refused: bad path", route.path, plugin_id)
+        warn("route %r of plugin %s refused: bad path", route.path, plugin_id)
         return None
     if not path.startswith("/"):
         path = f"{MANAGEMENT_BASE}/{path}"
     if not path.startswith(MANAGEMENT_BASE + "/"):
-        logger.warning(
-            "route %s of plugin %s refused: not under %s", route.path, plugin_id, MANAGEMENT_BASE
-        )
+        warn("route %s of plugin %s refused: not under %s", route.path, plugin_id, MANAGEMENT_BASE)
         return None
     return RouteBinding(plugin_id, method, path, route.menu, route.description)
 
 
-def _resource_route(plugin_id: str, route: ResourceRoute | ManagementRoute) -> RouteBinding | None:
+def _resource_route(
+    plugin_id: str, route: ResourceRoute | ManagementRoute, warn: Callable[..., None]
+) -> RouteBinding | None:
     base = f"{RESOURCE_BASE}/{plugin_id}"
     path = route.path.strip()
     if not path or _bad_path(path) or ".." in path.split("/"):
-        logger.warning("resource %r of plugin %s refused: bad path", route.path, plugin_id)
+        warn("resource %r of plugin %s refused: bad path", route.path, plugin_id)
         return None
     if path.startswith(MANAGEMENT_BASE + "/"):
         path = path[len(MANAGEMENT_BASE) + 1 :]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pipeline_harness import Lab
 
 
@@ -25,4 +26,19 @@ async def test_routes_resolve_under_the_management_base_and_the_hosts_own_paths_
     assert bound == [
         ("early", "GET", "/v0/management/mock/stats"),
         ("late", "POST", "/v0/management/mock/reset"),
+    ]
+
+
+async def test_a_route_problem_is_logged_once_not_on_every_listing(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    early = lab.plugin("early", "routes", priority=10, routes=[["GET", "mock/stats"]])
+    late = lab.plugin("late", "routes", routes=[["GET", "mock/stats"], ["GET", "bad path"]])
+    async with lab.host(early, late) as host:
+        for _ in range(3):  # the gateway lists them on every management request
+            assert [b.plugin_id for b in host.routes()] == ["early"]
+    logged = [r.getMessage() for r in caplog.records if "of plugin late" in r.getMessage()]
+    assert logged == [
+        "route GET /v0/management/mock/stats of plugin late skipped: already taken",
+        "route 'bad path' of plugin late refused: bad path",
     ]
