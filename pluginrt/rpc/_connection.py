@@ -429,10 +429,13 @@ class Connection:
         self._notify_nowait(method, params, callback_id)
 
     async def drain(self) -> None:
-        """Wait until every request received so far is answered, every stream produced
-        here has ended, and all of it is written (or the connection closed)."""
+        """Wait until every request received so far is answered, every notification
+        served, every stream produced here ended, and all of it written (or the
+        connection closed)."""
         # Polled (only a shutdown waits for this), so that no handler's end pays for a check.
-        while (self._running or self._outgoing) and self._closed_reason is None:  # noqa: ASYNC110
+        while self._closed_reason is None and (  # noqa: ASYNC110
+            self._running or self._outgoing or any(self._notifications.values())
+        ):
             await trio.sleep(_DRAIN_POLL)
         await self.flush()
 
@@ -1042,7 +1045,8 @@ class Connection:
         while True:
             while not queue:
                 await self._notification_lot.park()
-            await self._serve_notification(handler, queue.popleft())
+            await self._serve_notification(handler, queue[0])
+            queue.popleft()  # only now: drain() waits while a queue holds anything
 
     async def _serve_notification(self, handler: Handler, message: Message) -> None:
         try:

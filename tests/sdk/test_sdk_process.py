@@ -192,6 +192,24 @@ async def test_shutdown_answers_the_calls_in_flight_before_the_process_exits() -
     ]
 
 
+async def test_shutdown_serves_the_notifications_already_received_before_exiting() -> None:
+    async with spawn_plugin() as peer:
+        with trio.fail_after(10):
+            await peer.register()
+            for model in ("m1", "m2"):
+                await peer.send(
+                    {"jsonrpc": "2.0", "method": "usage.handle", "params": {"Model": model}}
+                )
+            await peer.send({"jsonrpc": "2.0", "id": 9, "method": "plugin.shutdown"})
+            messages = []
+            while line := await peer.read_line():
+                messages.append(json.loads(line))
+            assert await peer.process.wait() == 0
+    assert messages[0] == {"jsonrpc": "2.0", "id": 9, "result": {}}
+    logged = [m["params"]["message"] for m in messages[1:] if m["method"] == "host.log"]
+    assert logged == ["usage of m1", "usage of m2"]
+
+
 def stream_cancel(stream_id: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "method": "stream.cancel", "params": {"stream_id": stream_id}}
 

@@ -2,6 +2,7 @@
 
 ``executor.execute`` of ``slow`` takes half a second; ``executor.execute_stream``
 of ``forever`` never ends, and of ``late`` waits a minute before its first chunk.
+``usage.handle`` takes a fifth of a second, then logs the record's model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator
 import trio
 
 from plugin_sdk import Plugin, blocking, host, run
-from pluginrt.api import ExecutorRequest, ExecutorResponse, HTTPRequest
+from pluginrt.api import ExecutorRequest, ExecutorResponse, HTTPRequest, UsageRecord
 
 print("a print at import time, before run()")  # harmless when the host started us
 plugin = Plugin("sdk-echo", version="1.0.0")
@@ -44,6 +45,12 @@ async def stream(request: ExecutorRequest) -> AsyncIterator[bytes]:
         yield b"more"
     for part in request.payload.split():
         yield part
+
+
+@plugin.on("usage.handle")
+async def usage(record: UsageRecord) -> None:
+    await trio.sleep(0.2)
+    await host.log("info", f"usage of {record.model}")
 
 
 if __name__ == "__main__":
