@@ -402,7 +402,7 @@ def _bad_path(path: str) -> bool:
 
 
 def _management_route(
-    plugin_id: str, route: ManagementRoute, warn: Callable[..., None]
+    plugin_id: str, route: ManagementRoute, warn: Callable[..., None] = logger.warning
 ) -> RouteBinding | None:
     method = (route.method or "GET").upper()
     path = route.path.strip()
@@ -418,7 +418,9 @@ def _management_route(
 
 
 def _resource_route(
-    plugin_id: str, route: ResourceRoute | ManagementRoute, warn: Callable[..., None]
+    plugin_id: str,
+    route: ResourceRoute | ManagementRoute,
+    warn: Callable[..., None] = logger.warning,
 ) -> RouteBinding | None:
     base = f"{RESOURCE_BASE}/{plugin_id}"
     path = route.path.strip()
