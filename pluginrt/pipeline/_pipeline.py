@@ -669,11 +669,20 @@ class Pipeline:
                 body = answer.body
         return body
 
+    async def _first_answer(
+        self, state: _State, capability: str, method: str, params: Any
+    ) -> bytes:
+        """A first-wins translation: the first non-empty answer in order, else ``b""``."""
+        for plugin in _chain(state.plugins, capability):
+            answer = await self._try(state, plugin, method, params, PayloadResponse)
+            if answer is not None and answer.body:
+                return answer.body
+        return b""
+
     async def _translate_request(
         self, state: _State, source: str, body: bytes, model: str
     ) -> bytes:
-        if source == state.input_format:
-            return body
+        """Translators are asked even for equal formats; if none answers, those pass as they are."""
         params = RequestTransformRequest(
             from_format=source,
             to_format=state.input_format,
@@ -681,10 +690,13 @@ class Pipeline:
             stream=state.stream,
             body=body,
         )
-        for plugin in _chain(state.plugins, "request_translator"):
-            answer = await self._try(state, plugin, "request.translate", params, PayloadResponse)
-            if answer is not None and answer.body:
-                return answer.body
+        translated = await self._first_answer(
+            state, "request_translator", "request.translate", params
+        )
+        if translated:
+            return translated
+        if source == state.input_format:
+            return body
         raise PipelineError(
             400,
             f"no translator turns {source!r} requests into {state.input_format!r} "
@@ -713,29 +725,26 @@ class Pipeline:
     async def _response_payload(self, state: _State, client_format: str, body: bytes) -> bytes:
         """normalize_before, translate back to the client's format, normalize_after."""
         body = await self._normalize_response(state, "response.normalize_before", body)
-        if state.output_format != client_format:
-            params = ResponseTransformRequest(
-                from_format=state.output_format,
-                to_format=client_format,
-                model=state.model,
-                stream=state.stream,
-                original_request=state.request.body,
-                translated_request=state.payload,
-                body=body,
+        params = ResponseTransformRequest(
+            from_format=state.output_format,
+            to_format=client_format,
+            model=state.model,
+            stream=state.stream,
+            original_request=state.request.body,
+            translated_request=state.payload,
+            body=body,
+        )
+        translated = await self._first_answer(
+            state, "response_translator", "response.translate", params
+        )
+        if translated:
+            body = translated
+        elif state.output_format != client_format:
+            raise PipelineError(
+                502,
+                f"no translator turns {state.output_format!r} responses into "
+                f"{client_format!r} (model {state.model!r})",
             )
-            for plugin in _chain(state.plugins, "response_translator"):
-                answer = await self._try(
-                    state, plugin, "response.translate", params, PayloadResponse
-                )
-                if answer is not None and answer.body:
-                    body = answer.body
-                    break
-            else:
-                raise PipelineError(
-                    502,
-                    f"no translator turns {state.output_format!r} responses into "
-                    f"{client_format!r} (model {state.model!r})",
-                )
         return await self._normalize_response(state, "response.normalize_after", body)
 
     async def _normalize_response(self, state: _State, method: str, body: bytes) -> bytes:

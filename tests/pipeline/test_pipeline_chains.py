@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pipeline_harness import Lab, complete, report, request
+from pipeline_harness import Lab, complete, report, request, streamed
+
+from pluginrt.pipeline import Endpoint
 
 EXECUTOR = ("exec", "executor")
 BEARER = "Authorization"
@@ -50,6 +52,29 @@ async def test_equal_formats_pass_through_without_a_translator(lab: Lab) -> None
     async with lab.host(lab.plugin(*EXECUTOR, reply="payload")) as host:
         answer = await complete(host, request("same", fmt="chat-completions"))
     assert (answer.status, answer.body) == (200, b"same")
+
+
+async def test_translators_are_asked_when_the_formats_are_equal_and_their_answer_is_used(
+    lab: Lab,
+) -> None:
+    decliner = lab.plugin("t1", "transformer", 20, translate="decline", tag="t1")
+    answerer = lab.plugin("t2", "transformer", 10, translate="answer", tag="t2")
+    executor = lab.plugin(*EXECUTOR, reply="payload", chunks=["a", "b"])
+    async with lab.host(decliner, answerer, executor) as host:
+        answer = await complete(host, request("same"))
+        _, chunks = await streamed(host, request("same", endpoint=Endpoint.STREAM))
+    assert answer.body == b"same|rt:t2|st:t2"
+    assert chunks == [b"a|st:t2", b"b|st:t2"]
+    asked = [(c["plugin"], c["source"], c["target"]) for c in lab.calls("rt")]
+    assert asked == [("t1", "openai", "openai"), ("t2", "openai", "openai")] * 2
+
+
+async def test_equal_formats_pass_through_when_every_translator_declines(lab: Lab) -> None:
+    decliner = lab.plugin("t", "transformer", translate="decline", tag="t")
+    async with lab.host(decliner, lab.plugin(*EXECUTOR, reply="payload")) as host:
+        answer = await complete(host, request("same"))
+    assert (answer.status, answer.body) == (200, b"same")
+    assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("openai", "openai")]
 
 
 async def test_differing_formats_with_no_translator_answering_fail_with_a_clear_error(
