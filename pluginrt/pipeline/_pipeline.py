@@ -339,15 +339,26 @@ class Pipeline:
             raise PipelineError(404, f"model {state.model!r} is not served here")
         state.route = route
         caps = route.executor.capabilities
-        state.input_format = _pick_format(source, caps.executor_input_formats)
-        state.output_format = _pick_format(source, caps.executor_output_formats)
+        # Provisional: when the client's format is not declared, the request translators
+        # choose the input format, and the interceptors and normalizers before them see
+        # the first declared one.
+        state.input_format = _pick_format(caps.executor_input_formats, source)
         auth = await self._schedule(state, route)
         upstream_model = route.info.name or route.info.id if route.info else state.model
         await self._intercept_request(
             state, "request.intercept_after", state.input_format, upstream_model
         )
         payload = await self._normalize_request(state, source)
-        payload = await self._translate_request(state, source, payload, upstream_model)
+        payload = await self._translate_request(
+            state, source, payload, upstream_model, caps.executor_input_formats
+        )
+        # SEMANTICS.md: the client's format if declared, else "one whose responses can be
+        # translated back", which cannot be checked before there is a response. Read as:
+        # then the input format, which a request translator just reached (the likeliest to
+        # have a response translator back), then the first declared.
+        state.output_format = _pick_format(
+            caps.executor_output_formats, source, state.input_format
+        )
         payload = await self._apply_thinking(state, route, payload)
         state.payload = payload
         # A stream's params are the same request plus its stream_id and window.
@@ -680,27 +691,33 @@ class Pipeline:
         return b""
 
     async def _translate_request(
-        self, state: _State, source: str, body: bytes, model: str
+        self, state: _State, source: str, body: bytes, model: str, declared: Sequence[str]
     ) -> bytes:
-        """Translators are asked even for equal formats; if none answers, those pass as they are."""
-        params = RequestTransformRequest(
-            from_format=source,
-            to_format=state.input_format,
-            model=model,
-            stream=state.stream,
-            body=body,
-        )
-        translated = await self._first_answer(
-            state, "request_translator", "request.translate", params
-        )
-        if translated:
-            return translated
-        if source == state.input_format:
+        """Translate ``body`` to the input format, choosing it when the client's is not declared.
+
+        The client's format is asked for alone (and passes unchanged if no translator
+        answers); else each declared format in order, and the first one a translator
+        answers for becomes ``state.input_format``.
+        """
+        targets = [state.input_format]
+        if state.input_format != source:
+            targets = [normalize_format(f) for f in declared]
+        for target in targets:
+            params = RequestTransformRequest(
+                from_format=source, to_format=target, model=model, stream=state.stream, body=body
+            )
+            translated = await self._first_answer(
+                state, "request_translator", "request.translate", params
+            )
+            if translated:
+                state.input_format = target
+                return translated
+        if state.input_format == source:
             return body
         raise PipelineError(
             400,
-            f"no translator turns {source!r} requests into {state.input_format!r} "
-            f"(model {state.model!r})",
+            f"no translator turns {source!r} requests into "
+            f"{' or '.join(map(repr, targets))} (model {state.model!r})",
         )
 
     async def _apply_thinking(self, state: _State, route: Route, payload: bytes) -> bytes:
@@ -846,11 +863,13 @@ def _presented_key(request: ClientRequest) -> str:
     return ""
 
 
-def _pick_format(client: str, declared: Sequence[str]) -> str:
+def _pick_format(declared: Sequence[str], *preferred: str) -> str:
+    """The first of ``preferred`` that is declared, else the first declared format."""
     formats = [normalize_format(f) for f in declared]
-    if client in formats:
-        return client
-    return formats[0] if formats else client
+    for name in preferred:
+        if name in formats:
+            return name
+    return formats[0] if formats else preferred[0]
 
 
 def _merge_detail(old: UsageDetail | None, new: UsageDetail) -> UsageDetail:

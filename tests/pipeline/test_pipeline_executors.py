@@ -84,6 +84,25 @@ async def test_a_both_scope_executor_gets_static_and_per_auth_models(lab: Lab) -
     ]
 
 
+async def test_an_undeclared_client_format_goes_to_the_first_declared_one_a_translator_reaches(
+    lab: Lab,
+) -> None:
+    pairs = [["openai", "claude"], ["claude", "openai"]]
+    translator = lab.plugin("t", "transformer", translate="answer", tag="t", formats=pairs)
+    formats = ["gemini", "claude"]
+    executor = lab.plugin("e", "executor", inputs=formats, outputs=formats)
+    async with lab.host(translator, executor) as host:
+        answer = await complete(host, request("x"))
+    assert answer.status == 200, answer.body
+    body, _, mark = answer.body.rpartition(b"|")
+    served = json.loads(body)
+    assert (served["source_format"], served["format"], mark) == ("claude", "claude", b"st:t")
+    assert served["payload"] == "x|rt:t"
+    asked = [(c["source"], c["target"]) for c in lab.calls("rt")]
+    assert asked == [("openai", "gemini"), ("openai", "claude")]
+    assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("claude", "openai")]
+
+
 async def test_an_executor_error_with_http_status_403_reaches_the_client_as_403(lab: Lab) -> None:
     refusing = lab.plugin("e", "executor", fail={"message": "no access", "http_status": 403})
     async with lab.host(refusing) as host:
