@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -275,8 +276,12 @@ def run(
                 exc.show()
                 return 2
             if values:
+                # The seed: Program is os.Args[0], Args every argument after it, flags included.
                 answers = await host.execute_flags(
-                    values, program="pluginrt", args=args, config_path=str(Path(config_path))
+                    values,
+                    program=sys.argv[0],
+                    args=sys.argv[1:],
+                    config_path=str(Path(config_path)),
                 )
                 codes = []
                 for _plugin_id, answer in answers:

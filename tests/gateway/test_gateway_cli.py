@@ -85,6 +85,20 @@ def test_giving_a_plugin_flag_runs_it_saves_its_auths_and_exits_without_serving(
     assert json.loads(saved.read_text())["token"] == "t"
 
 
+async def test_a_plugin_flag_handler_gets_the_program_and_every_argument_as_given(
+    tmp_path: Path,
+) -> None:
+    config = _flag_config(tmp_path)
+    argv = ["run", str(config), "--slow-hello=bob", "extra"]
+    with trio.fail_after(PATIENCE):
+        done = await trio.run_process(
+            [sys.executable, "-c", "from pluginrt.cli import main; main()", *argv],
+            capture_stdout=True,
+            capture_stderr=True,
+        )
+    assert done.stdout.decode().splitlines()[1] == json.dumps(["-c", *argv])
+
+
 def test_an_unknown_flag_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", str(_flag_config(tmp_path)), "--nope"])
     assert result.exit_code == 2

@@ -3,7 +3,8 @@
 Config: ``words`` (how many), ``delay`` (seconds between words), ``journal``
 (a file; ``cancelled`` is appended when the host cancels the stream, ``done``
 when a stream ran to its end). It also declares one flag, ``--slow-hello``,
-whose handler prints a greeting and exits with ``exit`` from its config.
+whose handler prints a greeting and the argv it was given (``[Program, *Args]``,
+as JSON), and exits with ``exit`` from its config.
 """
 
 import json
@@ -75,7 +76,7 @@ async def execute_flags(
     auth = api.AuthData(provider="slow", id="slow-1", file_name="slow-1.json",
                         storage_json=b'{"type": "slow", "token": "t"}')  # fmt: skip
     return api.CommandLineExecutionResponse(
-        stdout=f"hello {name}\n".encode(),
+        stdout=f"hello {name}\n{json.dumps([request.program, *request.args])}\n".encode(),
         auths=[auth],
         exit_code=int(plugin.config.get("exit", 0)),
     )
