@@ -34,7 +34,7 @@ from ._asgi import (
     response_headers,
     send_response,
 )
-from ._errors import client_error, convert_error, error_event
+from ._errors import client_error, error_event
 from ._management import Management
 
 __all__ = ["Gateway"]
@@ -129,10 +129,9 @@ class Gateway:
             else:
                 await self._client(scope, receive, send, path, method)
         except TooLarge:
-            fmt = _format_of(path)
             limit = self.host.config.max_body_size
             message = f"the request body is larger than the limit of {limit} bytes"
-            await send_response(send, _error(fmt, 413, message))
+            await send_response(send, _error(413, message))
 
     def _health(self) -> Response:
         active = self.host.active()
@@ -141,7 +140,7 @@ class Gateway:
 
     async def _models(self, scope: Scope, send: Send, method: str) -> None:
         if method != "GET":
-            await send_response(send, _error("openai", 405, "use GET on /v1/models"))
+            await send_response(send, _error(405, "use GET on /v1/models"))
             return
         request = ClientRequest(
             "openai",
@@ -166,19 +165,19 @@ class Gateway:
         elif path in _ROUTES:
             fmt, endpoint = _ROUTES[path]  # type: ignore[assignment]
         else:
-            await send_response(send, _error(_format_of(path), 404, f"no route for {path}"))
+            await send_response(send, _error(404, f"no route for {path}"))
             return
         if method != "POST":
-            await send_response(send, _error(fmt, 405, f"use POST on {path}"))
+            await send_response(send, _error(405, f"use POST on {path}"))
             return
         body = await read_body(scope, receive, self.host.config.max_body_size)
         try:
             parsed: Any = json.loads(body) if body else None
         except ValueError as exc:
-            await send_response(send, _error(fmt, 400, f"the request body is not JSON: {exc}"))
+            await send_response(send, _error(400, f"the request body is not JSON: {exc}"))
             return
         if not isinstance(parsed, dict):
-            await send_response(send, _error(fmt, 400, "the request body must be a JSON object"))
+            await send_response(send, _error(400, "the request body must be a JSON object"))
             return
         if match is None:
             named = parsed.get("model")
@@ -201,24 +200,11 @@ class Gateway:
         if isinstance(answer, ClientStream):
             await _stream(fmt, answer, receive, send)
             return
-        body_out = answer.body
-        if answer.status >= 400:
-            body_out = convert_error(fmt, answer.status, body_out)
-        await send_response(send, Response(answer.status, answer.headers, body_out))
+        await send_response(send, Response(answer.status, answer.headers, answer.body))
 
 
-def _format_of(path: str) -> str:
-    if path.startswith("/v1/messages"):
-        return "claude"
-    if path.startswith("/v1beta/"):
-        return "gemini"
-    return "openai"
-
-
-def _error(fmt: str, status: int, message: str) -> Response:
-    return Response(
-        status, {"content-type": ["application/json"]}, client_error(fmt, status, message)
-    )
+def _error(status: int, message: str) -> Response:
+    return Response(status, {"content-type": ["application/json"]}, client_error(status, message))
 
 
 def _frame(chunk: bytes, sse: bool) -> bytes:

@@ -11,6 +11,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Protocol, TypeVar
 
+import msgspec
+
 __all__ = [
     "ChunkHistory",
     "client_error",
@@ -122,15 +124,13 @@ def error_kind(status: int) -> tuple[str, str]:
 
 
 def client_error(status: int, message: str) -> bytes:
-    """The body a client gets: ``message`` itself if it is JSON, else an OpenAI error object."""
-    text = message.strip()
-    if text[:1] in ("{", "["):
-        try:
-            json.loads(text)
-        except ValueError:
-            pass
-        else:
-            return text.encode()
+    """The body any client gets: ``message`` itself if it is JSON text, else an OpenAI error."""
+    try:
+        msgspec.json.decode(message)  # strict JSON: a scalar is JSON too, NaN is not
+    except ValueError:
+        pass
+    else:
+        return message.strip().encode()
     kind, code = error_kind(status)
     return json.dumps(
         {"error": {"message": message, "type": kind, "code": code}}, ensure_ascii=False

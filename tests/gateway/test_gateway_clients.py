@@ -73,7 +73,9 @@ async def test_v1_models_lists_the_plugins_models(tmp_path: Path) -> None:
     assert sorted(models) == ["mock-large", "mock-small", "slow"]
 
 
-async def test_a_wrong_key_gets_401_in_each_clients_own_error_shape(tmp_path: Path) -> None:
+async def test_a_wrong_key_gets_401_with_the_same_openai_style_body_for_every_client(
+    tmp_path: Path,
+) -> None:
     async with gateway(config(tmp_path)) as (_, url):
 
         def refused() -> tuple[BaseException, BaseException]:
@@ -97,19 +99,18 @@ async def test_a_wrong_key_gets_401_in_each_clients_own_error_shape(tmp_path: Pa
             )
     assert isinstance(openai_error, openai.AuthenticationError)
     assert openai_error.status_code == 401
-    assert isinstance(openai_error.body, dict)
-    assert openai_error.body["type"] == "authentication_error"
-    assert isinstance(anthropic_error, anthropic.AuthenticationError)
-    assert anthropic_error.body == {
-        "type": "error",
-        "error": {"type": "authentication_error", "message": "missing or invalid API key"},
+    assert openai_error.body == {  # the SDK keeps the "error" member
+        "message": "missing or invalid API key",
+        "type": "authentication_error",
+        "code": "invalid_api_key",
     }
+    assert isinstance(anthropic_error, anthropic.AuthenticationError)
+    assert anthropic_error.body == {"error": openai_error.body}
     assert gemini.status_code == 401
-    assert gemini.json()["error"]["status"] == "UNAUTHENTICATED"
-    assert gemini.json()["error"]["code"] == 401
+    assert gemini.json() == {"error": openai_error.body}
 
 
-async def test_malformed_json_is_400_and_an_oversized_body_413_in_the_clients_shape(
+async def test_malformed_json_is_400_and_an_oversized_body_413_with_an_openai_style_body(
     tmp_path: Path,
 ) -> None:
     cfg = config(tmp_path, overrides={"max-body-size": 1000})
@@ -121,7 +122,7 @@ async def test_malformed_json_is_400_and_an_oversized_body_413_in_the_clients_sh
         big = await client.post("/v1/chat/completions", content=chat(text="x" * 2000))
         small = await client.post("/v1/chat/completions", content=chat())
     assert broken.status_code == 400
-    assert broken.json()["type"] == "error"
+    assert broken.json()["error"]["type"] == "invalid_request_error"
     assert big.status_code == 413
     assert big.json()["error"]["type"] == "invalid_request_error"
     assert small.status_code == 200

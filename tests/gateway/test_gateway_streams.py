@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -65,5 +66,26 @@ async def test_gemini_routes_take_the_model_from_the_path(tmp_path: Path) -> Non
             json={"contents": []},
         )
     assert answer.status_code == 404
-    assert answer.json()["error"]["status"] == "NOT_FOUND"
+    assert answer.json()["error"]["code"] == "model_not_found"
     assert "no-such-model" in answer.json()["error"]["message"]
+
+
+async def test_a_claude_stream_that_fails_ends_with_an_error_event_of_the_openai_shape(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    cfg.plugins[-1].config.update(words=1, delay=0, fail="upstream fell over")
+    body = {"model": "slow", "max_tokens": 5, "stream": True, "messages": []}
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        with trio.fail_after(PATIENCE):
+            answer = await client.post("/v1/messages", headers={"x-api-key": KEY}, json=body)
+    assert answer.status_code == 200
+    event, data = answer.text.rstrip("\n").split("\n")[-2:]
+    assert event == "event: error"
+    assert json.loads(data.removeprefix("data: ")) == {
+        "error": {
+            "message": "upstream fell over",
+            "type": "server_error",
+            "code": "internal_server_error",
+        }
+    }

@@ -74,8 +74,9 @@ def test_history_is_trimmed_to_one_mebibyte_and_a_huge_chunk_empties_it() -> Non
     assert history.snapshot() == []
 
 
-def test_a_json_error_message_is_passed_through_as_is() -> None:
-    assert client_error(403, '{"error": "nope"}') == b'{"error": "nope"}'
+@pytest.mark.parametrize("message", ['{"error": "nope"}', "[1, 2]", "42", '"quoted"', "null"])
+def test_a_json_error_message_is_passed_through_as_is(message: str) -> None:
+    assert client_error(403, message) == message.encode()
 
 
 @pytest.mark.parametrize(
@@ -91,8 +92,9 @@ def test_a_json_error_message_is_passed_through_as_is() -> None:
     ],
 )
 def test_other_error_messages_get_an_openai_style_body(status: int, kind: str, code: str) -> None:
-    body = msgspec.json.decode(client_error(status, "broken {"))
-    assert body == {"error": {"message": "broken {", "type": kind, "code": code}}
+    for message in ("broken {", "NaN", ""):
+        body = msgspec.json.decode(client_error(status, message))
+        assert body == {"error": {"message": message, "type": kind, "code": code}}
 
 
 def _candidates(*ids: str) -> list[SchedulerAuthCandidate]:

@@ -2,7 +2,8 @@
 
 Config: ``words`` (how many), ``delay`` (seconds between words), ``journal``
 (a file; ``cancelled`` is appended when the host cancels the stream, ``done``
-when a stream ran to its end). It also declares one flag, ``--slow-hello``,
+when a stream ran to its end), ``fail`` (a message the stream ends with, as a
+503 error, after its words). It also declares one flag, ``--slow-hello``,
 whose handler prints a greeting and the argv it was given (``[Program, *Args]``,
 as JSON), and exits with ``exit`` from its config.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import trio
 
-from plugin_sdk import Plugin, run
+from plugin_sdk import Plugin, PluginError, run
 from pluginrt import api
 
 plugin = Plugin("slow", version="0.1.0", author="tests")
@@ -56,6 +57,8 @@ async def execute_stream(request: api.ExecutorStreamRequest):  # type: ignore[no
     except BaseException:
         note("cancelled")
         raise
+    if plugin.config.get("fail"):
+        raise PluginError(plugin.config["fail"], http_status=503)
     yield frame("", "stop")
     yield "data: [DONE]\n\n"
     note("done")
