@@ -333,7 +333,8 @@ class Connection:
         """Call ``method`` and return its result decoded as ``result_type``.
 
         Raises :class:`RemoteError`, :class:`CallTimeout` (after sending
-        ``$/cancel``), :class:`ConnectionClosed` or :class:`ProtocolError`.
+        ``$/cancel``), :class:`ConnectionClosed` or :class:`ProtocolError` (also
+        when the request would be longer than a line may be: it is not sent).
         A cancelled caller also sends ``$/cancel``.
         """
         if timeout is not None and not timeout >= 0:
@@ -341,11 +342,12 @@ class Connection:
         if self._out_bytes > _HIGH_WATER or self._closed_reason is not None:
             await self._wait_writable()
         id = next(self._ids)
-        self._enqueue(
-            _ENCODER.encode(
-                _Request("2.0", id, method, _EMPTY if params is None else params, callback_id)
-            )
+        line = _ENCODER.encode(
+            _Request("2.0", id, method, _EMPTY if params is None else params, callback_id)
         )
+        if len(line) > self._max_line:  # the peer would close the connection over it
+            raise ProtocolError(self._too_long(method, len(line)))
+        self._enqueue(line)
         pending = self._pending
         if timeout is None or timeout == math.inf:
             pending[id] = (trio.lowlevel.current_task(), method, math.inf, math.inf)
@@ -584,7 +586,17 @@ class Connection:
 
     def _notify_nowait(self, method: str, params: Any, callback_id: str | None = None) -> None:
         if self._closed_reason is None:
-            self._enqueue(_ENCODER.encode(_Notification("2.0", method, params, callback_id)))
+            line = _ENCODER.encode(_Notification("2.0", method, params, callback_id))
+            if len(line) > self._max_line:
+                raise ProtocolError(self._too_long(method, len(line)))
+            self._enqueue(line)
+
+    def _too_long(self, what: str, size: int) -> str:
+        """Why a message was not sent: longer than a line may be (see LineFramer)."""
+        return (
+            f"{self.name}: {what} is {size} bytes encoded, over the line limit of "
+            f"{self._max_line} bytes: not sent"
+        )
 
     def _writable_now(self) -> bool:
         """Whether a send would neither wait for the writer nor fail (see notify)."""
@@ -768,9 +780,10 @@ class Connection:
         try:
             value = _ANY.decode(line)
         except msgspec.DecodeError:
-            logger.warning("%s: not a JSON-RPC message, ignored: %s", self.name, describe(line))
-            if line[:1] == b"{":
-                self._enqueue(_error(None, PARSE_ERROR, f"parse error: {exc}"))
+            # Answered, as JSON-RPC says, even when it is a stray print: a peer
+            # reads responses anyway, and one with a null id is only logged.
+            logger.warning("%s: not a JSON-RPC message: %s", self.name, describe(line))
+            self._enqueue(_error(None, PARSE_ERROR, f"parse error: {exc}"))
             return
         id = value.get("id") if isinstance(value, dict) else None
         if not isinstance(id, int | str) or isinstance(id, bool):
@@ -1015,6 +1028,9 @@ class Connection:
                     response = _ENCODER.encode(
                         _Result("2.0", id, _EMPTY if result is None else result)
                     )
+                    if len(response) > self._max_line:
+                        why = self._too_long(f"the result of {method}", len(response))
+                        response = _error(id, INTERNAL_ERROR, why)
             finally:
                 # Hand the slot to a waiting handler if there is one (unpark says).
                 if not (self._slot_waiters and self._slot_lot.unpark()):

@@ -177,9 +177,12 @@ class OutgoingStream:
         connection = self._connection
         if not connection._writable_now():
             return False
+        line = self._head + _ENCODER.encode(payload) + b"}}"
+        if len(line) > connection._max_line:
+            return False  # send() says why
         self._credit -= 1
         self._unflushed += 1
-        connection._enqueue(self._head + _ENCODER.encode(payload) + b"}}")
+        connection._enqueue(line)
         return True
 
     async def send(self, payload: bytes) -> None:

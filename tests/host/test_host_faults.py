@@ -265,6 +265,19 @@ async def test_a_line_over_the_limit_fails_the_call_and_the_plugin_is_killed(
             assert "long-line" in str(plugin.last_error)
 
 
+async def test_a_call_over_the_line_limit_fails_unsent_and_the_plugin_lives_on(
+    shelf: Shelf,
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("good", max_line=4096)]) as plugins:
+            plugin = plugins["good"]
+            pid = plugin.pid
+            with pytest.raises(PluginProtocolError, match="over the line limit of 4096 bytes"):
+                await plugin.call("test.echo", {"big": "x" * 5000}, dict)
+            assert await plugin.call("test.echo", {"small": 1}, dict) == {"small": 1}
+            assert plugin.state is PluginState.RUNNING and plugin.pid == pid
+
+
 async def test_a_response_to_an_unknown_id_is_logged_and_ignored(
     shelf: Shelf, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -20,11 +21,14 @@ from rpc_peer import Value
 
 from pluginrt.rpc import (
     CANCELLED,
+    INTERNAL_ERROR,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    CallContext,
     CallTimeout,
     Connection,
+    Handler,
     ProtocolError,
     open_connection,
 )
@@ -52,10 +56,11 @@ def served(wire: Wire) -> Raw:
 # ------------------------------------------------------------ as a server
 
 
+@pytest.mark.parametrize("line", [b'{"jsonrpc": "2.0", "method": "echo", "id": 1', b"not json"])
 async def test_invalid_json_is_answered_with_a_parse_error_and_the_connection_goes_on(
-    served: Raw,
+    served: Raw, line: bytes
 ) -> None:
-    await served.send(b'{"jsonrpc": "2.0", "method": "echo", "id": 1', PING)
+    await served.send(line, PING)
     assert error_code(await served.receive()) == (None, PARSE_ERROR)
     assert await served.receive() == PONG
 
@@ -267,6 +272,38 @@ async def test_a_go_style_null_or_absent_chunk_payload_is_an_empty_chunk(
         while batch := await stream.receive_batch():
             chunks += batch
     assert chunks == [b"", b"", b"x"]
+
+
+@asynccontextmanager
+async def _small_lines(
+    handlers: dict[str, Handler] | None = None,
+) -> AsyncIterator[tuple[Connection, Raw]]:
+    """A connection whose lines may be at most 200 bytes, and the raw peer facing it."""
+    ours, theirs = trio.testing.memory_stream_pair()
+    async with open_connection(ours, ours, handlers, name="small", max_line=200) as connection:
+        yield connection, Raw(theirs, theirs)
+
+
+async def test_a_call_longer_than_a_line_may_be_is_refused_unsent() -> None:
+    async with _small_lines() as (connection, raw):
+        refused = r"small: echo is \d+ bytes encoded, over the line limit of 200 bytes: not sent"
+        with pytest.raises(ProtocolError, match=refused):
+            await connection.call("echo", Value("x" * 300), Value)
+        await raw.send(PING)
+        assert await raw.receive() == PONG  # the refused call never reached the wire
+        assert connection.statistics().calls_in_flight == 0
+
+
+async def test_a_result_longer_than_a_line_may_be_is_an_internal_error_naming_it() -> None:
+    async def big(params: Value, context: CallContext) -> Value:
+        return Value("x" * 300)
+
+    async with _small_lines({"big": Handler(Value, big)}) as (_, raw):
+        await raw.send(request(1, "big", {"value": 1}), PING)
+        answer = await raw.receive()
+        assert error_code(answer) == (1, INTERNAL_ERROR)
+        assert "the result of big is" in answer["error"]["message"]
+        assert await raw.receive() == PONG
 
 
 async def test_responses_to_unknown_ids_and_duplicates_are_ignored(
