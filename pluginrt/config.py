@@ -78,7 +78,7 @@ class PluginConfig(_Section):
     """One plugin: how to start it and its own config section."""
 
     id: str
-    #: A ``.py`` path (run under the current Python) or an argument list run as given.
+    #: A ``.py`` path (run under the current Python) or an argument list (see ``plugin_command``).
     command: str | list[str]
     enabled: bool = True
     priority: int = 0
@@ -123,11 +123,21 @@ class Config(_Section):
         return (Path(self.base_dir or ".") / os.path.expanduser(path)).resolve()
 
     def plugin_command(self, plugin: PluginConfig) -> tuple[str, ...]:
-        """The argv that starts ``plugin``: a ``.py`` path runs under this Python."""
+        """The argv that starts ``plugin``: a ``.py`` path runs under this Python.
+
+        In a list, each relative element naming an existing file in the config's
+        folder is made absolute; the rest (``python3``, flags) is passed as given.
+        """
         if isinstance(plugin.command, str):
             path = str(self.resolve(plugin.command))
             return (sys.executable, path) if plugin.command.endswith(".py") else (path,)
-        return tuple(plugin.command)
+        return tuple(self._argument(arg) for arg in plugin.command)
+
+    def _argument(self, arg: str) -> str:
+        path = os.path.join(self.base_dir, arg)
+        if arg.startswith("-") or os.path.isabs(arg) or not os.path.isfile(path):
+            return arg
+        return os.path.abspath(path)  # not resolve(): a venv's python must stay a symlink
 
 
 class ConfigError(ValueError):

@@ -64,6 +64,17 @@ def test_check_handshakes_every_plugin_and_prints_a_summary(tmp_path: Path) -> N
     assert "config OK: 2 plugin(s) ready" in result.output
 
 
+def test_a_script_in_a_list_command_resolves_against_the_config_folder(tmp_path: Path) -> None:
+    (tmp_path / "mock.py").write_text((EXAMPLES / "mock_llm.py").read_text())
+    path = tmp_path / "gateway.yaml"
+    path.write_text(
+        f"port: 0\nplugins:\n  - id: mock\n    command: [{sys.executable}, -u, mock.py]\n"
+    )
+    result = CliRunner().invoke(main, ["check", str(path)])  # from a cwd without mock.py
+    assert result.exit_code == 0, result.output
+    assert "config OK: 1 plugin(s) ready" in result.output
+
+
 def test_a_plugin_flag_appears_in_run_help(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", str(_flag_config(tmp_path)), "--help"])
     assert result.exit_code == 0, result.output
