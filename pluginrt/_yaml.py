@@ -88,9 +88,7 @@ def load_yaml_config(source: Path, dec_hook: Callable[[type, Any], Any]) -> Conf
 
 
 def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
-    """Rules a type cannot say: unique ids, existing scripts, a valid port."""
-    if not 0 <= config.port <= 65535:
-        raise _located(source, root, "expected a port number between 0 and 65535", "$.port")
+    """Rules a type cannot say: unique ids, existing scripts."""
     seen: set[str] = set()
     for position, plugin in enumerate(config.plugins):
         at = f"$.plugins[{position}]"

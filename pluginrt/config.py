@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -44,6 +44,11 @@ class Duration(float):
     """Seconds, written ``500ms``, ``30s``, ``2m``, ``1h`` or as a number."""
 
 
+class PositiveDuration(Duration):
+    """A duration above zero (a zero timeout would fail every call)."""
+
+
+
 def parse_duration(value: object) -> float:
     """Seconds from a duration value; ValueError says what was expected."""
     if isinstance(value, bool):
@@ -68,7 +73,7 @@ class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename=
 class RestartConfig(_Section):
     """How a crashed plugin is restarted."""
 
-    max_restarts: int = 5
+    max_restarts: Annotated[int, msgspec.Meta(ge=0)] = 5
     backoff: Duration = Duration(0.5)
     backoff_max: Duration = Duration(30.0)
     healthy_after: Duration = Duration(60.0)
@@ -83,13 +88,13 @@ class PluginConfig(_Section):
     enabled: bool = True
     priority: int = 0
     timeout: Duration = Duration(30.0)
-    handshake_timeout: Duration = Duration(10.0)
+    handshake_timeout: PositiveDuration = PositiveDuration(10.0)
     #: Processes of this plugin run side by side; calls go to the least busy.
-    instances: int = 1
+    instances: Annotated[int, msgspec.Meta(ge=1)] = 1
     restart: RestartConfig = msgspec.field(default_factory=RestartConfig)
     env: dict[str, str] = msgspec.field(default_factory=dict)
     #: The longest JSON-RPC line accepted from this plugin, in bytes (64 MiB by default).
-    max_line: int = 64 * 1024 * 1024
+    max_line: Annotated[int, msgspec.Meta(ge=1024)] = 64 * 1024 * 1024
     config: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -101,18 +106,18 @@ class Config(_Section):
     """The whole host: server, auth, and plugins."""
 
     host: str = "127.0.0.1"
-    port: int = 8317
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8317
     api_keys: list[str] = msgspec.field(default_factory=list)
     management_key: str = ""
     auth_dir: str = "auths"
     proxy_url: str = ""
     scheduler: Literal["round-robin", "fill-first"] = "round-robin"
-    request_timeout: Duration = Duration(300.0)
+    request_timeout: PositiveDuration = PositiveDuration(300.0)
     shutdown_grace: Duration = Duration(10.0)
     #: The host variables a plugin inherits (``fnmatch`` patterns); its own ``env`` is added.
     env_allow: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_ENV_ALLOW))
     #: The largest request body the gateway accepts, in bytes (0: no limit); larger: 413.
-    max_body_size: int = 32 * 1024 * 1024
+    max_body_size: Annotated[int, msgspec.Meta(ge=0)] = 32 * 1024 * 1024
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     plugins: list[PluginConfig] = msgspec.field(default_factory=list)
     #: Where the file was read from; relative paths in it resolve against its folder.
@@ -147,6 +152,11 @@ class ConfigError(ValueError):
 def _dec_hook(type_: type, value: object) -> object:
     if type_ is Duration:
         return Duration(parse_duration(value))
+    if type_ is PositiveDuration:
+        seconds = parse_duration(value)
+        if seconds <= 0:
+            raise ValueError("expected a duration above zero")
+        return PositiveDuration(seconds)
     raise NotImplementedError(type_)
 
 

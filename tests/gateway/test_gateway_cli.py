@@ -42,6 +42,45 @@ def test_a_bad_config_fails_with_the_key_and_the_line_and_exit_status_2(
     assert f"{path}{expected}" in result.output
 
 
+#: Numbers out of their bounds: config errors before any plugin starts.
+OUT_OF_BOUNDS = {
+    "no instances": (
+        "plugins:\n  - id: a\n    command: {mock}\n    instances: 0\n",
+        ":4: plugins[0].instances: Expected `int` >= 1",
+    ),
+    "tiny max-line": (
+        "plugins:\n  - id: a\n    command: {mock}\n    max-line: 0\n",
+        ":4: plugins[0].max-line: Expected `int` >= 1024",
+    ),
+    "negative max-restarts": (
+        "plugins:\n  - id: a\n    command: {mock}\n    restart: {{max-restarts: -1}}\n",
+        ":4: plugins[0].restart.max-restarts: Expected `int` >= 0",
+    ),
+    "zero handshake-timeout": (
+        "plugins:\n  - id: a\n    command: {mock}\n    handshake-timeout: 0s\n",
+        ":4: plugins[0].handshake-timeout: expected a duration above zero",
+    ),
+    "negative max-body-size": ("max-body-size: -1\n", ":1: max-body-size: Expected `int` >= 0"),
+    "zero request-timeout": (
+        "request-timeout: 0\n",
+        ":1: request-timeout: expected a duration above zero",
+    ),
+    "port out of range": ("port: 70000\n", ":1: port: Expected `int` <= 65535"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OUT_OF_BOUNDS))
+def test_a_number_out_of_its_bounds_is_a_config_error_with_the_key_and_the_line(
+    tmp_path: Path, case: str
+) -> None:
+    text, expected = OUT_OF_BOUNDS[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.format(mock=EXAMPLES / "mock_llm.py"))
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}{expected}" in result.output
+
+
 def _flag_config(tmp_path: Path, exit_code: int = 0) -> Path:
     path = tmp_path / "gateway.yaml"
     slow = {"journal": str(tmp_path / "journal"), "exit": exit_code}
