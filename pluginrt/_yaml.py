@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import yaml
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, _decode
 
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 _STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
@@ -58,7 +56,7 @@ def _located(source: Path, root: yaml.Node | None, reason: str, path: str) -> Co
     return ConfigError(f"{source}:{_line(node)}: {_key_name(path)}: {reason}")
 
 
-def load_yaml_config(source: Path, dec_hook: Callable[[type, Any], Any]) -> Config:
+def load_yaml_config(source: Path) -> Config:
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
@@ -77,7 +75,7 @@ def load_yaml_config(source: Path, dec_hook: Callable[[type, Any], Any]) -> Conf
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the config must be a mapping of keys to values")
     try:
-        config = msgspec.convert(data, Config, dec_hook=dec_hook, strict=True)
+        config = _decode(data)
     except msgspec.ValidationError as exc:
         match = _AT.match(str(exc))
         assert match is not None

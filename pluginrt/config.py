@@ -120,7 +120,7 @@ class Config(_Section):
     max_body_size: Annotated[int, msgspec.Meta(ge=0)] = 32 * 1024 * 1024
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     plugins: list[PluginConfig] = msgspec.field(default_factory=list)
-    #: Where the file was read from; relative paths in it resolve against its folder.
+    #: The config file's folder, set by the loader (not a key): relative paths resolve against it.
     base_dir: str = ""
 
     def resolve(self, path: str) -> Path:
@@ -160,10 +160,17 @@ def _dec_hook(type_: type, value: object) -> object:
     raise NotImplementedError(type_)
 
 
+def _decode(data: Mapping[str, Any]) -> Config:
+    """``data`` as a :class:`Config`; raises msgspec.ValidationError."""
+    if "base-dir" in data:  # a field, but the loader's to set
+        raise msgspec.ValidationError("Object contains unknown field `base-dir`")
+    return msgspec.convert(dict(data), Config, dec_hook=_dec_hook, strict=True)
+
+
 def from_mapping(data: Mapping[str, Any], base_dir: str = "") -> Config:
     """A :class:`Config` from already-parsed data (ConfigError on mistakes, no line numbers)."""
     try:
-        config = msgspec.convert(dict(data), Config, dec_hook=_dec_hook, strict=True)
+        config = _decode(data)
     except msgspec.ValidationError as exc:
         raise ConfigError(str(exc)) from None
     config.base_dir = base_dir
@@ -174,4 +181,4 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and check a YAML config file. Raises :class:`ConfigError`."""
     from ._yaml import load_yaml_config
 
-    return load_yaml_config(Path(path), _dec_hook)
+    return load_yaml_config(Path(path))

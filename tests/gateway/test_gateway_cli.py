@@ -21,6 +21,10 @@ BAD_CONFIGS = {
         "port: 0\nplugins:\n  - id: a\n    command: {mock}\n    colour: red\n",
         ":5: plugins[0].colour: unknown key",
     ),
+    "the loader's base-dir": (
+        "plugins: []\nbase-dir: /elsewhere\n",
+        ":2: base-dir: unknown key",
+    ),
     "wrong type": ("api-keys: [k]\nport: eighty\n", ":2: port: Expected `int`, got `str`"),
     "missing plugin script": (
         "plugins:\n  - id: a\n    command: missing.py\n",
