@@ -290,11 +290,13 @@ class Host:
 
     # ----------------------------------------------------------- reload
 
-    async def reload(self, config: Config) -> None:
+    async def reload(self, config: Config) -> dict[str, Exception]:
         """Apply a new config: reconfigure changed plugins, start new ones, stop removed ones.
 
         Requests in flight keep the plugins they started with: before a plugin
         is stopped or restarted, they get up to ``shutdown-grace`` to finish.
+        A plugin whose ``plugin.reconfigure`` fails keeps its previous section
+        (in ``config`` too); those errors are returned by plugin id.
         """
         old = {p.id: p for p in self.config.plugins}
         new = {p.id: p for p in config.plugins}
@@ -320,6 +322,7 @@ class Host:
         self._warned.clear()  # the new arrangement's problems are logged afresh
         self.pipeline.settings.api_keys = tuple(config.api_keys)
         self.pipeline.settings.scheduler = config.scheduler
+        refused: dict[str, Exception] = {}
         for plugin_id in old.keys() - new.keys():
             await self.plugins.remove(plugin_id)
             self.models.forget_plugin(plugin_id)
@@ -344,9 +347,16 @@ class Host:
                         "plugin.reconfigure", ReconfigureParams(config=plugin.config), Empty
                     )
                 except Exception as exc:
-                    logger.error("plugin %s refused its new config: %s", plugin_id, exc)
+                    logger.error(
+                        "plugin %s refused its new config, it keeps the previous one: %s",
+                        plugin_id,
+                        exc,
+                    )
+                    plugin.config = before.config
+                    refused[plugin_id] = exc
         self._services.refresh_models(self.active())
         await self.auths.load(self.active())
+        return refused
 
     async def restart(self, plugin_id: str) -> PluginHandle:
         handle = await self.plugins.restart(plugin_id)

@@ -30,6 +30,7 @@ from pluginrt.config import ConfigError
 from pluginrt.host import PluginHandle
 from pluginrt.host._group import PluginGroup
 from pluginrt.pipeline import PipelineError
+from pluginrt.pipeline._pipeline import message_of
 
 from ._asgi import Headers, Response, json_response
 
@@ -225,7 +226,13 @@ class Management:
             config = copy.deepcopy(host.config)
             plugin = next(p for p in config.plugins if p.id == plugin_id)
             plugin.config = merge_patch(plugin.config, patch)
-            await host.reload(config)
+            refused = (await host.reload(config)).get(plugin_id)
+            if refused is not None:
+                status = getattr(refused, "http_status", 0)
+                return _error(
+                    status if 400 <= status <= 599 else 422,
+                    f"plugin {plugin_id!r} refused the config: {message_of(refused)}",
+                )
             return json_response(200, {"id": plugin_id, "config": plugin.config})
         return json_response(200, plugin_status(host, plugin_id))
 

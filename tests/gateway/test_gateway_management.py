@@ -113,6 +113,27 @@ async def test_disable_enable_and_patch_a_plugins_config(tmp_path: Path) -> None
     assert unknown.status_code == 404
 
 
+async def test_a_config_patch_the_plugin_refuses_fails_and_the_old_config_stays(
+    tmp_path: Path,
+) -> None:
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        path = "/v0/management/plugins/slow/config"
+        refused = await client.patch(path, headers=BEARER, json={"refuse": "no words"})
+        teapot = {"refuse": "not now", "refuse-status": 418}
+        own_status = await client.patch(path, headers=BEARER, json=teapot)
+        read = await client.get(path, headers=BEARER)
+        stream = await client.post(
+            "/v1/chat/completions", content=chat("slow", stream=True), headers={"x-api-key": KEY}
+        )
+    assert refused.status_code == 422
+    assert refused.json() == {
+        "error": {"message": "plugin 'slow' refused the config: no words", "code": 422}
+    }
+    assert own_status.status_code == 418
+    assert read.json() == {"id": "slow", "config": {"words": 5, "delay": 0.1}}
+    assert len(re.findall(r'"content": "(w\d) "', stream.text)) == 5  # still the old config
+
+
 async def test_a_plugin_route_is_served_behind_the_key_and_its_json_is_html_escaped(
     tmp_path: Path,
 ) -> None:

@@ -102,3 +102,16 @@ async def test_a_stream_left_unread_delays_a_reload_only_by_the_shutdown_grace(l
         assert [h.id for h in host.active()] == ["exec"]
         await stream.aclose()
         assert (await complete(host, request())).status == 200
+
+
+async def test_a_reload_whose_config_a_plugin_refuses_keeps_its_previous_config(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    executor = lab.plugin("exec", "executor")
+    refused = {**executor, "config": {**executor["config"], "refuse": "no thanks"}}
+    with caplog.at_level(logging.ERROR, logger="pluginrt.host"):
+        async with lab.host(executor) as host:
+            await host.reload(lab.config(refused))
+            assert (await complete(host, request())).status == 200
+    assert host.config.plugins[0].config == executor["config"]
+    assert "plugin exec refused its new config" in caplog.text and "no thanks" in caplog.text

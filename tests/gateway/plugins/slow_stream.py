@@ -3,7 +3,8 @@
 Config: ``words`` (how many), ``delay`` (seconds between words), ``journal``
 (a file; ``cancelled`` is appended when the host cancels the stream, ``done``
 when a stream ran to its end), ``fail`` (a message the stream ends with, as a
-503 error, after its words). It also declares one flag, ``--slow-hello``,
+503 error, after its words), ``refuse`` (a message ``on_config`` refuses the section
+with, with the status ``refuse-status``). It also declares one flag, ``--slow-hello``,
 whose handler prints a greeting and the argv it was given (``[Program, *Args]``,
 as JSON), and exits with ``exit`` from its config.
 """
@@ -32,6 +33,12 @@ def frame(text: str, finish: str | None = None) -> str:
     data = {"id": "slow", "object": "chat.completion.chunk", "created": 0, "model": "slow",
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
     return f"data: {json.dumps(data)}\n\n"
+
+
+@plugin.on_config
+def configure(config: dict) -> None:
+    if config.get("refuse"):
+        raise PluginError(config["refuse"], http_status=int(config.get("refuse-status", 0)))
 
 
 @plugin.on("model.static")

@@ -6,7 +6,7 @@ and ``outputs`` (formats), ``models`` (from ``model.static``),
 account of the request; ``payload``: the payload as is), ``fail`` (an
 error), ``sleep`` (seconds before answering), ``chunks`` (what a stream
 sends: a list of texts, or ``{"count": n, "size": bytes}``), ``stream_fail``
-(an error after the chunks).
+(an error after the chunks), ``refuse`` (a message ``on_config`` refuses the config with).
 """
 
 import json
@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import trio
 from _probe import maybe_fail, note, text
 
-from plugin_sdk import Plugin, run
+from plugin_sdk import Plugin, PluginError, run
 from pluginrt import api
 
 plugin = Plugin("test-executor", version="1", author="tests", github_repository="-")
@@ -24,6 +24,8 @@ plugin.executor("probe", input_formats=["openai"], output_formats=["openai"])
 
 @plugin.on_config
 def configure(config: dict) -> None:
+    if config.get("refuse"):
+        raise PluginError(config["refuse"])
     plugin.executor(config.get("provider", "probe"), scope=config.get("scope", ""),
                     input_formats=config.get("inputs", ["openai"]),
                     output_formats=config.get("outputs", ["openai"]))  # fmt: skip
