@@ -26,6 +26,8 @@ async def test_management_refuses_requests_without_the_key(tmp_path: Path) -> No
             "/v0/management/plugins", headers={"X-Management-Key": MANAGEMENT_KEY}
         )
     assert [missing.status_code, wrong.status_code, client_key.status_code] == [401, 401, 401]
+    error = {"message": "missing or invalid management key", "code": 401}  # as README says
+    assert missing.json() == {"error": error}
     assert header.status_code == 200
 
 
