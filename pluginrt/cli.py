@@ -51,6 +51,10 @@ def schemas(directory: Path, check: bool) -> None:
     click.echo(f"{directory}: {len(changed)} file(s) written or removed")
 
 
+_ID_HELP = (
+    "The plugin id to hand it (default: the name, without extension, of the first "
+    "argument after the program that is a file, else of the program)."
+)
 _VERBOSE = click.option(
     "--verbose", "-v", is_flag=True, help="Also show the plugin's stderr and host.log lines."
 )
@@ -72,7 +76,7 @@ def _spec_from(
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@click.option("--id", "plugin_id", help="The plugin id to hand it (default: the script's name).")
+@click.option("--id", "plugin_id", help=_ID_HELP)
 @click.option("--timeout", default=10.0, show_default=True, help="Handshake timeout, seconds.")
 @_VERBOSE
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
@@ -102,7 +106,7 @@ def inspect(
 @click.option("--method", "-m", help="The method to call; if omitted, the last argument is.")
 @click.option("--params", default="{}", show_default=True, help="The params, as JSON.")
 @click.option("--timeout", default=30.0, show_default=True, help="Handshake and call timeout.")
-@click.option("--id", "plugin_id", help="The plugin id to hand it (default: the script's name).")
+@click.option("--id", "plugin_id", help=_ID_HELP)
 @_VERBOSE
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def call(

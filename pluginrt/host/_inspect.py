@@ -32,9 +32,10 @@ def one_shot_spec(
     config: Mapping[str, Any] | None = None,
 ) -> PluginSpec:
     """A spec for running ``command`` once by hand: no restarts, ``timeout`` for
-    the handshake and each call. The id defaults to the script's name."""
+    the handshake and each call. The id defaults to the stem of the first
+    argument after the program that names a file (the script), else the program's."""
     if plugin_id is None:
-        script = next((arg for arg in reversed(command) if arg.endswith(".py")), command[0])
+        script = next((arg for arg in command[1:] if os.path.isfile(arg)), command[0])
         plugin_id = os.path.splitext(os.path.basename(script))[0] or "plugin"
     return PluginSpec(
         id=plugin_id,

@@ -52,6 +52,20 @@ def test_inspect_accepts_an_explicit_interpreter_and_arguments() -> None:
     assert json.loads(out)["id"] == "good"
 
 
+def test_the_default_id_is_the_first_argument_naming_a_script_else_the_program(
+    tmp_path: Path,
+) -> None:
+    good = f"import runpy, sys; sys.path.insert(0, {str(PLUGINS)!r}); runpy.run_path({GOOD!r})"
+    script = tmp_path / "echo_plugin.js"  # any language: the extension does not matter
+    script.write_text(good)
+    code, out, _ = run("inspect", "--json", "--", sys.executable, "-u", str(script), "x")
+    assert code == 0
+    assert json.loads(out)["id"] == "echo_plugin"
+    code, out, _ = run("inspect", "--json", "--", sys.executable, "-c", good)
+    assert code == 0
+    assert json.loads(out)["id"] == Path(sys.executable).stem
+
+
 def test_inspect_of_a_plugin_that_will_not_start_exits_1_with_the_reason() -> None:
     code, _, err = run("inspect", "--", str(PLUGINS / "crash_on_start.py"))
     assert code == 1
