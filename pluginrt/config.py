@@ -48,7 +48,6 @@ class PositiveDuration(Duration):
     """A duration above zero (a zero timeout would fail every call)."""
 
 
-
 def parse_duration(value: object) -> float:
     """Seconds from a duration value; ValueError says what was expected."""
     if isinstance(value, bool):
