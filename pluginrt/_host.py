@@ -30,7 +30,6 @@ from pluginrt.api import (
     ManagementRequest,
     ManagementResponse,
     ManagementRoute,
-    ReconfigureParams,
     ResourceRoute,
 )
 from pluginrt.host import (
@@ -41,7 +40,6 @@ from pluginrt.host import (
     RestartPolicy,
     open_plugins,
 )
-from pluginrt.rpc import Empty
 
 from ._logging import REDACTOR, protect_loggers
 from .config import Config, PluginConfig
@@ -343,9 +341,7 @@ class Host:
                 await self.plugins.start(spec)
             elif before.config != plugin.config and handle.state is PluginState.RUNNING:
                 try:
-                    await handle.call(
-                        "plugin.reconfigure", ReconfigureParams(config=plugin.config), Empty
-                    )
+                    await handle.reconfigure(plugin.config)
                 except Exception as exc:
                     logger.error(
                         "plugin %s refused its new config, it keeps the previous one: %s",

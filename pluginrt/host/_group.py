@@ -11,6 +11,7 @@ serving; the group is ``running`` while any is.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import trio
@@ -146,6 +147,14 @@ class PluginGroup(PluginHandle):
         return await handle.call(
             method, params, result_type, timeout=timeout, callback_id=callback_id
         )
+
+    async def reconfigure(self, config: Mapping[str, Any]) -> None:
+        """Reconfigure every running instance, in order; the first refusal is raised
+        (instances before it keep the new section)."""
+        for handle in self.instances:
+            if handle.state is PluginState.RUNNING:
+                await handle.reconfigure(config)
+        self.spec = dataclasses.replace(self.spec, config=config)
 
     async def notify(self, method: str, params: Any, *, callback_id: str | None = None) -> None:
         await self._least_busy().notify(method, params, callback_id=callback_id)

@@ -17,6 +17,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import logging
 from collections.abc import Callable, Mapping
@@ -40,6 +41,7 @@ from pluginrt.api import (
     ModelRegistrationRequest,
     ModelRegistrationResponse,
     ModelResponse,
+    ReconfigureParams,
     RegisterParams,
     ResourceRoute,
     StaticModelRequest,
@@ -284,6 +286,12 @@ class PluginHandle:
             raise error from None
         finally:
             self._in_flight -= 1
+
+    async def reconfigure(self, config: Mapping[str, Any]) -> None:
+        """Hand the plugin a new config section (``plugin.reconfigure``); fails like
+        :meth:`call`. Once accepted, it is also what a restart registers with."""
+        await self.call("plugin.reconfigure", ReconfigureParams(config=dict(config)), Empty)
+        self.spec = dataclasses.replace(self.spec, config=config)
 
     async def notify(self, method: str, params: Any, *, callback_id: str | None = None) -> None:
         """Send a notification (e.g. ``usage.handle``); fails like :meth:`call` does."""

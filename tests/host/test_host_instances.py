@@ -81,6 +81,26 @@ async def test_a_crashed_instance_leaves_the_other_serving(shelf: Shelf, until: 
             assert first.statistics().calls == 0
 
 
+async def test_a_new_config_reaches_every_instance_and_survives_a_restart(
+    shelf: Shelf, until: Until
+) -> None:
+    policy = RestartPolicy(max_restarts=1, backoff_initial=0.01)
+    with trio.fail_after(10):
+        spec = shelf("good", instances=2, restart=policy, config={"v": 1})
+        async with open_plugins([spec]) as plugins:
+            group = plugins["good"]
+            assert isinstance(group, PluginGroup)
+            await group.reconfigure({"v": 2})
+            for handle in group.instances:
+                assert await handle.call("test.config", {}, dict) == {"v": 2}
+            first = group.instances[0]
+            old_pid = first.pid
+            assert old_pid is not None
+            os.kill(old_pid, signal.SIGKILL)
+            await until(lambda: first.state is PluginState.RUNNING and first.pid != old_pid)
+            assert await first.call("test.config", {}, dict) == {"v": 2}  # not the first {"v": 1}
+
+
 def test_instances_must_be_at_least_one(shelf: Shelf) -> None:
     with pytest.raises(ValueError, match="instances"):
         shelf("good", instances=0)

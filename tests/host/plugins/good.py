@@ -17,6 +17,17 @@ _raw.CAPABILITIES.update(
 )
 
 
+CONFIG = {}  # the section the host handed over last (register, then reconfigure)
+
+
+def configure(params, message):
+    CONFIG.clear()
+    CONFIG.update(params.get("config") or {})
+    if message["method"] == "plugin.register":
+        return _raw.register(params, message)
+    return {}
+
+
 def execute(params, message):
     return {"Payload": params.get("Payload", ""), "Headers": {"X-Plugin": ["good"]}}
 
@@ -94,6 +105,9 @@ _raw.serve(
         "test.log": log,
         "test.callback": callback,
         "test.echo": lambda p, m: p,
+        "test.config": lambda p, m: CONFIG,
+        "plugin.register": configure,
+        "plugin.reconfigure": configure,
         "test.hang": lambda p, m: NotImplemented,
     }
 )
