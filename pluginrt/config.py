@@ -116,7 +116,9 @@ class Config(_Section):
     #: The host variables a plugin inherits (``fnmatch`` patterns); its own ``env`` is added.
     env_allow: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_ENV_ALLOW))
     #: The largest request body the gateway accepts, in bytes (0: no limit); larger: 413.
-    max_body_size: Annotated[int, msgspec.Meta(ge=0)] = 32 * 1024 * 1024
+    #: An executor call carries the body twice, base64-encoded (about 2.7 times its size):
+    #: 16 MiB leaves that room in a plugin's 64 MiB line.
+    max_body_size: Annotated[int, msgspec.Meta(ge=0)] = 16 * 1024 * 1024
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     plugins: list[PluginConfig] = msgspec.field(default_factory=list)
     #: The config file's folder, set by the loader (not a key): relative paths resolve against it.

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import anthropic
 import httpx
+import msgspec
 import openai
 import trio
 from gateway_harness import KEY, PATIENCE, chat, config, gateway
+
+from pluginrt.api import ExecutorRequest
+from pluginrt.config import from_mapping
 
 
 async def test_the_openai_client_gets_a_chat_completion_and_a_streamed_one(tmp_path: Path) -> None:
@@ -126,3 +130,15 @@ async def test_malformed_json_is_400_and_an_oversized_body_413_with_an_openai_st
     assert big.status_code == 413
     assert big.json()["error"]["type"] == "invalid_request_error"
     assert small.status_code == 200
+
+
+def test_a_body_of_the_default_largest_size_fits_an_executor_call_in_a_default_line() -> None:
+    # The body travels twice, base64-encoded, in one executor.execute line: a body the
+    # gateway lets through must not be one no plugin can be sent.
+    settings = from_mapping({"plugins": [{"id": "p", "command": "p.py"}]})
+    body = b"x" * settings.max_body_size
+    request = ExecutorRequest(payload=body, original_request=body, model="m", format="openai")
+    line = msgspec.json.encode(
+        {"jsonrpc": "2.0", "id": 1, "method": "executor.execute", "params": request}
+    )
+    assert len(line) < settings.plugins[0].max_line
