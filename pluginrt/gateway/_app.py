@@ -66,8 +66,9 @@ class Gateway:
     def __init__(self, host: Host, *, config_path: str | None = None) -> None:
         self.host = host
         self.config_path = config_path
-        self.management = Management(host, self.reload)
+        # Held by every config change (a reload, a config PATCH): one at a time.
         self._reload_lock = trio.Lock()
+        self.management = Management(host, self.reload, self._reload_lock)
 
     async def reload(self) -> None:
         """Re-read the config file and apply it (ConfigError if it is bad; nothing changes)."""

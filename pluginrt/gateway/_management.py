@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+import trio
 
 from pluginrt import api
 from pluginrt._host import MANAGEMENT_BASE, RESOURCE_BASE, Host, RouteBinding
@@ -145,9 +146,12 @@ def _wire(value: msgspec.Struct) -> Any:
 class Management:
     """Answers management and resource requests for ``host``."""
 
-    def __init__(self, host: Host, reload: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, host: Host, reload: Callable[[], Awaitable[None]], lock: trio.Lock
+    ) -> None:
         self.host = host
         self._reload = reload
+        self._lock = lock  # the gateway's reload lock (reload takes it itself)
 
     async def handle(
         self, method: str, path: str, headers: Headers, query: Headers, body: bytes
@@ -223,10 +227,11 @@ class Management:
                 return _error(400, f"the body is not JSON: {exc}")
             if not isinstance(patch, dict):
                 return _error(400, "the body must be a JSON object (a merge patch)")
-            config = copy.deepcopy(host.config)
-            plugin = next(p for p in config.plugins if p.id == plugin_id)
-            plugin.config = merge_patch(plugin.config, patch)
-            refused = (await host.reload(config)).get(plugin_id)
+            async with self._lock:  # else a reload in between would be undone by this one
+                config = copy.deepcopy(host.config)
+                plugin = next(p for p in config.plugins if p.id == plugin_id)
+                plugin.config = merge_patch(plugin.config, patch)
+                refused = (await host.reload(config)).get(plugin_id)
             if refused is not None:
                 status = getattr(refused, "http_status", 0)
                 return _error(

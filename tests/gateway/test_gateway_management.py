@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -196,6 +197,31 @@ async def test_reload_rereads_the_config_file_and_auth_files_and_logins_answer(
     assert files.json() == {"files": []}
     assert login.status_code == 404
     assert health.json()["status"] == "ok"
+
+
+async def test_a_config_patch_and_a_reload_apply_one_after_the_other(tmp_path: Path) -> None:
+    from gateway_harness import PLUGINS
+
+    from pluginrt import load_config
+
+    journal = tmp_path / "journal"
+    source = tmp_path / "gateway.yaml"
+    slow = {"id": "slow", "command": str(PLUGINS / "slow_stream.py"),
+            "config": {"journal": str(journal)}}  # fmt: skip
+    source.write_text(json.dumps({**_yaml_data(tmp_path), "plugins": [slow]}))
+    async with gateway(load_config(source), str(source)) as (_, url):  # noqa: SIM117
+        async with httpx.AsyncClient(base_url=url, timeout=PATIENCE) as client:
+            path = "/v0/management/plugins/slow/config"
+            patch = {"pause": 0.5, "mark": "patched"}
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(partial(client.patch, path, headers=BEARER, json=patch))
+                await trio.sleep(0.2)  # the PATCH's reconfigure is under way
+                await client.post("/v0/management/reload", headers=BEARER)
+            read = await client.get(path, headers=BEARER)
+    # The reload came second, whole: the file's section is what the host says and
+    # what the plugin applied last (not the PATCH's, finishing after the reload's).
+    assert read.json()["config"] == slow["config"]
+    assert journal.read_text().splitlines()[-1] == "configured None"
 
 
 def _yaml_data(tmp_path: Path) -> dict[str, object]:
