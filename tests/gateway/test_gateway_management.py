@@ -207,7 +207,7 @@ async def test_a_config_patch_and_a_reload_apply_one_after_the_other(tmp_path: P
     journal = tmp_path / "journal"
     source = tmp_path / "gateway.yaml"
     slow = {"id": "slow", "command": str(PLUGINS / "slow_stream.py"),
-            "config": {"journal": str(journal)}}  # fmt: skip
+            "config": {"journal": str(journal), "mark": "file"}}  # fmt: skip
     source.write_text(json.dumps({**_yaml_data(tmp_path), "plugins": [slow]}))
     async with gateway(load_config(source), str(source)) as (_, url):  # noqa: SIM117
         async with httpx.AsyncClient(base_url=url, timeout=PATIENCE) as client:
@@ -221,7 +221,7 @@ async def test_a_config_patch_and_a_reload_apply_one_after_the_other(tmp_path: P
     # The reload came second, whole: the file's section is what the host says and
     # what the plugin applied last (not the PATCH's, finishing after the reload's).
     assert read.json()["config"] == slow["config"]
-    assert journal.read_text().splitlines()[-1] == "configured None"
+    assert journal.read_text().splitlines()[-1] == "configured file"
 
 
 def _yaml_data(tmp_path: Path) -> dict[str, object]:

@@ -4,10 +4,10 @@ Config: ``words`` (how many), ``delay`` (seconds between words), ``journal``
 (a file; ``cancelled`` is appended when the host cancels the stream, ``done``
 when a stream ran to its end), ``fail`` (a message the stream ends with, as a
 503 error, after its words), ``refuse`` (a message ``on_config`` refuses the section
-with, with the status ``refuse-status``), ``pause`` (seconds ``on_config`` takes; it
-then journals ``configured <mark>``). It also declares one flag, ``--slow-hello``,
-whose handler prints a greeting and the argv it was given (``[Program, *Args]``,
-as JSON), and exits with ``exit`` from its config.
+with, with the status ``refuse-status``), ``pause`` (seconds ``on_config`` takes)
+and ``mark`` (journaled by ``on_config`` as ``configured <mark>``). It also
+declares one flag, ``--slow-hello``, whose handler prints a greeting and the argv
+it was given (``[Program, *Args]``, as JSON), and exits with ``exit`` from its config.
 """
 
 import json
@@ -42,7 +42,7 @@ def configure(config: dict) -> None:
     if config.get("refuse"):
         raise PluginError(config["refuse"], http_status=int(config.get("refuse-status", 0)))
     time.sleep(float(config.get("pause", 0)))
-    if config.get("journal"):  # the new section's own journal: plugin.config is still the old
+    if "mark" in config and config.get("journal"):  # plugin.config is still the old one
         with Path(config["journal"]).open("a") as file:
             file.write(f"configured {config.get('mark')}\n")
 
