@@ -339,8 +339,15 @@ class Connection:
         """
         if timeout is not None and not timeout >= 0:
             raise ValueError("timeout must be non-negative")
+        started: float | None = None
         if self._out_bytes > _HIGH_WATER or self._closed_reason is not None:
-            await self._wait_writable()
+            # Waiting for the writer to catch up counts against the timeout too.
+            started = self._now()
+            with trio.move_on_after(math.inf if timeout is None else timeout) as waiting:
+                await self._wait_writable()
+            if waiting.cancelled_caught:
+                assert timeout is not None
+                raise CallTimeout(method, timeout)
         id = next(self._ids)
         line = _ENCODER.encode(
             _Request("2.0", id, method, _EMPTY if params is None else params, callback_id)
@@ -353,7 +360,7 @@ class Connection:
             pending[id] = (trio.lowlevel.current_task(), method, math.inf, math.inf)
         else:
             # No scope per call: one timer task fails calls past their deadline.
-            deadline = self._now() + timeout
+            deadline = (self._now() if started is None else started) + timeout
             pending[id] = (trio.lowlevel.current_task(), method, deadline, timeout)
             if deadline < self._timer_deadline:
                 self._wake_timer(deadline)
@@ -855,6 +862,9 @@ class Connection:
         if message.jsonrpc != "2.0":
             reply(_error(id, INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"'))
             return
+        if id is None:
+            reply(_error(None, INVALID_REQUEST, "invalid request: id must not be null"))
+            return
         if method == "$/ping":
             reply(_ENCODER.encode(_Result("2.0", id, _EMPTY)))
             return
@@ -864,9 +874,6 @@ class Connection:
                 reply(_error(id, INVALID_REQUEST, f"invalid request: {method} is a notification"))
             else:
                 reply(_error(id, METHOD_NOT_FOUND, f"method not found: {method}"))
-            return
-        if id is None:
-            reply(_error(None, INVALID_REQUEST, "invalid request: id must not be null"))
             return
         if id in self._running:
             reply(_error(id, INVALID_REQUEST, f"invalid request: id {id!r} is already in use"))

@@ -91,14 +91,15 @@ async def test_json_that_is_not_json_rpc_is_an_invalid_request(
         ({"jsonrpc": "1.0", "id": 5, "method": "echo", "params": {"value": 1}}, "jsonrpc"),
         ({"jsonrpc": "2.0", "id": 5, "method": "$/cancel", "params": {"id": 1}}, "notification"),
         ({"jsonrpc": "2.0", "id": 5, "method": "stream.credit"}, "notification"),
+        ({"jsonrpc": "2.0", "id": None, "method": "$/ping"}, "null"),
     ],
 )
-async def test_a_wrong_jsonrpc_version_or_an_engine_notification_sent_as_a_request_is_invalid(
+async def test_a_wrong_jsonrpc_version_a_notification_sent_as_a_request_or_a_null_id_is_invalid(
     served: Raw, message: dict[str, Any], says: str
 ) -> None:
     await served.send(message, PING)
     answer = await served.receive()
-    assert error_code(answer) == (5, INVALID_REQUEST)
+    assert error_code(answer) == (message["id"], INVALID_REQUEST)
     assert says in answer["error"]["message"]
     assert await served.receive() == PONG
 
@@ -292,6 +293,16 @@ async def test_a_call_longer_than_a_line_may_be_is_refused_unsent() -> None:
         await raw.send(PING)
         assert await raw.receive() == PONG  # the refused call never reached the wire
         assert connection.statistics().calls_in_flight == 0
+
+
+async def test_a_call_waiting_for_a_peer_that_reads_nothing_still_times_out() -> None:
+    ours, theirs = trio.testing.lockstep_stream_pair()  # a write waits for the peer's read
+    async with open_connection(ours, ours, name="stuck") as connection:
+        with pytest.raises(CallTimeout):  # queued past the high water mark, then waits
+            await connection.call("echo", Value("x" * (9 << 20)), Value, timeout=0.2)
+        with trio.fail_after(PATIENCE), pytest.raises(CallTimeout, match="echo"):
+            await connection.call("echo", Value("small"), Value, timeout=0.2)  # waits to queue
+        del theirs
 
 
 async def test_a_result_longer_than_a_line_may_be_is_an_internal_error_naming_it() -> None:
