@@ -518,11 +518,15 @@ class PluginHandle:
         return await self._crash_report(plugin, str(reason) if reason else "")
 
     async def _retire(self, plugin: PluginProcess, connection: Connection) -> None:
-        """``plugin.shutdown`` (bounded), then stdin closed, SIGTERM, SIGKILL (see terminate)."""
+        """``plugin.shutdown``, then the answers still due (bounded together by the
+        shutdown timeout), then stdin closed, SIGTERM, SIGKILL (see terminate)."""
         if not connection.closed:
             with trio.move_on_after(self.spec.shutdown_timeout):
                 with contextlib.suppress(RPCError):
                     await connection.call("plugin.shutdown", Empty(), Empty)
+                    # It answers the calls still in flight before it exits (PROTOCOL.md).
+                    while connection.statistics().calls_in_flight:  # noqa: ASYNC110
+                        await trio.sleep(0.01)
             connection.close(PluginClosed(self.id))
         await plugin.terminate(self.spec.grace_period)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import trio
@@ -142,6 +143,29 @@ async def test_stop_and_restart_keep_the_same_handle(shelf: Shelf) -> None:
             assert good.state is PluginState.RUNNING
             assert good.pid not in (None, first_pid)
             assert await good.call("test.echo", {"a": 1}, dict) == {"a": 1}
+
+
+async def test_stopping_a_plugin_lets_its_calls_in_flight_finish() -> None:
+    # An SDK plugin answers its calls still in flight after plugin.shutdown; the host
+    # waits for those answers (within the shutdown timeout) before closing.
+    script = Path(__file__).parents[1] / "sdk" / "plugins" / "sdk_echo.py"
+    spec = PluginSpec(id="echo", command=(str(script),), shutdown_timeout=5.0)
+    answers: list[bytes] = []
+    with trio.fail_after(10):
+        async with open_plugins([spec]) as plugins:
+            echo = plugins["echo"]
+
+            async def slow_call() -> None:  # half a second in the plugin
+                request = ExecutorRequest(payload=b"slow")
+                answer = await echo.call("executor.execute", request, ExecutorResponse)
+                answers.append(answer.payload)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(slow_call)
+                await trio.sleep(0.1)
+                await plugins.stop("echo")
+            assert echo.state is PluginState.STOPPED
+    assert answers == [b"slow"]
 
 
 async def test_plugins_are_ordered_by_priority_then_id(shelf: Shelf) -> None:
