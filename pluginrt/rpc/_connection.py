@@ -905,7 +905,7 @@ class Connection:
         id = message.id
         if self._answer(id, message):
             return
-        if self._abandoned.pop(id, 0) is None:  # type: ignore[arg-type]
+        if id in self._abandoned:  # kept (bounded): a peer may answer twice, late
             logger.debug("%s: late answer to abandoned call %r dropped", self.name, id)
         elif isinstance(message.error, ErrorObject) and id is None:
             logger.warning("%s: the peer reported an error: %s", self.name, message.error.message)

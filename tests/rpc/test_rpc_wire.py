@@ -363,9 +363,8 @@ async def test_a_call_that_times_out_names_the_method_sends_cancel_and_drops_the
         "method": "$/cancel",
         "params": {"id": sent["id"]},
     }
-    await raw.send(
-        {"jsonrpc": "2.0", "id": sent["id"], "error": {"code": CANCELLED, "message": "late"}}
-    )
+    late = {"jsonrpc": "2.0", "id": sent["id"], "error": {"code": CANCELLED, "message": "late"}}
+    await raw.send(late, late)  # a late answer, twice
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connection.ping)
         await _answer_next(raw, {})
