@@ -68,7 +68,12 @@ async def serve(
     handlers = {name: _wrap(SERVABLE[name], fn) for name, fn in plugin.handlers.items()}
     handlers.update(_lifecycle(plugin))
     async with open_connection(
-        send_stream, receive_stream, handlers, name=plugin.name, max_line=max_line
+        send_stream,
+        receive_stream,
+        handlers,
+        name=plugin.name,
+        max_line=max_line,
+        finish_on_eof=True,  # stdin closed: still answer what is under way
     ) as connection:
         await connection.wait_closed()
 

@@ -217,11 +217,13 @@ class Connection:
         "_decoders",
         "_drained_lot",
         "_fd",
+        "_finish_on_eof",
         "_framer",
         "_handler_nursery",
         "_handlers",
         "_ids",
         "_incoming",
+        "_input_ended",
         "_lines",
         "_max_handlers",
         "_max_line",
@@ -265,10 +267,14 @@ class Connection:
         max_handlers: int,
         on_eof: Callable[[], Awaitable[BaseException | None]] | None = None,
         stream_prefix: str = "s",
+        finish_on_eof: bool = False,
     ) -> None:
         self.name = name
         self._stream_prefix = stream_prefix
         self._on_eof = on_eof
+        self._finish_on_eof = finish_on_eof
+        # Why the peer's input ended, while what we owe it still goes out (see _finish_input).
+        self._input_ended: BaseException | None = None
         self._send_stream = send_stream
         self._receive_stream = receive_stream
         self._handlers = dict(handlers)
@@ -339,6 +345,8 @@ class Connection:
         """
         if timeout is not None and not timeout >= 0:
             raise ValueError("timeout must be non-negative")
+        if self._input_ended is not None:  # no answer could come
+            raise ConnectionClosed(f"{self.name}: the peer closed its end") from self._input_ended
         started: float | None = None
         if self._out_bytes > _HIGH_WATER or self._closed_reason is not None:
             # Waiting for the writer to catch up counts against the timeout too.
@@ -699,6 +707,8 @@ class Connection:
                     reason = ConnectionClosed(f"{self.name}: the peer closed the connection")
                     if self._on_eof is not None:
                         reason = await self._on_eof() or reason
+                    if self._finish_on_eof:
+                        await self._finish_input(reason)
                     break
                 self._lines.extend(self._framer.feed(bytes(data)))
         except LineTooLong as exc:
@@ -708,6 +718,19 @@ class Connection:
             reason = ConnectionClosed(f"{self.name}: the connection broke ({exc})")
         self.close(reason)
         return None
+
+    async def _finish_input(self, reason: BaseException) -> None:
+        """At the end of the peer's input, with ours still open: fail the calls awaiting
+        an answer (none can come now) and the streams awaiting credit, then let the
+        handlers running answer, and close only once all of it is written."""
+        self._input_ended = reason
+        for id in list(self._pending):
+            self._answer(id, reason)
+        for incoming in list(self._incoming.values()):
+            incoming._fail(reason)
+        for outgoing in list(self._outgoing.values()):
+            outgoing._on_cancel()  # its producer still ends it, see drain()
+        await self.drain()
 
     async def _receive(self, size: int, *, drained: bool) -> bytes | bytearray:
         """Up to ``size`` bytes from the peer, ``b""`` at its end.
@@ -1138,6 +1161,7 @@ async def open_connection(
     max_handlers: int = 256,
     on_eof: Callable[[], Awaitable[BaseException | None]] | None = None,
     stream_prefix: str = "s",
+    finish_on_eof: bool = False,
 ) -> AsyncIterator[Connection]:
     """Run a :class:`Connection` for the duration of the block; it is closed on exit.
 
@@ -1148,6 +1172,9 @@ async def open_connection(
     uses it to report a crashed plugin's exit status instead).
     ``stream_prefix`` starts the ids of the streams it opens (several
     connections behind one plugin keep their stream ids apart with it).
+    With ``finish_on_eof``, the end of the peer's input fails only what awaits
+    the peer; the handlers running still answer before the connection closes
+    (a plugin whose host closed its stdin, see PROTOCOL.md's shutdown).
     """
     connection = Connection(
         send_stream,
@@ -1158,6 +1185,7 @@ async def open_connection(
         max_handlers=max_handlers,
         on_eof=on_eof,
         stream_prefix=stream_prefix,
+        finish_on_eof=finish_on_eof,
     )
     # The block's own exception is re-raised outside the nursery, unwrapped.
     error: BaseException | None = None

@@ -210,6 +210,30 @@ async def test_shutdown_serves_the_notifications_already_received_before_exiting
     assert logged == ["usage of m1", "usage of m2"]
 
 
+async def test_stdin_closing_still_lets_the_calls_and_streams_in_flight_answer() -> None:
+    async with spawn_plugin() as peer:
+        with trio.fail_after(10):
+            await peer.register()
+            await peer.send(
+                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute",
+                 "params": {"Payload": b64(b"slow")}}
+            )  # fmt: skip
+            await peer.send(
+                {"jsonrpc": "2.0", "id": 3, "method": "executor.execute_stream",
+                 "params": {"Payload": b64(b"forever"), "stream_id": "s1", "window": 2}}
+            )  # fmt: skip
+            headers, *chunks = [await peer.receive() for _ in range(3)]
+            await peer.stdin.aclose()  # nothing more can come: no credit, no callbacks
+            rest = []
+            while line := await peer.read_line():
+                rest.append(json.loads(line))
+            assert await peer.process.wait() == 0
+    assert headers == {"jsonrpc": "2.0", "id": 3, "result": {}} and len(chunks) == 2
+    answer, end = sorted(rest, key=lambda message: "method" in message)
+    assert answer == {"jsonrpc": "2.0", "id": 2, "result": {"Payload": b64(b"slow")}}
+    assert end["method"] == "stream.end" and end["params"]["error"]["code"] == "cancelled"
+
+
 def stream_cancel(stream_id: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "method": "stream.cancel", "params": {"stream_id": stream_id}}
 
