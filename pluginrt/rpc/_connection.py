@@ -511,12 +511,7 @@ class Connection:
             reason = ConnectionClosed(f"{self.name}: connection closed")
         self._closed_reason = reason
         self._writer_idle = False
-        for id in list(self._pending):
-            self._answer(id, reason)
-        for incoming in list(self._incoming.values()):
-            incoming._fail(reason)
-        for outgoing in list(self._outgoing.values()):
-            outgoing._on_cancel()
+        self._fail_waiting(reason)
         self._outgoing.clear()
         self._drained_lot.unpark_all()
         if self._handler_nursery is not None:
@@ -524,6 +519,16 @@ class Connection:
         if self._unwatch is not None:
             self._unwatch()
         self._closed.set()
+
+    def _fail_waiting(self, reason: BaseException) -> None:
+        """Fail what waits on the peer: our calls, the streams it sends us, and (cancelled)
+        the streams we send it."""
+        for id in list(self._pending):
+            self._answer(id, reason)
+        for incoming in list(self._incoming.values()):
+            incoming._fail(reason)
+        for outgoing in list(self._outgoing.values()):
+            outgoing._on_cancel()
 
     def spawn(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
         """Run ``fn(*args)`` in the background until it returns or the connection closes."""
@@ -724,12 +729,7 @@ class Connection:
         an answer (none can come now) and the streams awaiting credit, then let the
         handlers running answer, and close only once all of it is written."""
         self._input_ended = reason
-        for id in list(self._pending):
-            self._answer(id, reason)
-        for incoming in list(self._incoming.values()):
-            incoming._fail(reason)
-        for outgoing in list(self._outgoing.values()):
-            outgoing._on_cancel()  # its producer still ends it, see drain()
+        self._fail_waiting(reason)  # each producer still ends its stream, see drain()
         await self.drain()
 
     async def _receive(self, size: int, *, drained: bool) -> bytes | bytearray:
