@@ -47,6 +47,16 @@ class RawPeer:
         message: dict[str, Any] = json.loads(line)  # anything but JSON here fails the test
         return message
 
+    async def request(self, id: Any, method: str, params: dict[str, Any]) -> None:
+        await self.send({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+
+    async def rest(self) -> list[dict[str, Any]]:
+        """Every message left on stdout, up to its end."""
+        messages = []
+        while line := await self.read_line():
+            messages.append(json.loads(line))
+        return messages
+
     async def register(self) -> dict[str, Any]:
         await self.send(
             {"jsonrpc": "2.0", "id": 1, "method": "plugin.register",
@@ -103,10 +113,7 @@ async def test_a_plugin_script_handshakes_and_a_stray_print_never_reaches_stdout
             assert result["metadata"]["Name"] == "sdk-echo"
             assert result["capabilities"]["Executor"] == {"identifier": "echo"}
             assert result["capabilities"]["ExecutorInputFormats"] == ["openai"]
-            await peer.send(
-                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute",
-                 "params": {"Payload": b64(b"ping")}}
-            )  # fmt: skip
+            await peer.request(2, "executor.execute", {"Payload": b64(b"ping")})
             answer = await peer.receive()  # the prints came first: they must not be here
             assert answer == {"jsonrpc": "2.0", "id": 2, "result": {"Payload": b64(b"ping")}}
             await peer.stdin.aclose()
@@ -150,10 +157,11 @@ async def test_a_stream_answers_its_headers_then_chunks_then_one_end() -> None:
     async with spawn_plugin() as peer:
         with trio.fail_after(10):
             await peer.register()
-            await peer.send(
-                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute_stream",
-                 "params": {"Payload": b64(b"a b"), "stream_id": "s1", "window": 8}}
-            )  # fmt: skip
+            await peer.request(
+                2,
+                "executor.execute_stream",
+                {"Payload": b64(b"a b"), "stream_id": "s1", "window": 8},
+            )
             messages = [await peer.receive() for _ in range(4)]
     assert messages[0] == {"jsonrpc": "2.0", "id": 2, "result": {}}
     assert [m["params"] for m in messages[1:3]] == [
@@ -178,10 +186,7 @@ async def test_shutdown_answers_the_calls_in_flight_before_the_process_exits() -
     async with spawn_plugin() as peer:
         with trio.fail_after(10):
             await peer.register()
-            await peer.send(
-                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute",
-                 "params": {"Payload": b64(b"slow")}}
-            )  # fmt: skip
+            await peer.request(2, "executor.execute", {"Payload": b64(b"slow")})
             await peer.send({"jsonrpc": "2.0", "id": 9, "method": "plugin.shutdown"})
             answers = [await peer.receive(), await peer.receive()]
             assert await peer.read_line() == b""
@@ -201,9 +206,7 @@ async def test_shutdown_serves_the_notifications_already_received_before_exiting
                     {"jsonrpc": "2.0", "method": "usage.handle", "params": {"Model": model}}
                 )
             await peer.send({"jsonrpc": "2.0", "id": 9, "method": "plugin.shutdown"})
-            messages = []
-            while line := await peer.read_line():
-                messages.append(json.loads(line))
+            messages = await peer.rest()
             assert await peer.process.wait() == 0
     assert messages[0] == {"jsonrpc": "2.0", "id": 9, "result": {}}
     logged = [m["params"]["message"] for m in messages[1:] if m["method"] == "host.log"]
@@ -214,19 +217,15 @@ async def test_stdin_closing_still_lets_the_calls_and_streams_in_flight_answer()
     async with spawn_plugin() as peer:
         with trio.fail_after(10):
             await peer.register()
-            await peer.send(
-                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute",
-                 "params": {"Payload": b64(b"slow")}}
-            )  # fmt: skip
-            await peer.send(
-                {"jsonrpc": "2.0", "id": 3, "method": "executor.execute_stream",
-                 "params": {"Payload": b64(b"forever"), "stream_id": "s1", "window": 2}}
-            )  # fmt: skip
+            await peer.request(2, "executor.execute", {"Payload": b64(b"slow")})
+            await peer.request(
+                3,
+                "executor.execute_stream",
+                {"Payload": b64(b"forever"), "stream_id": "s1", "window": 2},
+            )
             headers, *chunks = [await peer.receive() for _ in range(3)]
             await peer.stdin.aclose()  # nothing more can come: no credit, no callbacks
-            rest = []
-            while line := await peer.read_line():
-                rest.append(json.loads(line))
+            rest = await peer.rest()
             assert await peer.process.wait() == 0
     assert headers == {"jsonrpc": "2.0", "id": 3, "result": {}} and len(chunks) == 2
     answer, end = sorted(rest, key=lambda message: "method" in message)
@@ -242,10 +241,11 @@ async def test_a_stream_the_host_cancels_still_ends_with_one_stream_end() -> Non
     async with spawn_plugin() as peer:
         with trio.fail_after(10):
             await peer.register()
-            await peer.send(
-                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute_stream",
-                 "params": {"Payload": b64(b"forever"), "stream_id": "s1", "window": 2}}
-            )  # fmt: skip
+            await peer.request(
+                2,
+                "executor.execute_stream",
+                {"Payload": b64(b"forever"), "stream_id": "s1", "window": 2},
+            )
             headers, *chunks = [await peer.receive() for _ in range(3)]
             assert headers["result"] == {} and len(chunks) == 2
             await peer.send(stream_cancel("s1"))
@@ -262,10 +262,11 @@ async def test_a_stream_cancelled_before_its_headers_fails_its_call_and_ends() -
     async with spawn_plugin() as peer:
         with trio.fail_after(10):
             await peer.register()
-            await peer.send(
-                {"jsonrpc": "2.0", "id": 2, "method": "executor.execute_stream",
-                 "params": {"Payload": b64(b"late"), "stream_id": "s1", "window": 2}}
-            )  # fmt: skip
+            await peer.request(
+                2,
+                "executor.execute_stream",
+                {"Payload": b64(b"late"), "stream_id": "s1", "window": 2},
+            )
             await peer.send({"jsonrpc": "2.0", "id": "p", "method": "$/ping"})
             assert (await peer.receive())["id"] == "p"  # the stream is under way
             await peer.send(stream_cancel("s1"))
