@@ -104,6 +104,9 @@ class TrioFloor:
 
     rtt_p50_us: float
     pipelined_calls_per_s: float
+    #: 64 in flight again, but from 64 tasks each awaiting its own answer: what
+    #: any trio host whose callers are tasks pays (pluginrt's are), with no framework.
+    task_per_call_calls_per_s: float
 
 
 class _Child:
@@ -313,6 +316,7 @@ async def _measure_trio(peer: _TrioPeer, quick: bool) -> TrioFloor:
                 os.write(peer.out, b"".join(peer.request(small) for _ in range(more)))
                 sent += more
         pipelined_s = time.perf_counter() - started
+        task_per_call = await _task_per_call(peer, total)
     finally:
         process.stdin.close()  # type: ignore[union-attr]
         process.wait()
@@ -320,7 +324,63 @@ async def _measure_trio(peer: _TrioPeer, quick: bool) -> TrioFloor:
     return TrioFloor(
         rtt_p50_us=percentile(samples, 0.5) * 1e6,
         pipelined_calls_per_s=total / pipelined_s,
+        task_per_call_calls_per_s=task_per_call,
     )
+
+
+async def _task_per_call(peer: _TrioPeer, total: int, in_flight: int = 64) -> float:
+    """Calls/s with ``in_flight`` tasks each sending a call and sleeping until its answer
+    wakes it, the least a trio host can do per call: one task parked and woken (no
+    timeout, no error handling), one writer sending what is queued in one write, one
+    reader waking callers and letting them run every 8 answers (as pluginrt's does)."""
+    import trio
+    from outcome import Value
+
+    small = Params(payload=b"hello")
+    waiting: dict[int, trio.lowlevel.Task] = {}
+    queued: list[bytes] = []
+    writer_lot = trio.lowlevel.ParkingLot()
+    writer_parked = False
+
+    async def writer() -> None:
+        nonlocal writer_parked
+        while True:
+            if not queued:
+                writer_parked = True
+                await writer_lot.park()
+                continue
+            data = b"".join(queued)
+            queued.clear()
+            os.write(peer.out, data)
+
+    async def reader() -> None:
+        while lines := await peer.responses():
+            for index, line in enumerate(lines, 1):
+                answer = _DECODER.decode(line)
+                trio.lowlevel.reschedule(waiting.pop(answer["id"]), Value(answer))
+                if index % 8 == 0:
+                    await trio.lowlevel.checkpoint()
+
+    async def caller(calls: int) -> None:
+        nonlocal writer_parked
+        for _ in range(calls):
+            queued.append(peer.request(small))
+            if writer_parked:
+                writer_parked = False
+                writer_lot.unpark_all()
+            waiting[peer.ids] = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.SUCCEEDED)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        nursery.start_soon(reader)
+        started = time.perf_counter()
+        async with trio.open_nursery() as callers:
+            for _ in range(in_flight):
+                callers.start_soon(caller, total // in_flight)
+        elapsed = time.perf_counter() - started
+        nursery.cancel_scope.cancel()
+    return total // in_flight * in_flight / elapsed
 
 
 _LABELS = {
@@ -328,6 +388,7 @@ _LABELS = {
     "rtt_p50_us": "round trip p50, 1 in flight (us)",
     "rtt_p99_us": "round trip p99, 1 in flight (us)",
     "pipelined_calls_per_s": "calls/s, 64 in flight",
+    "task_per_call_calls_per_s": "calls/s, 64 in flight, a task per call",
     "lines_per_s": "one-way lines/s (100 B chunks)",
     "line_mb_per_s": "one-way MB/s (100 B chunks)",
     "body_1mib_mb_per_s": "1 MiB body round trip (MB/s)",
