@@ -86,7 +86,16 @@ _Suspended = tuple[contextvars.Context, Coroutine[Any, Any, None], Any, Id, str]
 
 logger = logging.getLogger("pluginrt.rpc")
 
-_ENVELOPE = msgspec.json.Decoder(Message)
+class _Read(Message, kw_only=True):
+    """A message as read. An answer is also what its caller is woken with: trio hands
+    a woken task's value to ``.unwrap()`` (see ``wait_task_rescheduled``), and this
+    unwraps to itself, sparing every answer an ``outcome.Value`` (7% of a call)."""
+
+    def unwrap(self) -> Message:
+        return self
+
+
+_ENVELOPE = msgspec.json.Decoder(_Read)
 _ANY = msgspec.json.Decoder()
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _ENCODER = msgspec.json.Encoder()
@@ -789,7 +798,7 @@ class Connection:
                 entry := pending.pop(message.id, None)  # type: ignore[arg-type]
             ) is not None:
                 # An answer to a call of ours: the commonest message of all (see _answer).
-                trio.lowlevel.reschedule(entry[0], Value(message))
+                trio.lowlevel.reschedule(entry[0], message)  # type: ignore[arg-type] # see _Read
             else:
                 self._on_response(message, None)  # an invalid one, or nobody waits for it
         return None
