@@ -163,12 +163,11 @@ class AuthStore:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     async def load(self, plugins: Sequence[PluginLike]) -> None:
-        """(Re)read every ``*.json`` file but dot files; bad ones are logged and skipped."""
+        """(Re)read every ``.json`` file of the directory and its folders, as the Go host
+        does, but dot files and dot folders; bad ones are logged and skipped."""
         self.ensure_directory()
         entries: dict[str, AuthEntry] = {}
-        for path in sorted(self.directory.glob("*.json")):
-            if path.name.startswith("."):  # pathlib's glob matches dot files; we never write them
-                continue
+        for path in self._files():
             entry = await self._parse(plugins, path)
             if entry is not None:
                 entries[entry.name] = entry
@@ -178,8 +177,22 @@ class AuthStore:
         for entry in entries.values():
             await self._discover_models(plugins, entry)
 
+    def _files(self) -> list[Path]:
+        """The auth files, by path: any case of ``.json``, folders walked, links to
+        folders not followed (a loop must not hang a reload)."""
+        found = []
+        for folder, folders, names in os.walk(self.directory):
+            folders[:] = [f for f in folders if not f.startswith(".")]
+            found += [
+                Path(folder, name)
+                for name in names
+                if name.lower().endswith(".json") and not name.startswith(".")
+            ]
+        return sorted(found)
+
     async def _parse(self, plugins: Sequence[PluginLike], path: Path) -> AuthEntry | None:
-        name = path.name
+        # A file's name is its path under the directory (a plain name at the top).
+        name = path.relative_to(self.directory).as_posix()
         try:
             raw = await trio.Path(path).read_bytes()
             value = msgspec.json.decode(raw)
@@ -191,7 +204,6 @@ class AuthStore:
             return None
         kind = value.get("type")
         provider = kind.strip().lower() if isinstance(kind, str) else ""
-        relative = str(path.relative_to(self.directory))
         data: AuthData | None = None
         parsers = self._providers(plugins)
         matching = [p for p in parsers if _identifier(p) == provider]
@@ -213,7 +225,7 @@ class AuthStore:
                 return None
             data = AuthData(provider=provider, storage_json=raw)
         data.provider = (data.provider or provider).lower()
-        data.id = data.id or relative
+        data.id = data.id or name
         data.file_name = data.file_name or name
         data.attributes = {**data.attributes, "path": str(path), "source": "file"}
         return AuthEntry(name=name, path=path, data=data)

@@ -53,8 +53,8 @@ class Lab:
                 yield host
 
     def write_auth(self, name: str, value: Any) -> Path:
-        self.auth_dir.mkdir(exist_ok=True)
         path = self.auth_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(value if isinstance(value, str) else json.dumps(value))
         return path
 

@@ -68,6 +68,24 @@ async def test_a_malformed_auth_file_is_skipped_with_its_name_in_the_log(
     assert "auth file array.json skipped: it is not a JSON object" in logged
 
 
+async def test_auth_files_in_folders_are_loaded_under_their_relative_path(lab: Lab) -> None:
+    # As the Go host walks its auth directory: any folder depth, any case of .json;
+    # dot files and dot folders are skipped.
+    for name in ("top.json", "team/a.json", "team/deeper/b.json", "upper.JSON"):
+        lab.write_auth(name, {"type": "probe"})
+    lab.write_auth(".hidden.json", {"type": "probe"})
+    lab.write_auth(".trash/c.json", {"type": "probe"})
+    lab.write_auth("team/notes.txt", "not an auth")
+    async with lab.host(lab.plugin(*AUTHORITY)) as host:
+        entries = host.auths.entries()
+        listed = [e.name for e in entries]
+        ids = [e.data.id for e in entries]
+        paths = [e.data.attributes["path"] for e in entries]
+    expected = ["team/a.json", "team/deeper/b.json", "top.json", "upper.JSON"]
+    assert listed == ids == expected
+    assert paths == [str(lab.auth_dir / name) for name in expected]
+
+
 async def test_a_reload_with_calls_in_flight_loses_none_of_them(lab: Lab) -> None:
     executor = lab.plugin("exec", "executor", 10, sleep=0.5)
     interceptor = lab.plugin("icpt", "interceptor", stages=["before"], append="|old")
