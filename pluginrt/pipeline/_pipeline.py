@@ -445,7 +445,7 @@ class Pipeline:
             if answer is not None:
                 headers = apply_header_edits(headers, answer.clear_headers, answer.headers)
         state.response_headers = headers
-        closed = recorded = False
+        closed = started = False
 
         async def close() -> None:
             nonlocal closed
@@ -458,7 +458,8 @@ class Pipeline:
                     await self.callbacks.close(scope.id)
 
         async def chunks() -> AsyncGenerator[bytes, None]:
-            nonlocal recorded
+            nonlocal started
+            started = True  # from here on, this generator's finally records the usage
             chain_headers = dict(headers)
             history = ChunkHistory()
             index = 0
@@ -509,13 +510,15 @@ class Pipeline:
                             history.add(chunk)
                             yield chunk
             except Exception as exc:
-                failure = (status_of(exc), message_of(exc))
+                if closed:  # the consumer closed the stream under this read: it went away
+                    failure = (499, "the client went away")
+                else:
+                    failure = (status_of(exc), message_of(exc))
                 raise PipelineError(*failure, plugin_id=executor.id) from exc
             except BaseException:
                 failure = (499, "the client went away")
                 raise
             finally:
-                recorded = True
                 await close()
                 self._record_usage(state, failure=failure)
                 self._finished(state)
@@ -528,7 +531,7 @@ class Pipeline:
             with contextlib.suppress(RuntimeError):
                 await stream.aclose()
             await close()
-            if not recorded:  # closed before its first chunk was asked for
+            if not started:  # closed before its first chunk was asked for
                 self._record_usage(state, failure=(499, "the stream was closed unread"))
             self._finished(state)
 

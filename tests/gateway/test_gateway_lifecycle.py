@@ -1,0 +1,65 @@
+"""Request and stream lifecycle at the real gateway: a client that goes away, and usage
+records, exactly one per request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import trio
+from gateway_harness import EXAMPLES, KEY, PATIENCE, PLUGINS, chat, config, gateway
+
+from pluginrt import Config
+
+
+def _with_usage(tmp_path: Path, journal: Path, usage: Path, **slow: object) -> Config:
+    """The mock and the slow executor (50 words, 50 ms apart), and a usage plugin."""
+    slow_config = {"words": 50, "delay": 0.05, "journal": str(journal), **slow}
+    plugins = [
+        {"id": "mock", "command": str(EXAMPLES / "mock_llm.py")},
+        {"id": "slow", "command": str(PLUGINS / "slow_stream.py"), "config": slow_config},
+        {"id": "usage", "command": str(PLUGINS / "usage_journal.py"),
+         "config": {"journal": str(usage)}},
+    ]  # fmt: skip
+    return config(tmp_path, overrides={"plugins": plugins})
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def _hang_up_after(port: int, body: bytes, marker: bytes | None) -> bytes:
+    """Send ``body`` on a bare socket, read until ``marker`` (None: nothing), hang up."""
+    sock = await trio.open_tcp_stream("127.0.0.1", port)
+    seen = b""
+    async with sock:
+        await sock.send_all(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\n"
+            + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        while marker is not None and marker not in seen:
+            seen += await sock.receive_some()
+    return seen
+
+
+async def test_a_client_that_hangs_up_mid_stream_makes_exactly_one_usage_record_of_499(
+    tmp_path: Path,
+) -> None:
+    journal, usage = tmp_path / "journal", tmp_path / "usage"
+    async with gateway(_with_usage(tmp_path, journal, usage)) as (_, url):
+        port = int(url.rsplit(":", 1)[1])
+        with trio.fail_after(PATIENCE):
+            await _hang_up_after(port, chat("slow", stream=True), b"data:")
+            while "cancelled" not in _lines(journal):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+            async with httpx.AsyncClient(base_url=url) as client:
+                answer = await client.post(
+                    "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
+                )
+            assert answer.status_code == 200
+            # Records reach the usage plugin in order: once the second request's is in,
+            # every record of the first is too.
+            while not any(line.startswith("usage 0") for line in _lines(usage)):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+    assert _lines(usage) == ["usage 499 the client went away", "usage 0 "]
