@@ -406,45 +406,6 @@ class Pipeline:
         incoming = executor.open_stream(window)
         params.stream_id, params.window = incoming.stream_id, window
         scope = self.callbacks.open(state.request_id, executor.id, state.proxy_url)
-        try:
-            start = await executor.call(
-                "executor.execute_stream",
-                params,
-                ExecutorStreamStart,
-                callback_id=scope.id,
-            )
-        except BaseException:
-            incoming.close()
-            await self.callbacks.close(scope.id)
-            raise
-        interceptors = [
-            p
-            for p in _chain(state.plugins, "stream_chunk_interceptor")
-            if p.id != state.exclude
-        ]
-        headers = {k: list(v) for k, v in start.headers.items()}
-        for plugin in interceptors:
-            init = StreamChunkInterceptRequest(
-                source_format=source,
-                model=state.model,
-                requested_model=state.request.model,
-                request_headers=state.headers,
-                response_headers=headers,
-                original_request=state.request.body,
-                request_body=state.payload,
-                chunk_index=-1,
-                metadata=dict(state.metadata),
-            )
-            answer = await self._try(
-                state,
-                plugin,
-                "response.intercept_stream_chunk",
-                init,
-                StreamChunkInterceptResponse,
-            )
-            if answer is not None:
-                headers = apply_header_edits(headers, answer.clear_headers, answer.headers)
-        state.response_headers = headers
         closed = started = False
 
         async def close() -> None:
@@ -456,6 +417,47 @@ class Pipeline:
                 with trio.move_on_after(5) as cleanup:
                     cleanup.shield = True
                     await self.callbacks.close(scope.id)
+
+        # Until the stream is handed over, an error or a cancellation (the client went
+        # away) closes it here: nobody else would.
+        try:
+            start = await executor.call(
+                "executor.execute_stream",
+                params,
+                ExecutorStreamStart,
+                callback_id=scope.id,
+            )
+            interceptors = [
+                p
+                for p in _chain(state.plugins, "stream_chunk_interceptor")
+                if p.id != state.exclude
+            ]
+            headers = {k: list(v) for k, v in start.headers.items()}
+            for plugin in interceptors:
+                init = StreamChunkInterceptRequest(
+                    source_format=source,
+                    model=state.model,
+                    requested_model=state.request.model,
+                    request_headers=state.headers,
+                    response_headers=headers,
+                    original_request=state.request.body,
+                    request_body=state.payload,
+                    chunk_index=-1,
+                    metadata=dict(state.metadata),
+                )
+                answer = await self._try(
+                    state,
+                    plugin,
+                    "response.intercept_stream_chunk",
+                    init,
+                    StreamChunkInterceptResponse,
+                )
+                if answer is not None:
+                    headers = apply_header_edits(headers, answer.clear_headers, answer.headers)
+        except BaseException:
+            await close()
+            raise
+        state.response_headers = headers
 
         async def chunks() -> AsyncGenerator[bytes, None]:
             nonlocal started

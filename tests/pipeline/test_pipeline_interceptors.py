@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+import trio
 from pipeline_harness import Lab, complete, report, request, streamed
 
 from pluginrt.pipeline import Endpoint
@@ -104,6 +105,19 @@ async def test_the_header_init_call_has_index_minus_one_and_the_request_bodies(l
     assert (payload["index"], payload["body"]) == (0, "a|nb:n|na:n")
     assert (payload["original"], payload["translated"]) == ("", "")
     assert delivered == [b"a|nb:n|na:n"]
+
+
+async def test_a_stream_request_cancelled_before_its_headers_are_handed_over_closes_the_stream(
+    lab: Lab,
+) -> None:
+    chunks = lab.plugin("chunks", "chunks", init_sleep=30)
+    executor = lab.plugin(*EXECUTOR, chunks=["a", "b"], sleep=30)  # a minute, unless cancelled
+    async with lab.host(chunks, executor) as host:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(host.handle, request(endpoint=Endpoint.STREAM))
+            await lab.until(lambda: bool(lab.calls("chunk")))  # in the header-init call
+            nursery.cancel_scope.cancel()  # the client went away
+        await lab.until(lambda: bool(lab.calls("stream_closed")))  # stream.cancel reached it
 
 
 async def test_a_dropped_chunk_skips_later_interceptors_and_delivery_but_advances_the_index(

@@ -1,10 +1,12 @@
 """A stream chunk interceptor driven by its config.
 
-Config: ``init_headers`` (set on the header-init call), ``drop`` (chunk
+Config: ``init_headers`` (set on the header-init call), ``init_sleep`` (seconds
+that call takes), ``drop`` (chunk
 indexes to drop), ``append`` (text appended to each delivered chunk).
 Every call is journaled with its index, body, history and request bodies.
 """
 
+import trio
 from _probe import note, text
 
 from plugin_sdk import Plugin, run
@@ -24,6 +26,7 @@ async def intercept(request: api.StreamChunkInterceptRequest) -> api.StreamChunk
          history_first=text(history[0][:64]) if history else "",
          history_last=text(history[-1][:64]) if history else "")  # fmt: skip
     if request.chunk_index == api.STREAM_CHUNK_HEADER_INIT_INDEX:
+        await trio.sleep(config.get("init_sleep", 0))
         return api.StreamChunkInterceptResponse(headers=config.get("init_headers", {}))
     if request.chunk_index in config.get("drop", []):
         return api.StreamChunkInterceptResponse(drop_chunk=True)
