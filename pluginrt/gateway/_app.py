@@ -197,11 +197,39 @@ class Gateway:
             path=path,
             alt=(query.get("alt") or [""])[0],
         )
-        answer = await self.host.handle(request)
+        answer = await _unless_client_leaves(self.host, request, receive)
+        if answer is None:
+            return
         if isinstance(answer, ClientStream):
             await _stream(fmt, answer, receive, send)
             return
         await send_response(send, Response(answer.status, answer.headers, answer.body))
+
+
+async def _unless_client_leaves(
+    host: Host, request: ClientRequest, receive: Receive
+) -> ClientResponse | ClientStream | None:
+    """``host.handle(request)``, cancelled if the client hangs up first (None then): the
+    plugin call in flight gets ``$/cancel``, and a stream that opened meanwhile is closed."""
+    answer: ClientResponse | ClientStream | None = None
+    gone = False
+    async with trio.open_nursery() as nursery:
+
+        async def watch_for_disconnect() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            logger.info("client went away before its answer; cancelling %s", request.path)
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(watch_for_disconnect)
+        answer = await host.handle(request)
+        nursery.cancel_scope.cancel()
+    if gone and isinstance(answer, ClientStream):
+        with trio.CancelScope(shield=True):
+            await answer.aclose()
+    return None if gone else answer
 
 
 def _error(status: int, message: str) -> Response:

@@ -215,9 +215,11 @@ class Pipeline:
         )
         self._running[state.generation] += 1
         streaming = False
+        admitted = authenticated
         try:
             if not authenticated:
                 await self._authenticate(state)
+                admitted = True
             if request.endpoint is Endpoint.MODELS:
                 return self._list_models(state)
             answer = await self._execute(state)
@@ -240,6 +242,10 @@ class Pipeline:
             # so a client retrying in a tight loop cannot starve the host.
             await trio.lowlevel.checkpoint()
             return ClientResponse(status, dict(_JSON), client_error(status, message))
+        except trio.Cancelled:  # the client went away, or the host stops: a 499 all the same
+            if admitted:  # as with a 401, a client not yet let in made no request
+                self._record_usage(state, failure=(499, "the request was cancelled"))
+            raise
         finally:
             if not streaming:
                 self._finished(state)
@@ -554,7 +560,10 @@ class Pipeline:
         try:
             return await plugin.call(method, params, result_type, callback_id=scope.id)
         finally:
-            await self.callbacks.close(scope.id)
+            # Even a cancelled call (its client went away) releases the streams it opened.
+            with trio.move_on_after(5) as cleanup:
+                cleanup.shield = True
+                await self.callbacks.close(scope.id)
 
     async def _try(
         self,

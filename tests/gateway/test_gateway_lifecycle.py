@@ -63,3 +63,26 @@ async def test_a_client_that_hangs_up_mid_stream_makes_exactly_one_usage_record_
             while not any(line.startswith("usage 0") for line in _lines(usage)):  # noqa: ASYNC110
                 await trio.sleep(0.02)
     assert _lines(usage) == ["usage 499 the client went away", "usage 0 "]
+
+
+async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_call(
+    tmp_path: Path,
+) -> None:
+    journal, usage = tmp_path / "journal", tmp_path / "usage"
+    cfg = _with_usage(tmp_path, journal, usage, **{"execute-delay": 30})
+    async with gateway(cfg) as (host, url):
+        port = int(url.rsplit(":", 1)[1])
+        with trio.fail_after(PATIENCE):
+            await _hang_up_after(port, chat("slow"), None)
+            while "execute cancelled" not in _lines(journal):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+            while host.plugins["slow"].statistics().in_flight:  # noqa: ASYNC110
+                await trio.sleep(0.02)
+            async with httpx.AsyncClient(base_url=url) as client:
+                answer = await client.post(
+                    "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
+                )
+            assert answer.status_code == 200
+            while not any(line.startswith("usage 0") for line in _lines(usage)):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+    assert _lines(usage) == ["usage 499 the request was cancelled", "usage 0 "]

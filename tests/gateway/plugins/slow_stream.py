@@ -3,11 +3,13 @@
 Config: ``words`` (how many), ``delay`` (seconds between words), ``journal``
 (a file; ``cancelled`` is appended when the host cancels the stream, ``done``
 when a stream ran to its end), ``fail`` (a message the stream ends with, as a
-503 error, after its words), ``refuse`` (a message ``on_config`` refuses the section
-with, with the status ``refuse-status``), ``pause`` (seconds ``on_config`` takes)
-and ``mark`` (journaled by ``on_config`` as ``configured <mark>``). It also
-declares one flag, ``--slow-hello``, whose handler prints a greeting and the argv
-it was given (``[Program, *Args]``, as JSON), and exits with ``exit`` from its config.
+503 error, after its words), ``execute-delay`` (seconds ``executor.execute``
+takes; ``execute cancelled`` is journaled if the host cancels it), ``refuse``
+(a message ``on_config`` refuses the section with, with the status
+``refuse-status``), ``pause`` (seconds ``on_config`` takes) and ``mark``
+(journaled by ``on_config`` as ``configured <mark>``). It also declares one
+flag, ``--slow-hello``, whose handler prints a greeting and the argv it was
+given (``[Program, *Args]``, as JSON), and exits with ``exit`` from its config.
 """
 
 import json
@@ -54,6 +56,11 @@ async def models(request: api.StaticModelRequest) -> api.ModelResponse:
 
 @plugin.on("executor.execute")
 async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
+    try:
+        await trio.sleep(float(plugin.config.get("execute-delay", 0)))
+    except BaseException:
+        note("execute cancelled")
+        raise
     answer = {"id": "slow", "object": "chat.completion", "created": 0, "model": "slow",
               "choices": [{"index": 0, "finish_reason": "stop",
                            "message": {"role": "assistant", "content": "slow"}}]}  # fmt: skip
