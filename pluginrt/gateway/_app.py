@@ -249,6 +249,7 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
     headers.setdefault("content-type", ["text/event-stream"])
     headers.setdefault("cache-control", ["no-cache"])
     sse = headers["content-type"][0].startswith("text/event-stream")
+    finished = False
     try:
         await send(
             {
@@ -257,7 +258,6 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
                 "headers": response_headers(headers),
             }
         )
-        finished = False
         async with trio.open_nursery() as nursery:
 
             async def watch_for_disconnect() -> None:
@@ -282,12 +282,29 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
             finished = True
             await send({"type": "http.response.body", "body": tail, "more_body": False})
             nursery.cancel_scope.cancel()
+    except BaseException as exc:
+        # Cut off from outside (the shutdown grace ran out): end with an error event, not a
+        # torn connection, if the client still listens.
+        if not finished and _cancelled(exc):
+            logger.warning("stream cut off (shutdown grace over); it ends with an error event")
+            tail = error_event(fmt, 503, "the gateway is shutting down")
+            with trio.move_on_after(1) as last_word:
+                last_word.shield = True
+                await send({"type": "http.response.body", "body": tail, "more_body": False})
+        raise
     finally:
         with trio.CancelScope(shield=True):
             await stream.aclose()
             aclose = getattr(stream.chunks, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is a cancellation: trio's, or a group of nothing else (a nursery's)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -1,9 +1,10 @@
 """Serving a host over HTTP with hypercorn's trio worker, until a signal says stop.
 
 Guarantees: SIGTERM or Ctrl-C stop accepting connections and let requests in
-flight (streams included) finish within ``shutdown-grace``; a second one stops
-at once. SIGHUP re-reads the config file. ``serve`` returns once the server
-is down; the caller's ``open_host`` block then stops the plugins.
+flight (streams included) finish within ``shutdown-grace`` (a stream still open
+then ends with an error event); a second one stops at once. SIGHUP re-reads the
+config file. ``serve`` returns once the server is down; the caller's
+``open_host`` block then stops the plugins.
 """
 
 from __future__ import annotations

@@ -229,6 +229,47 @@ async def test_sigterm_during_a_stream_lets_it_finish_then_exits_0_with_no_plugi
     assert not [p for p in pids if _alive(p)]
 
 
+async def test_a_stream_still_open_when_the_shutdown_grace_ends_gets_an_error_event(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    slow = {"words": 100, "delay": 0.1}
+    path.write_text(
+        f"port: 0\napi-keys: [{KEY}]\nshutdown-grace: 500ms\nplugins:\n"
+        f"  - id: slow\n    command: {PLUGINS / 'slow_stream.py'}\n    config: {json.dumps(slow)}\n"
+    )
+    with trio.fail_after(PATIENCE):
+        process, url, _ = await _start(path)
+        try:
+            async with httpx.AsyncClient(base_url=url) as client:
+                received: list[str] = []
+                body = {"model": "slow", "stream": True, "messages": []}
+                async with client.stream(
+                    "POST", "/v1/chat/completions", json=body, headers={"x-api-key": KEY}
+                ) as response:
+                    async for line in response.aiter_lines():
+                        if line.startswith("data:"):
+                            received.append(line)
+                            if len(received) == 1:
+                                process.send_signal(signal.SIGTERM)
+            status = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            assert process.stderr is not None
+            await process.stderr.aclose()
+    assert 1 < len(received) < 100
+    assert json.loads(received[-1].removeprefix("data: ")) == {
+        "error": {
+            "message": "the gateway is shutting down",
+            "type": "server_error",
+            "code": "internal_server_error",
+        }
+    }
+    assert status == 0
+
+
 async def test_sighup_reloads_the_config_file(tmp_path: Path) -> None:
     path = tmp_path / "gateway.yaml"
     plugins = f"plugins:\n  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
