@@ -234,7 +234,7 @@ class Pipeline:
                 request.format,
                 state.model or "-",
                 status,
-                message,
+                exc,  # a plugin's error says which plugin and which method
             )
             if status != 401:  # a refused client made no request worth accounting
                 self._record_usage(state, failure=(status, message))
@@ -522,6 +522,16 @@ class Pipeline:
                     failure = (499, "the client went away")
                 else:
                     failure = (status_of(exc), message_of(exc))
+                    logger.warning(
+                        "request %s (%s %s): the stream of plugin %s failed after its headers "
+                        "with %d: %s",
+                        state.request_id,
+                        state.request.format,
+                        state.model or "-",
+                        executor.id,
+                        failure[0],
+                        exc,
+                    )
                 raise PipelineError(*failure, plugin_id=executor.id) from exc
             except BaseException:
                 failure = (499, "the client went away")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 from gateway_harness import EXAMPLES, KEY, PATIENCE, PLUGINS, chat, config, gateway
 
@@ -86,3 +87,25 @@ async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_cal
             while not any(line.startswith("usage 0") for line in _lines(usage)):  # noqa: ASYNC110
                 await trio.sleep(0.02)
     assert _lines(usage) == ["usage 499 the request was cancelled", "usage 0 "]
+
+
+async def test_the_log_names_the_plugin_and_method_of_a_failed_request_and_a_failed_stream(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = config(tmp_path)
+    cfg.plugins[-1].config.update(words=1, delay=0, fail="upstream fell over")
+    count = {"model": "slow", "messages": [{"role": "user", "content": "hi"}]}
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        with trio.fail_after(PATIENCE):
+            counted = await client.post(
+                "/v1/messages/count_tokens", json=count, headers={"x-api-key": KEY}
+            )
+            streamed = await client.post(
+                "/v1/chat/completions", content=chat("slow", stream=True),
+                headers={"x-api-key": KEY},
+            )  # fmt: skip
+    assert counted.status_code == 500
+    assert streamed.status_code == 200 and "upstream fell over" in streamed.text
+    failures = [r.getMessage() for r in caplog.records if r.name == "pluginrt.pipeline"]
+    assert any("plugin 'slow'" in m and "executor.count_tokens" in m for m in failures), failures
+    assert any("plugin slow" in m and "upstream fell over" in m for m in failures), failures
