@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from pluginrt.pipeline._rules import canonical_header_key
+
 __all__ = [
     "Receive",
     "Response",
@@ -66,12 +68,12 @@ def json_response(status: int, value: Any) -> Response:
 
 
 def headers_of(scope: Scope) -> Headers:
-    """The request headers (lower-case names), hop-by-hop ones left out."""
+    """The request headers (canonical names, as Go's ``http.Header``), hop-by-hop ones left out."""
     headers: Headers = {}
     for raw_name, raw_value in scope.get("headers", []):
-        name = raw_name.decode("latin-1").lower()
-        if name not in HOP_BY_HOP:
-            headers.setdefault(name, []).append(raw_value.decode("latin-1"))
+        name = raw_name.decode("latin-1")
+        if name.lower() not in HOP_BY_HOP:
+            headers.setdefault(canonical_header_key(name), []).append(raw_value.decode("latin-1"))
     return headers
 
 

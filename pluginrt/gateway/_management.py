@@ -344,10 +344,11 @@ def _without(values: Headers, names: frozenset[str]) -> Headers:
 
 def _authorized(headers: Headers, key: str) -> bool:
     presented = ""
-    for value in headers.get("authorization", []):
+    lowered = {name.lower(): values for name, values in headers.items()}
+    for value in lowered.get("authorization", []):
         scheme, _, token = value.partition(" ")
         if scheme.lower() == "bearer":
             presented = token.strip()
     if not presented:
-        presented = (headers.get("x-management-key") or [""])[0].strip()
+        presented = (lowered.get("x-management-key") or [""])[0].strip()
     return bool(presented) and hmac.compare_digest(presented.encode(), key.encode())

@@ -18,6 +18,7 @@ __all__ = [
     "client_error",
     "error_kind",
     "apply_header_edits",
+    "canonical_header_key",
     "normalize_format",
     "ordered",
 ]
@@ -58,6 +59,21 @@ R = TypeVar("R", bound=_Ranked)
 def ordered(plugins: Iterable[R]) -> list[R]:
     """SEMANTICS.md's "in order": priority descending, then id ascending."""
     return sorted(plugins, key=lambda p: (-p.priority, p.id))
+
+
+#: The bytes of an HTTP token (RFC 9110): the names Go canonicalizes.
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def canonical_header_key(name: str) -> str:
+    """``name`` as Go's ``textproto.CanonicalMIMEHeaderKey`` writes it: ``Content-Type``.
+
+    A Go plugin's ``http.Header.Get`` looks only under the canonical name, so
+    headers handed to plugins are keyed so; a name that is not a token stays as it is.
+    """
+    if not name or not _TOKEN.issuperset(name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 def apply_header_edits(

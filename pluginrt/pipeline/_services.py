@@ -44,6 +44,7 @@ from pluginrt.rpc import CallContext, Empty, Handler, HandlerError
 from ._authstore import AuthStore, AuthStoreError
 from ._callbacks import CallbackRegistry
 from ._pipeline import Pipeline
+from ._rules import canonical_header_key
 from ._types import ClientRequest, ClientResponse, Endpoint, PluginLike
 
 __all__ = ["HTTPBridge", "HostServices"]
@@ -57,7 +58,7 @@ READ_CHUNK = 32 * 1024
 def _headers(headers: httpx.Headers) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for name, value in headers.multi_items():
-        result.setdefault(name, []).append(value)
+        result.setdefault(canonical_header_key(name), []).append(value)
     return result
 
 

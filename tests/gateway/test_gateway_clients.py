@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anthropic
@@ -9,7 +10,7 @@ import httpx
 import msgspec
 import openai
 import trio
-from gateway_harness import KEY, PATIENCE, chat, config, gateway
+from gateway_harness import KEY, PATIENCE, PLUGINS, chat, config, gateway
 
 from pluginrt.api import ExecutorRequest
 from pluginrt.config import from_mapping
@@ -142,3 +143,19 @@ def test_a_body_of_the_default_largest_size_fits_an_executor_call_in_a_default_l
         {"jsonrpc": "2.0", "id": 1, "method": "executor.execute", "params": request}
     )
     assert len(line) < settings.plugins[0].max_line
+
+
+async def test_plugins_get_request_headers_under_go_canonical_names(tmp_path: Path) -> None:
+    """A Go plugin's ``Headers.Get("Authorization")`` finds only the canonical name."""
+    go = {"id": "go", "command": str(PLUGINS / "go_headers.py")}
+    cfg = config(tmp_path, overrides={"plugins": [go]})
+    async with gateway(cfg) as (_host, base), httpx.AsyncClient(base_url=base) as client:
+        with trio.fail_after(PATIENCE):
+            answer = await client.post(
+                "/v1/chat/completions",
+                content=chat("go-headers"),
+                headers={"authorization": "Bearer go-token", "content-type": "application/json"},
+            )
+    assert answer.status_code == 200, answer.text
+    names = json.loads(answer.json()["choices"][0]["message"]["content"])
+    assert {"Authorization", "Content-Type", "User-Agent"} <= set(names), names

@@ -142,3 +142,20 @@ async def test_outbound_http_goes_through_the_configured_proxy(lab: Lab) -> None
         nursery.cancel_scope.cancel()
     assert answer == {"status": 200, "body": "via proxy"}
     assert seen == [b"GET http://upstream.invalid/hello HTTP/1.1"]
+
+
+async def test_http_do_answers_response_headers_under_go_canonical_names(lab: Lab) -> None:
+    """As Go's net/http does: a Go plugin's ``Headers.Get("Content-Type")`` must find it."""
+
+    async def lower_case(stream: trio.SocketStream, head: bytes) -> None:
+        await stream.send_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-upstream-id: 7\r\n"
+            b"content-length: 2\r\n\r\nok"
+        )
+
+    async with trio.open_nursery() as nursery:
+        port = await serve_http(nursery, lower_case)
+        async with lab.host(lab.plugin(*CALLER)) as host:
+            answer = await call(host, {"do": "http_headers", "url": f"http://127.0.0.1:{port}/"})
+        nursery.cancel_scope.cancel()
+    assert answer == {"headers": ["Content-Length", "Content-Type", "X-Upstream-Id"]}

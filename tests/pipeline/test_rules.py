@@ -7,11 +7,28 @@ from pluginrt.api import SchedulerAuthCandidate
 from pluginrt.pipeline._rules import (
     ChunkHistory,
     apply_header_edits,
+    canonical_header_key,
     client_error,
     normalize_format,
     ordered,
 )
 from pluginrt.pipeline._schedulers import BuiltinScheduler
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("content-type", "Content-Type"),
+        ("X-GOOG-API-KEY", "X-Goog-Api-Key"),
+        ("www-authenticate", "Www-Authenticate"),
+        ("accept", "Accept"),
+        ("x--y", "X--Y"),
+        ("bad name", "bad name"),
+        ("", ""),
+    ],
+)
+def test_header_names_are_canonical_as_go_writes_them(name: str, canonical: str) -> None:
+    assert canonical_header_key(name) == canonical
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,11 @@
 Commands (the payload's JSON ``do``): ``nested`` (``host.model.execute``),
 ``nested_stream_flag`` (the same with ``stream: true``), ``open_stream``
 (``host.model.execute_stream``, left open), ``read_stream`` (read the
-stream opened earlier), ``http`` (``host.http.do``), ``http_stream``
-(``host.http.do_stream``, first chunk only), ``auth_save`` (each case of
-``cases``, then ``host.auth.list``). With config ``intercept`` it is also a
-request interceptor that appends ``|caller`` to the body.
+stream opened earlier), ``http`` (``host.http.do``), ``http_headers`` (its
+response's header names), ``http_stream`` (``host.http.do_stream``, first
+chunk only), ``auth_save`` (each case of ``cases``, then ``host.auth.list``).
+With config ``intercept`` it is also a request interceptor that appends
+``|caller`` to the body.
 """
 
 import json
@@ -69,6 +70,9 @@ async def perform(command: dict[str, Any]) -> Any:
     if action == "http":
         answer = await host.http.do(api.HTTPRequest(method="GET", url=command["url"]))
         return {"status": answer.status_code, "body": text(answer.body)}
+    if action == "http_headers":
+        answer = await host.http.do(api.HTTPRequest(method="GET", url=command["url"]))
+        return {"headers": sorted(answer.headers)}
     if action == "http_stream":
         async with await host.http.do_stream(api.HTTPRequest(url=command["url"])) as body:
             return {"status": body.status_code, "first": text(await body.receive())}
