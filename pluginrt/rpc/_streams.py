@@ -60,8 +60,8 @@ class IncomingStream:
         if self._credit <= 0:
             self._fail(
                 StreamError(
-                    f"stream {self.stream_id}: the producer sent past its credit "
-                    f"(window {self.window})",
+                    f"{self._connection.name}: stream {self.stream_id}: the producer sent "
+                    f"past its credit (window {self.window})",
                     code="credit_exceeded",
                 )
             )

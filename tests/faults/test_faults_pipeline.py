@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import trio
 from fault_harness import (
     PATIENCE,
@@ -57,6 +58,22 @@ async def test_a_plugin_killed_mid_stream_ends_the_client_stream_with_an_error_n
         await served(host)
     await settle_fds(before)
     auth_dir_clean(tmp_path)
+
+
+async def test_a_plugin_sending_past_its_credit_fails_the_stream_naming_it_in_answer_and_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = make_config(tmp_path, faulty("greedy", "overrun"))
+    async with hosted(cfg) as host:
+        answer = await host.handle(chat("greedy", stream=True))
+        assert isinstance(answer, ClientStream)
+        with trio.fail_after(PATIENCE), pytest.raises(PipelineError) as caught:
+            async for _chunk in answer.chunks:
+                pass
+    assert "plugin greedy" in caught.value.message
+    assert "past its credit" in caught.value.message
+    logged = [r.getMessage() for r in caplog.records if r.name == "pluginrt.pipeline"]
+    assert any("plugin greedy" in line and "past its credit" in line for line in logged), logged
 
 
 async def test_a_plugin_crashing_in_a_loop_is_failed_and_then_answered_503_fast(
