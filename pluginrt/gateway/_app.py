@@ -244,20 +244,19 @@ def _frame(chunk: bytes, sse: bool) -> bytes:
 
 
 async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) -> None:
-    """Send ``stream`` chunk by chunk; a disconnect closes it (the plugin sees stream.cancel)."""
+    """Send ``stream`` chunk by chunk; a disconnect closes it (the plugin sees stream.cancel).
+
+    The headers wait for the first chunk (or the end): a stream that fails before
+    it answers with the error's status and body, as a failed request does.
+    """
     headers = {k.lower(): v for k, v in stream.headers.items()}
     headers.setdefault("content-type", ["text/event-stream"])
     headers.setdefault("cache-control", ["no-cache"])
     sse = headers["content-type"][0].startswith("text/event-stream")
-    finished = False
+    start = {"type": "http.response.start", "status": stream.status,
+             "headers": response_headers(headers)}  # fmt: skip
+    started = finished = False
     try:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": stream.status,
-                "headers": response_headers(headers),
-            }
-        )
         async with trio.open_nursery() as nursery:
 
             async def watch_for_disconnect() -> None:
@@ -275,22 +274,36 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
             tail = b""
             try:
                 async for chunk in stream.chunks:
+                    if not started:
+                        started = True
+                        await send(start)
                     await send({"type": "http.response.body", "body": _frame(chunk, sse),
                                 "more_body": True})  # fmt: skip
             except PipelineError as exc:
+                if not started:
+                    finished = True
+                    await send_response(send, _error(exc.status, exc.message))
+                    nursery.cancel_scope.cancel()
+                    return
                 tail = error_event(fmt, exc.status, exc.message)
+            if not started:
+                started = True
+                await send(start)
             finished = True
             await send({"type": "http.response.body", "body": tail, "more_body": False})
             nursery.cancel_scope.cancel()
     except BaseException as exc:
-        # Cut off from outside (the shutdown grace ran out): end with an error event, not a
+        # Cut off from outside (the shutdown grace ran out): end with an error, not a
         # torn connection, if the client still listens.
         if not finished and _cancelled(exc):
-            logger.warning("stream cut off (shutdown grace over); it ends with an error event")
-            tail = error_event(fmt, 503, "the gateway is shutting down")
+            logger.warning("stream cut off (shutdown grace over); it ends with an error")
             with trio.move_on_after(1) as last_word:
                 last_word.shield = True
-                await send({"type": "http.response.body", "body": tail, "more_body": False})
+                if started:
+                    tail = error_event(fmt, 503, "the gateway is shutting down")
+                    await send({"type": "http.response.body", "body": tail, "more_body": False})
+                else:
+                    await send_response(send, _error(503, "the gateway is shutting down"))
         raise
     finally:
         with trio.CancelScope(shield=True):

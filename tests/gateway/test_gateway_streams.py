@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 from gateway_harness import KEY, PATIENCE, chat, config, gateway
 
@@ -83,6 +84,34 @@ async def test_a_claude_stream_that_fails_ends_with_an_error_event_of_the_openai
     event, data = answer.text.rstrip("\n").split("\n")[-2:]
     assert event == "event: error"
     assert json.loads(data.removeprefix("data: ")) == {
+        "error": {
+            "message": "upstream fell over",
+            "type": "server_error",
+            "code": "internal_server_error",
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "header"), [("/v1/chat/completions", "authorization"), ("/v1/messages", "x-api-key")]
+)
+async def test_a_stream_that_fails_before_its_first_chunk_answers_with_the_error_status(
+    tmp_path: Path, path: str, header: str
+) -> None:
+    # The headers wait for the first chunk: a failure before it is an ordinary error
+    # response (503 here, the plugin's http_status), not a 200 with an error event.
+    cfg = config(tmp_path)
+    cfg.plugins[-1].config.update(words=0, delay=0, fail="upstream fell over")
+    body = {"model": "slow", "max_tokens": 5, "stream": True, "messages": []}
+    key = f"Bearer {KEY}" if header == "authorization" else KEY
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        with trio.fail_after(PATIENCE):
+            answer = await client.post(path, headers={header: key}, json=body)
+        with trio.fail_after(PATIENCE):  # and the gateway serves on
+            again = await client.post(path, headers={header: key}, json=body)
+    assert (answer.status_code, again.status_code) == (503, 503)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {
         "error": {
             "message": "upstream fell over",
             "type": "server_error",
