@@ -28,7 +28,7 @@ import trio
 from pluginrt import api
 from pluginrt._host import MANAGEMENT_BASE, RESOURCE_BASE, Host, RouteBinding
 from pluginrt.config import ConfigError
-from pluginrt.host import PluginHandle
+from pluginrt.host import PluginHandle, PluginStatistics
 from pluginrt.host._group import PluginGroup
 from pluginrt.pipeline import PipelineError
 from pluginrt.pipeline._pipeline import message_of
@@ -81,13 +81,7 @@ def plugin_status(host: Host, plugin_id: str) -> dict[str, Any]:
         restarts=handle.restarts,
         capabilities=capability_names(handle.capabilities),
         models=[m.id for m in handle.registrations.models],
-        statistics={
-            "calls": stats.calls,
-            "errors": stats.errors,
-            "in_flight": stats.in_flight,
-            "restarts": stats.restarts,
-            "last_error": stats.last_error,
-        },
+        statistics=_counters(stats),
     )
     if isinstance(handle, PluginGroup):  # instances: N
         status["instances"] = [
@@ -96,19 +90,24 @@ def plugin_status(host: Host, plugin_id: str) -> dict[str, Any]:
                 "state": str(member.state),
                 "pid": member.pid,
                 "restarts": member.restarts,
-                "statistics": {
-                    "calls": each.calls,
-                    "errors": each.errors,
-                    "in_flight": each.in_flight,
-                    "restarts": each.restarts,
-                    "last_error": each.last_error,
-                },
+                "statistics": _counters(each),
             }
             for index, (member, each) in enumerate(
                 zip(handle.instances, handle.instance_statistics(), strict=True)
             )
         ]
     return status
+
+
+def _counters(stats: PluginStatistics) -> dict[str, Any]:
+    return {
+        "calls": stats.calls,
+        "errors": stats.errors,
+        "in_flight": stats.in_flight,
+        "streams_open": stats.streams_open,
+        "restarts": stats.restarts,
+        "last_error": stats.last_error,
+    }
 
 
 def _error(status: int, message: str) -> Response:

@@ -110,6 +110,7 @@ class PluginGroup(PluginHandle):
             calls=sum(s.calls for s in each),
             errors=sum(s.errors for s in each),
             in_flight=sum(s.in_flight for s in each),
+            streams_open=sum(s.streams_open for s in each),
             restarts=sum(s.restarts for s in each),
             last_error=None if error is None else str(error),
         )

@@ -133,6 +133,8 @@ class PluginStatistics:
     calls: int
     errors: int
     in_flight: int
+    #: Streams open on the current run, either way (executor streams, host streams).
+    streams_open: int
     restarts: int
     last_error: str | None
 
@@ -235,11 +237,13 @@ class PluginHandle:
         return self._last_error
 
     def statistics(self) -> PluginStatistics:
+        connection = self._connection
         return PluginStatistics(
             state=self._state,
             calls=self._calls,
             errors=self._errors,
             in_flight=self._in_flight,
+            streams_open=0 if connection is None else connection.statistics().streams_open,
             restarts=self._restarts,
             last_error=None if self._last_error is None else str(self._last_error),
         )

@@ -264,3 +264,30 @@ async def test_a_plugin_with_two_instances_serves_from_both_and_lists_each(
     assert len({i["pid"] for i in instances}) == 2
     assert all(i["state"] == "running" and i["statistics"]["calls"] >= 1 for i in instances)
     assert mock["statistics"]["calls"] == sum(i["statistics"]["calls"] for i in instances)
+
+
+async def test_management_statistics_count_the_streams_open_until_they_end(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    cfg.plugins[-1].config.update(words=2, delay=0.3)
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+
+        async def open_streams() -> int:
+            answer = await client.get("/v0/management/plugins", headers=BEARER)
+            slow = {p["id"]: p for p in answer.json()["plugins"]}["slow"]
+            streams: int = slow["statistics"]["streams_open"]
+            return streams
+
+        with trio.fail_after(PATIENCE):
+            async with client.stream(
+                "POST", "/v1/chat/completions", content=chat("slow", stream=True),
+                headers={"x-api-key": KEY},
+            ) as response:  # fmt: skip
+                lines = response.aiter_lines()
+                while not (await anext(lines)).startswith("data:"):
+                    pass
+                during = await open_streams()
+                async for _ in lines:
+                    pass
+            while await open_streams():  # the host forgets the stream right after its end  # noqa: ASYNC110
+                await trio.sleep(0.02)
+    assert during == 1
