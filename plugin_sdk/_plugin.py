@@ -120,6 +120,7 @@ class Plugin:
                 )
             if method in self.handlers:
                 raise ValueError(f"{method} already has a handler: {self.handlers[method]!r}")
+            _check_arity(self.name, f"{method} handler", fn, SERVABLE[method].params.__name__)
             self.handlers[method] = fn
             return fn
 
@@ -131,6 +132,7 @@ class Plugin:
         It runs before ``plugin.config`` is replaced; raising
         :class:`~plugin_sdk.PluginError` refuses the config (and fails the call).
         """
+        _check_arity(self.name, "on_config hook", fn, "config dict")
         self.config_hook = fn
         return fn
 
@@ -194,3 +196,17 @@ class Plugin:
         return RegisterResult(
             protocol_version=PROTOCOL_VERSION, metadata=self.metadata, capabilities=capabilities
         )
+
+
+def _check_arity(plugin: str, what: str, fn: Callable[..., Any], takes: str) -> None:
+    """Refuse, at registration rather than at the first call, a function that cannot take
+    its one argument."""
+    try:
+        inspect.signature(fn).bind(None)
+    except TypeError as exc:
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise TypeError(
+            f"plugin {plugin!r}: the {what} {name} must take one argument, the {takes} ({exc})"
+        ) from None
+    except ValueError:  # no signature to check (some builtins): the call will tell
+        pass

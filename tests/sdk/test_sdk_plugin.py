@@ -405,3 +405,27 @@ async def test_notifications_are_handled_one_at_a_time() -> None:
             for _ in range(20):
                 await done.acquire()
     assert not overlapped
+
+
+def test_a_handler_that_cannot_take_its_params_is_refused_when_registered() -> None:
+    plugin = Plugin("p")
+    refused = r"plugin 'p': the scheduler.pick handler .*pick must take one argument, the Sch"
+    with pytest.raises(TypeError, match=refused):
+
+        @plugin.on("scheduler.pick")
+        async def pick(self: object, request: object) -> None: ...
+
+    with pytest.raises(TypeError, match=r"the usage.handle handler .*handle must take one"):
+
+        @plugin.on("usage.handle")
+        def handle() -> None: ...
+
+    with pytest.raises(TypeError, match=r"the on_config hook .*configure must take one"):
+
+        @plugin.on_config
+        def configure() -> None: ...
+
+    assert plugin.handlers == {}
+
+    @plugin.on("request.translate")
+    async def translate(request: object, *, extra: int = 1) -> None: ...
