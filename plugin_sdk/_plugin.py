@@ -172,7 +172,15 @@ class Plugin:
         self._declared[capability] = CapabilityDecl(identifier=identifier)
 
     def declaration(self) -> RegisterResult:
-        """The ``plugin.register`` answer. Raises ValueError for what the host would refuse."""
+        """The ``plugin.register`` answer. Raises ValueError for what the host would refuse,
+        and for a capability declared (:meth:`executor` ...) without a handler of its methods."""
+        served = {SERVABLE[method].capability for method in self.handlers}
+        for unserved in sorted(self._declared.keys() - served):
+            methods = [name for name, m in SERVABLE.items() if m.capability == unserved]
+            raise ValueError(
+                f"plugin {self.name!r} declares {unserved} but serves none of its methods: "
+                f"register a handler with @plugin.on(...) for {' or '.join(methods)}"
+            )
         declared: dict[str, CapabilityDecl] = dict(self._declared)
         for method in self.handlers:
             capability = SERVABLE[method].capability

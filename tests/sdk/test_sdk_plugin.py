@@ -19,6 +19,8 @@ from pluginrt.api import (
     ExecutorRequest,
     ExecutorResponse,
     ExecutorStreamStart,
+    FrontendAuthRequest,
+    FrontendAuthResponse,
     PayloadResponse,
     RequestTransformRequest,
     ThinkingApplyRequest,
@@ -76,6 +78,10 @@ async def test_identified_capabilities_default_their_identifier_to_the_plugin_na
     @plugin.on("auth.parse")
     async def parse(request: AuthParseRequest) -> AuthParseResponse:
         return AuthParseResponse()
+
+    @plugin.on("frontend_auth.authenticate")
+    async def authenticate(request: FrontendAuthRequest) -> FrontendAuthResponse:
+        return FrontendAuthResponse()
 
     plugin.frontend_auth("keys", exclusive=True)
     caps = plugin.declaration().capabilities
@@ -429,3 +435,13 @@ def test_a_handler_that_cannot_take_its_params_is_refused_when_registered() -> N
 
     @plugin.on("request.translate")
     async def translate(request: object, *, extra: int = 1) -> None: ...
+
+
+def test_a_capability_declared_without_a_handler_of_its_methods_is_refused_before_serving() -> None:
+    plugin = Plugin("thinker")
+    plugin.thinking_applier("gem")
+    refused = r"plugin 'thinker' declares ThinkingApplier but serves none of its methods: .* for"
+    with pytest.raises(ValueError, match=refused + " thinking.apply"):
+        plugin.declaration()
+    plugin.on("thinking.apply")(lambda request: PayloadResponse())
+    assert plugin.declaration().capabilities.thinking_applier == CapabilityDecl(identifier="gem")
