@@ -18,6 +18,7 @@ from pluginrt.api import (
     Capabilities,
     CapabilityDecl,
     ConfigField,
+    ExecutorModelScope,
     HostConfigSummary,
     Metadata,
     RegisterResult,
@@ -42,6 +43,8 @@ _ATTRIBUTE: Final = dict(
 _IDENTIFIED: Final = frozenset({"AuthProvider", "FrontendAuthProvider", "Executor",
                                 "ThinkingApplier"})  # fmt: skip
 STREAM_METHOD: Final = "executor.execute_stream"
+#: The model scopes of an executor (ExecutorModelScope; empty means both).
+_SCOPES: Final = ("", *(scope.value for scope in ExecutorModelScope))
 
 
 class Plugin:
@@ -148,6 +151,11 @@ class Plugin:
     ) -> None:
         """Declare the executor: its provider ``identifier``, formats and model scope
         (``"static"``, ``"oauth"``, ``"both"`` or ``""`` for both)."""
+        if scope not in _SCOPES:
+            raise ValueError(
+                f"plugin {self.name!r}: executor scope {scope!r} is not one of "
+                + ", ".join(repr(s) for s in _SCOPES)
+            )
         self._declare("Executor", identifier)
         self._plain.executor_input_formats = list(input_formats)
         self._plain.executor_output_formats = list(output_formats)

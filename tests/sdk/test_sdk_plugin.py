@@ -445,3 +445,11 @@ def test_a_capability_declared_without_a_handler_of_its_methods_is_refused_befor
         plugin.declaration()
     plugin.on("thinking.apply")(lambda request: PayloadResponse())
     assert plugin.declaration().capabilities.thinking_applier == CapabilityDecl(identifier="gem")
+
+
+def test_an_executor_scope_that_is_not_a_model_scope_is_refused() -> None:
+    plugin = Plugin("p")
+    with pytest.raises(ValueError, match=r"plugin 'p': executor scope 'statik' is not one of"):
+        plugin.executor("x", input_formats=["openai"], output_formats=["openai"], scope="statik")
+    for scope in ("", "both", "static", "oauth"):
+        plugin.executor("x", input_formats=["openai"], output_formats=["openai"], scope=scope)
