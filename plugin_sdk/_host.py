@@ -223,6 +223,15 @@ def blocking(fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -
     """Run an async host call from a sync handler (which runs in a worker thread).
 
     ``blocking(host.http.do, request)`` waits for the answer; the call is
-    attributed to the request the handler serves, like an async one.
+    attributed to the request the handler serves, like an async one. Called
+    on the event loop (from an ``async def`` handler) it raises RuntimeError:
+    there, await the call itself.
     """
-    return trio.from_thread.run(functools.partial(fn, *args, **kwargs))
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:  # not on the event loop: a worker thread, as it should be
+        return trio.from_thread.run(functools.partial(fn, *args, **kwargs))
+    raise RuntimeError(
+        "plugin_sdk.blocking() is for sync (def) handlers, which run in a worker thread; "
+        "in an async def handler, await the call itself"
+    )

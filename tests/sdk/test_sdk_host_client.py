@@ -63,6 +63,20 @@ async def test_a_sync_handler_reaches_the_host_through_blocking() -> None:
     assert (log.level, log.message, log.fields) == ("info", "fetched", {"status": 200})
 
 
+async def test_blocking_in_an_async_handler_says_to_await_the_call_instead() -> None:
+    plugin = bridge_plugin()
+
+    @plugin.on("executor.execute")
+    async def execute(request: ExecutorRequest) -> ExecutorResponse:
+        response = blocking(host.http.do, HTTPRequest(url="https://up/async"))
+        return ExecutorResponse(payload=response.body)
+
+    async with open_test_host(plugin, http=upstream) as h:
+        with pytest.raises(RemoteError, match=r"blocking\(\) is for sync .* await the call"):
+            await h.call("executor.execute", ExecutorRequest())
+    assert h.host_calls == []
+
+
 async def test_an_http_stream_is_read_chunk_by_chunk_and_closed_when_left_early() -> None:
     plugin = bridge_plugin()
 
