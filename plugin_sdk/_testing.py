@@ -335,8 +335,11 @@ async def open_test_host(
     """Serve ``plugin`` in this process and handshake with it (``plugin.register``).
 
     On exit the host closes its end and the plugin stops serving. The
-    block's own exception is re-raised as is.
+    block's own exception is re-raised as is, and so are an invalid
+    declaration (ValueError) and a refused handshake (the plugin's
+    :class:`~pluginrt.rpc.RemoteError`, e.g. from its ``on_config`` hook).
     """
+    plugin.declaration()  # raised here, not from the serving task inside a group
     test_host = TestHost(http=http, model=model, auth_files=dict(auth_files or {}))
     plugin_end, host_end = trio.testing.memory_stream_pair()
 
@@ -360,10 +363,10 @@ async def open_test_host(
                     config=dict(config or {}),
                     host=host_config or HostConfigSummary(),
                 )
-                test_host._register_result = await connection.call(
-                    "plugin.register", params, RegisterResult
-                )
                 try:
+                    test_host._register_result = await connection.call(
+                        "plugin.register", params, RegisterResult
+                    )
                     yield test_host
                 except BaseException as exc:
                     error = exc

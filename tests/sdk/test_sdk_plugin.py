@@ -453,3 +453,19 @@ def test_an_executor_scope_that_is_not_a_model_scope_is_refused() -> None:
         plugin.executor("x", input_formats=["openai"], output_formats=["openai"], scope="statik")
     for scope in ("", "both", "static", "oauth"):
         plugin.executor("x", input_formats=["openai"], output_formats=["openai"], scope=scope)
+
+
+async def test_open_test_host_raises_a_refused_handshake_and_a_bad_declaration_as_is() -> None:
+    plugin = echo_plugin()
+
+    @plugin.on_config
+    def configure(config: dict[str, object]) -> None:
+        raise PluginError("needs 'upstream'", code="bad_config", http_status=422)
+
+    with pytest.raises(RemoteError, match="needs 'upstream'") as refused:
+        async with open_test_host(plugin):
+            pass
+    assert refused.value.data is not None and refused.value.data.http_status == 422
+    with pytest.raises(ValueError, match="declares no capability"):
+        async with open_test_host(Plugin("bare")):
+            pass
