@@ -28,10 +28,10 @@ import trio
 from pluginrt import api
 from pluginrt._host import MANAGEMENT_BASE, RESOURCE_BASE, Host, RouteBinding
 from pluginrt.config import ConfigError
-from pluginrt.host import PluginHandle, PluginStatistics
+from pluginrt.host import PluginError, PluginHandle, PluginStatistics
 from pluginrt.host._group import PluginGroup
 from pluginrt.pipeline import PipelineError
-from pluginrt.pipeline._pipeline import message_of
+from pluginrt.pipeline._pipeline import message_of, status_of
 
 from ._asgi import Headers, Response, json_response
 
@@ -251,16 +251,22 @@ class Management:
                 return _error(400, f"the body is not JSON: {exc}")
             if not isinstance(options, dict):
                 return _error(400, "the body must be a JSON object")
-            started = await host.auths.start_login(
-                host.active(),
-                provider,
-                base_url=str(options.get("base_url", "")),
-                metadata=options.get("metadata") or {},
-            )
+            try:
+                started = await host.auths.start_login(
+                    host.active(),
+                    provider,
+                    base_url=str(options.get("base_url", "")),
+                    metadata=options.get("metadata") or {},
+                )
+            except PluginError as exc:
+                return _error(status_of(exc), str(exc))
             return json_response(200, _wire(started))
         if method != "GET":
             return _error(405, "use GET to poll a login")
-        answer, entry = await host.auths.poll_login(host.active(), provider, state)
+        try:
+            answer, entry = await host.auths.poll_login(host.active(), provider, state)
+        except PluginError as exc:  # the plugin's own status (an unknown state: its 400)
+            return _error(status_of(exc), str(exc))
         result = _wire(answer)
         result.pop("Auth", None)  # never hand credentials back over HTTP
         if entry is not None:

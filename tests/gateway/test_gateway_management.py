@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import trio
-from gateway_harness import KEY, MANAGEMENT_KEY, PATIENCE, chat, config, gateway
+from gateway_harness import EXAMPLES, KEY, MANAGEMENT_KEY, PATIENCE, chat, config, gateway
 
 from pluginrt.config import from_mapping
 
@@ -291,3 +291,18 @@ async def test_management_statistics_count_the_streams_open_until_they_end(tmp_p
             while await open_streams():  # the host forgets the stream right after its end  # noqa: ASYNC110
                 await trio.sleep(0.02)
     assert during == 1
+
+
+async def test_a_login_poll_the_plugin_refuses_answers_its_status_and_message(
+    tmp_path: Path,
+) -> None:
+    data = _yaml_data(tmp_path)
+    data["plugins"] = [{"id": "auth", "command": str(EXAMPLES / "auth_provider.py")}]
+    cfg = from_mapping(data, base_dir=str(tmp_path))
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        started = await client.post("/v0/management/auth/mock/login", headers=BEARER)
+        unknown = await client.get("/v0/management/auth/mock/login/nope", headers=BEARER)
+    assert started.status_code == 200
+    assert unknown.status_code == 400  # the plugin's PluginError(http_status=400), not a 500
+    message = unknown.json()["error"]["message"]
+    assert "plugin 'auth'" in message and "unknown login state 'nope'" in message
