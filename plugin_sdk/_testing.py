@@ -168,7 +168,12 @@ class TestHost:
         return await self.connection.call(method, params, result_type, callback_id=callback_id)
 
     async def notify(self, method: str, params: Any, *, callback_id: str | None = None) -> None:
-        """Send a notification (``usage.handle``) as the host would."""
+        """Send a notification (``usage.handle``) as the host would.
+
+        It returns once sent, not once handled (a sync handler may still be
+        running in its thread): wait for the handler's effect, e.g. poll
+        ``logs`` with ``trio.sleep`` inside ``trio.fail_after``.
+        """
         await self.connection.notify(method, params, callback_id=callback_id)
 
     @asynccontextmanager
