@@ -151,10 +151,14 @@ class PluginGroup(PluginHandle):
 
     async def reconfigure(self, config: Mapping[str, Any]) -> None:
         """Reconfigure every running instance, in order; the first refusal is raised
-        (instances before it keep the new section)."""
+        (instances before it keep the new section). An instance not running (a
+        restart under way) registers with the new section when it starts again."""
         for handle in self.instances:
             if handle.state is PluginState.RUNNING:
                 await handle.reconfigure(config)
+        for handle in self.instances:
+            if handle.state is not PluginState.RUNNING:
+                handle.spec = dataclasses.replace(handle.spec, config=config)
         self.spec = dataclasses.replace(self.spec, config=config)
 
     async def notify(self, method: str, params: Any, *, callback_id: str | None = None) -> None:

@@ -104,3 +104,23 @@ async def test_a_new_config_reaches_every_instance_and_survives_a_restart(
 def test_instances_must_be_at_least_one(shelf: Shelf) -> None:
     with pytest.raises(ValueError, match="instances"):
         shelf("good", instances=0)
+
+
+async def test_an_instance_restarting_during_a_reconfigure_comes_back_with_the_new_config(
+    shelf: Shelf, until: Until
+) -> None:
+    policy = RestartPolicy(max_restarts=1, backoff_initial=0.2)
+    with trio.fail_after(10):
+        spec = shelf("good", instances=2, restart=policy, config={"v": 1})
+        async with open_plugins([spec]) as plugins:
+            group = plugins["good"]
+            assert isinstance(group, PluginGroup)
+            first, second = group.instances
+            old_pid = first.pid
+            assert old_pid is not None
+            os.kill(old_pid, signal.SIGKILL)
+            await until(lambda: first.state is PluginState.RESTARTING)
+            await group.reconfigure({"v": 2})  # reaches the running instance only
+            await until(lambda: first.state is PluginState.RUNNING and first.pid != old_pid)
+            assert await first.call("test.config", {}, dict) == {"v": 2}  # not the old {"v": 1}
+            assert await second.call("test.config", {}, dict) == {"v": 2}
