@@ -336,7 +336,11 @@ class Host:
                 if handle is not None:
                     await self.plugins.remove(plugin_id)
                 await self.plugins.start(spec)
-            elif _restart_needed(before, plugin, env_allow_changed=env_changed):
+            elif _restart_needed(before, plugin, env_allow_changed=env_changed) or (
+                # Not running (restarting, failed): reconfigure cannot reach it, and
+                # its next start would register with the old section.
+                before.config != plugin.config and handle.state is not PluginState.RUNNING
+            ):
                 await self.plugins.remove(plugin_id)
                 await self.plugins.start(spec)
             elif before.config != plugin.config and handle.state is PluginState.RUNNING:

@@ -12,6 +12,7 @@ import trio
 from pipeline_harness import Lab, complete, report, request
 
 from pluginrt import ClientResponse, ClientStream, Endpoint
+from pluginrt.host import PluginState
 
 AUTHORITY = ("authority", "authority")
 
@@ -133,3 +134,18 @@ async def test_a_reload_whose_config_a_plugin_refuses_keeps_its_previous_config(
             assert (await complete(host, request())).status == 200
     assert host.config.plugins[0].config == executor["config"]
     assert "plugin exec refused its new config" in caplog.text and "no thanks" in caplog.text
+
+
+async def test_a_reload_that_fixes_a_failed_plugins_config_starts_it_with_the_new_one(
+    lab: Lab,
+) -> None:
+    refused = {**lab.plugin("exec", "executor"), "restart": {"max-restarts": 0}}
+    refused["config"] = {**refused["config"], "refuse": "bad section"}
+    async with lab.host(refused) as host:
+        assert host.plugins["exec"].state is PluginState.FAILED
+        fixed = lab.plugin("exec", "executor")
+        await host.reload(lab.config(fixed))
+        handle = host.plugins["exec"]
+        assert handle.state is PluginState.RUNNING  # not failed still, nor restarted with the old
+        assert handle.spec.config == fixed["config"]
+        assert (await complete(host, request())).status == 200
