@@ -69,20 +69,29 @@ class PluginCrashed(PluginError):
     """The plugin's process died, or closed its stdout and was killed.
 
     ``returncode`` is the process's (negative: the signal), ``stderr_tail``
-    the last lines it wrote to stderr.
+    the last lines it wrote to stderr, ``method`` the call it failed (empty
+    where no call did, e.g. a stream's read).
     """
 
     def __init__(
-        self, plugin_id: str, returncode: int | None, stderr_tail: str, *, detail: str = ""
+        self,
+        plugin_id: str,
+        returncode: int | None,
+        stderr_tail: str,
+        *,
+        detail: str = "",
+        method: str = "",
     ) -> None:
         status = describe_exit(returncode)
-        message = f"crashed ({detail}; {status})" if detail else f"crashed ({status})"
+        message = f"crashed during {method}" if method else "crashed"
+        message += f" ({detail}; {status})" if detail else f" ({status})"
         if stderr_tail:
             message += f"; stderr tail:\n{stderr_tail}"
         super().__init__(plugin_id, message)
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         self.detail = detail
+        self.method = method
 
     @property
     def signal(self) -> signal.Signals | None:
@@ -94,8 +103,14 @@ class PluginCrashed(PluginError):
         except ValueError:
             return None
 
-    def _copy(self) -> PluginCrashed:
-        return PluginCrashed(self.plugin_id, self.returncode, self.stderr_tail, detail=self.detail)
+    def _copy(self, method: str = "") -> PluginCrashed:
+        return PluginCrashed(
+            self.plugin_id,
+            self.returncode,
+            self.stderr_tail,
+            detail=self.detail,
+            method=method or self.method,
+        )
 
 
 class PluginTimeout(PluginError):
@@ -179,7 +194,7 @@ def map_error(plugin_id: str, method: str, exc: RPCError | PluginError) -> Plugi
     if isinstance(exc, ConnectionClosed) and isinstance(exc.__cause__, PluginError):
         return map_error(plugin_id, method, exc.__cause__)
     if isinstance(exc, PluginCrashed):
-        return exc._copy()
+        return exc._copy(method)
     if isinstance(exc, PluginClosed):
         return PluginClosed(plugin_id)
     if isinstance(exc, PluginError):

@@ -97,6 +97,30 @@ async def test_a_crash_fails_every_call_in_flight_at_once(shelf: Shelf) -> None:
             assert plugin.statistics().in_flight == 0
 
 
+async def test_each_call_failed_by_a_crash_names_its_own_method(shelf: Shelf, until: Until) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("crash_mid_call")]) as plugins:
+            plugin = plugins["crash-mid-call"]
+            errors: dict[str, BaseException] = {}
+
+            async def call(method: str) -> None:
+                try:
+                    await plugin.call(method, ExecutorRequest(), ExecutorResponse)
+                except Exception as exc:
+                    errors[method] = exc
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(call, "test.hang")
+                await until(lambda: plugin.statistics().in_flight == 1)
+                nursery.start_soon(call, "executor.execute")
+            for method in ("test.hang", "executor.execute"):
+                error = errors[method]
+                assert isinstance(error, PluginCrashed) and error.method == method
+                assert f"'crash-mid-call': crashed during {method} (exited with status 7)" in str(
+                    error
+                )
+
+
 async def test_a_plugin_that_dies_mid_stream_fails_the_stream_with_its_signal(
     shelf: Shelf,
 ) -> None:

@@ -1,4 +1,4 @@
-"""Handshakes, then dies in the middle of executor.execute."""
+"""Handshakes, then dies in the middle of executor.execute (test.hang is never answered)."""
 
 import os
 
@@ -10,4 +10,4 @@ def execute(params, message):
     os._exit(7)
 
 
-_raw.serve({"executor.execute": execute})
+_raw.serve({"executor.execute": execute, "test.hang": lambda p, m: NotImplemented})
