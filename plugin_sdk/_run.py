@@ -5,13 +5,17 @@ descriptors: descriptor 1 (and ``sys.stdout``) point at stderr, so a stray
 ``print()`` or a C library's banner can never corrupt the protocol, and
 descriptor 0 reads ``/dev/null``, so a child process cannot steal the host's
 messages. The process returns from ``run`` when stdin reaches EOF, when the
-host sends ``plugin.shutdown``, or when its parent dies.
+host sends ``plugin.shutdown``, or when its parent dies; a plugin the host
+started in a process group of its own then kills what is left in that group
+(its own child processes), as the host does after it exits: a host killed
+with SIGKILL cannot.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from typing import Final
 
@@ -39,7 +43,11 @@ def run(plugin: Plugin, *, max_line: int = DEFAULT_MAX_LINE) -> None:
     parent = _parent if _taken is not None else os.getppid()
     _log_to_stderr(plugin.name)
     protocol_in, protocol_out = _taken or _take_stdio()
-    trio.run(_main, plugin, parent, protocol_in, protocol_out, max_line)
+    try:
+        trio.run(_main, plugin, parent, protocol_in, protocol_out, max_line)
+    finally:
+        if os.environ.get("PLUGINRT_PLUGIN_ID"):
+            _kill_own_group()
 
 
 #: Set when ``import plugin_sdk`` already moved the protocol away (see protect_stdio_early).
@@ -93,6 +101,23 @@ async def _main(
         await serve(plugin, send_stream, receive_stream, max_line=max_line)
         nursery.cancel_scope.cancel()
     logger.info("%s: stopped", plugin.name)
+
+
+def _kill_own_group() -> None:
+    """SIGKILL the other processes of our process group, if we lead one (Linux)."""
+    me = os.getpid()
+    if os.getpgrp() != me or not os.path.isdir("/proc"):
+        return  # a group someone else leads (``sh -c``) is theirs to clean up
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as file:
+                group = int(file.read().rsplit(b")", 1)[1].split()[2])
+            if group == me:
+                os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue
 
 
 async def _watch_parent(parent: int, scope: trio.CancelScope) -> None:
