@@ -2,7 +2,7 @@
 
 Model: its id (``--id``-free: the plugin id comes from ``plugin.register``).
 Modes: ``good``; ``crash_mid_stream`` (one chunk, then SIGKILL); ``overrun``
-(a stream of one chunk more than its window);
+(one chunk more than its window, all before its answer);
 ``crash_on_call`` (exits 3 on a call); ``hang`` (never answers executor calls;
 appends ``cancel`` to ``journal`` when ``$/cancel`` arrives);
 ``no_read`` (stops reading stdin after the handshake); ``duplicate`` (answers
@@ -120,8 +120,9 @@ def execute(params, message):
 def execute_stream(params, message):
     note("call executor.execute_stream")
     chunk = b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n\n'
-    # Sent before the answer, so all are in before the host reads any (and grants more).
-    for _ in range(params["window"] if STATE["mode"] == "overrun" else 0):
+    # Sent before the answer, so all are in before the host reads any (and grants more):
+    # the host routes lines in order, so the overrun is seen before anyone consumes.
+    for _ in range(params["window"] + 1 if STATE["mode"] == "overrun" else 0):
         _raw.send({"jsonrpc": "2.0", "method": "stream.chunk",
                    "params": {"stream_id": params["stream_id"],
                               "payload": base64.b64encode(chunk).decode()}})  # fmt: skip
