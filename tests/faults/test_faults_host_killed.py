@@ -70,6 +70,11 @@ with open(sys.argv[1], "w") as file:
 plugin = Plugin("parent", version="1.0.0")
 plugin.executor("parent", input_formats=["openai"], output_formats=["openai"])
 
+
+@plugin.on("executor.execute")
+async def execute(request):
+    return None  # never called
+
 if __name__ == "__main__":
     run(plugin)
 """
