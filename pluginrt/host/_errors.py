@@ -141,7 +141,8 @@ class PluginFailed(PluginUnavailable):
     """The plugin kept failing and was given up on; ``last_error`` is the final failure."""
 
     def __init__(self, plugin_id: str, last_error: BaseException | None) -> None:
-        detail = f": {last_error}" if last_error is not None else ""
+        # The last error's own text, without the plugin's name again.
+        detail = f": {getattr(last_error, 'reason', last_error)}" if last_error is not None else ""
         super().__init__(plugin_id, "failed", f"failed and is no longer started{detail}")
         self.last_error = last_error
 
@@ -160,7 +161,9 @@ class PluginRemoteError(PluginError):
         http_status: int = 0,
         retryable: bool = False,
     ) -> None:
-        super().__init__(plugin_id, f"{method} failed: {message} (code {code})")
+        # pluginrt's own plugins already say "<method> failed: ..." (a handler's exception).
+        said = message if message.startswith(f"{method} ") else f"{method} failed: {message}"
+        super().__init__(plugin_id, f"{said} (code {code})")
         self.method = method
         self.code = code
         self.message = message
@@ -212,8 +215,8 @@ def map_error(plugin_id: str, method: str, exc: RPCError | PluginError) -> Plugi
         )
     if isinstance(exc, CallTimeout):
         return PluginTimeout(plugin_id, method, exc.timeout)
-    if isinstance(exc, ProtocolError):
-        return PluginProtocolError(plugin_id, str(exc))
+    if isinstance(exc, ProtocolError):  # named by the connection ("plugin <id>: ...") already
+        return PluginProtocolError(plugin_id, str(exc).removeprefix(f"plugin {plugin_id}: "))
     if isinstance(exc, ConnectionClosed):
         return PluginClosed(plugin_id, f"connection closed during {method}: {exc}")
     return PluginError(plugin_id, f"{method} failed: {exc}")

@@ -49,6 +49,23 @@ def test_every_host_error_is_a_plugin_error_naming_its_plugin() -> None:
             assert issubclass(error, pluginrt.host.PluginError)
 
 
+def test_error_messages_name_the_plugin_and_the_method_once() -> None:
+    # The engine and the SDK name the method (and the connection its plugin) themselves.
+    from pluginrt.host._errors import map_error
+    from pluginrt.rpc import ProtocolError, RemoteError
+
+    raised = "executor.execute failed: TypeError: boom"
+    remote = map_error("p", "executor.execute", RemoteError(-32603, raised))
+    assert str(remote) == f"plugin 'p': {raised} (code -32603)"
+    plain = map_error("p", "executor.execute", RemoteError(-32000, "upstream said no"))
+    assert str(plain) == "plugin 'p': executor.execute failed: upstream said no (code -32000)"
+    invalid = "executor.execute answered with an invalid result (ExecutorResponse): bad"
+    protocol = map_error("p", "executor.execute", ProtocolError(f"plugin p: {invalid}"))
+    assert str(protocol) == f"plugin 'p': {invalid}"
+    failed = pluginrt.host.PluginFailed("p", remote)
+    assert str(failed) == f"plugin 'p': failed and is no longer started: {raised} (code -32603)"
+
+
 def test_handles_and_registries_have_no_public_constructor() -> None:
     spec = PluginSpec(id="x", command=("x.py",))
     with pytest.raises(TypeError, match="no public constructor"):
