@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import jsonschema
+import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_api_roundtrip import struct_strategy
 
-from pluginrt.api import METHODS
+from pluginrt.api import METHODS, encode
 from pluginrt.api._schema import DIALECT, generate_schemas
 from pluginrt.cli import main
 
@@ -69,3 +75,37 @@ def test_the_cli_check_passes_on_the_repo_and_lists_drifted_files(tmp_path: Path
 def test_the_cli_reports_its_version() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and "pluginrt" in result.output
+
+
+_PARTS = [
+    (method.name, part, type_)
+    for method in METHODS.values()
+    for part, type_ in (("params", method.params), ("result", method.result))
+    if type_ is not None
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "part", "type_"), _PARTS, ids=[f"{m}:{p}" for m, p, _ in _PARTS]
+)
+def test_every_value_we_encode_is_valid_against_its_schema(
+    method: str, part: str, type_: type[Any]
+) -> None:
+    # What a peer validating our messages with schemas/ sees: nothing it would refuse.
+    doc = json.loads((SCHEMAS / f"{method.replace('$/', '_')}.json").read_text())
+    validator = jsonschema.Draft202012Validator(
+        {**doc["properties"][part], "$defs": doc.get("$defs", {})},
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        value = data.draw(struct_strategy(type_))
+        errors = [
+            f"{list(e.absolute_path)}: {e.message}"
+            for e in validator.iter_errors(json.loads(encode(value)))
+        ]
+        assert errors == [], errors
+
+    check()
