@@ -248,6 +248,7 @@ class Connection:
         "_read_fd",
         "_reader_scope",
         "_receive_stream",
+        "_routing",
         "_running",
         "_send_stream",
         "_slot_lot",
@@ -323,6 +324,9 @@ class Connection:
         self._widened = self._fd < 0
         self._writer_idle = False
         self._writer_parked = False
+        # The reader is routing a read's lines: it writes what is queued itself, at
+        # its checkpoints and at the end, so no one wakes the writer (see _write_queued).
+        self._routing = False
         self._out_bytes = 0
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._drained_lot = trio.lowlevel.ParkingLot()
@@ -603,7 +607,30 @@ class Connection:
         self._out.append(data)
         self._out.append(b"\n")
         self._out_bytes += len(data) + 1
-        if self._writer_parked:  # waking nobody still costs
+        if self._writer_parked and not self._routing:  # waking nobody still costs
+            self._writer_parked = False
+            self._writer_lot.unpark_all()
+
+    def _write_queued(self) -> None:
+        """Write what is queued from the reader, while the writer sleeps: a small batch
+        goes out at once instead of through a wake-up of the writer (a task switch per
+        batch); what the pipe does not take, and any big batch, is the writer's."""
+        if not self._out:
+            return
+        if self._writer_idle and self._out_bytes <= _DIRECT_MAX:
+            data = b"".join(self._out)
+            self._out.clear()
+            try:
+                written = os.write(self._fd, data)
+            except OSError:  # full (EAGAIN) or broken: the writer finds out and reports it
+                written = 0
+            self._out_bytes -= written
+            if written == len(data):
+                if self._drained_lot:
+                    self._drained_lot.unpark_all()
+                return
+            self._out.append(data[written:])
+        if self._writer_parked:
             self._writer_parked = False
             self._writer_lot.unpark_all()
 
@@ -767,13 +794,23 @@ class Connection:
     async def _route_lines(self) -> _Suspended | None:
         """Route the lines read, in order, until none is left; or return the handler
         started here that has to wait (see _read)."""
+        self._routing = True
+        try:
+            return await self._route_lines_writing()
+        finally:
+            self._routing = False
+            self._write_queued()
+
+    async def _route_lines_writing(self) -> _Suspended | None:
         lines = self._lines
         pending = self._pending
         budget = _ROUTE_BUDGET
         while lines and self._closed_reason is None:
             if budget <= 0:
                 budget = _ROUTE_BUDGET
+                self._write_queued()  # the answers of the lines routed so far
                 await trio.lowlevel.checkpoint()  # see _ROUTE_BUDGET
+                self._write_queued()  # what the tasks woken by them sent meanwhile
                 continue
             line = lines.popleft()
             if line.startswith(_CHUNK_PREFIX) and self._on_chunk_line(line):
