@@ -186,17 +186,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-async def test_sigterm_during_a_stream_lets_it_finish_then_exits_0_with_no_plugin_left(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "gateway.yaml"
-    slow = {"words": 10, "delay": 0.1}
-    path.write_text(
-        f"port: 0\napi-keys: [{KEY}]\nmanagement-key: {MANAGEMENT_KEY}\nshutdown-grace: 10s\n"
-        "plugins:\n"
-        f"  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
-        f"  - id: slow\n    command: {PLUGINS / 'slow_stream.py'}\n    config: {json.dumps(slow)}\n"
-    )
+async def _sigterm_mid_stream(path: Path) -> tuple[list[str], int, list[int]]:
+    """Run the gateway of ``path``, stream ``slow`` and SIGTERM the gateway at the first
+    event: the events received, its exit status, and its plugins' pids."""
     with trio.fail_after(PATIENCE):
         process, url, _ = await _start(path)
         try:
@@ -222,6 +214,25 @@ async def test_sigterm_during_a_stream_lets_it_finish_then_exits_0_with_no_plugi
                 await process.wait()
             assert process.stderr is not None
             await process.stderr.aclose()
+    return received, status, pids
+
+
+def _slow_gateway(path: Path, grace: str, words: int, *extra: str) -> Path:
+    slow = {"words": words, "delay": 0.1}
+    path.write_text(
+        f"port: 0\napi-keys: [{KEY}]\nmanagement-key: {MANAGEMENT_KEY}\n"
+        f"shutdown-grace: {grace}\nplugins:\n{''.join(extra)}"
+        f"  - id: slow\n    command: {PLUGINS / 'slow_stream.py'}\n    config: {json.dumps(slow)}\n"
+    )
+    return path
+
+
+async def test_sigterm_during_a_stream_lets_it_finish_then_exits_0_with_no_plugin_left(
+    tmp_path: Path,
+) -> None:
+    mock = f"  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
+    path = _slow_gateway(tmp_path / "gateway.yaml", "10s", 10, mock)
+    received, status, pids = await _sigterm_mid_stream(path)
     assert len(received) == 12  # ten words, the finish frame, [DONE]
     assert received[-1] == "data: [DONE]"
     assert status == 0
@@ -232,33 +243,8 @@ async def test_sigterm_during_a_stream_lets_it_finish_then_exits_0_with_no_plugi
 async def test_a_stream_still_open_when_the_shutdown_grace_ends_gets_an_error_event(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "gateway.yaml"
-    slow = {"words": 100, "delay": 0.1}
-    path.write_text(
-        f"port: 0\napi-keys: [{KEY}]\nshutdown-grace: 500ms\nplugins:\n"
-        f"  - id: slow\n    command: {PLUGINS / 'slow_stream.py'}\n    config: {json.dumps(slow)}\n"
-    )
-    with trio.fail_after(PATIENCE):
-        process, url, _ = await _start(path)
-        try:
-            async with httpx.AsyncClient(base_url=url) as client:
-                received: list[str] = []
-                body = {"model": "slow", "stream": True, "messages": []}
-                async with client.stream(
-                    "POST", "/v1/chat/completions", json=body, headers={"x-api-key": KEY}
-                ) as response:
-                    async for line in response.aiter_lines():
-                        if line.startswith("data:"):
-                            received.append(line)
-                            if len(received) == 1:
-                                process.send_signal(signal.SIGTERM)
-            status = await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            assert process.stderr is not None
-            await process.stderr.aclose()
+    path = _slow_gateway(tmp_path / "gateway.yaml", "500ms", 100)
+    received, status, _ = await _sigterm_mid_stream(path)
     assert 1 < len(received) < 100
     assert json.loads(received[-1].removeprefix("data: ")) == {
         "error": {
