@@ -44,6 +44,18 @@ async def _hang_up_after(port: int, body: bytes, marker: bytes | None) -> bytes:
     return seen
 
 
+async def _one_more_request(url: str, usage: Path) -> None:
+    """A request that succeeds, and the wait for its usage record: records reach the usage
+    plugin in order, so once its record is in, every earlier one is too."""
+    async with httpx.AsyncClient(base_url=url) as client:
+        answer = await client.post(
+            "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
+        )
+    assert answer.status_code == 200
+    while not any(line.startswith("usage 0") for line in _lines(usage)):  # noqa: ASYNC110
+        await trio.sleep(0.02)
+
+
 async def test_a_client_that_hangs_up_mid_stream_makes_exactly_one_usage_record_of_499(
     tmp_path: Path,
 ) -> None:
@@ -54,15 +66,7 @@ async def test_a_client_that_hangs_up_mid_stream_makes_exactly_one_usage_record_
             await _hang_up_after(port, chat("slow", stream=True), b"data:")
             while "cancelled" not in _lines(journal):  # noqa: ASYNC110
                 await trio.sleep(0.02)
-            async with httpx.AsyncClient(base_url=url) as client:
-                answer = await client.post(
-                    "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
-                )
-            assert answer.status_code == 200
-            # Records reach the usage plugin in order: once the second request's is in,
-            # every record of the first is too.
-            while not any(line.startswith("usage 0") for line in _lines(usage)):  # noqa: ASYNC110
-                await trio.sleep(0.02)
+            await _one_more_request(url, usage)
     assert _lines(usage) == ["usage 499 the client went away", "usage 0 "]
 
 
@@ -79,13 +83,7 @@ async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_cal
                 await trio.sleep(0.02)
             while host.plugins["slow"].statistics().in_flight:  # noqa: ASYNC110
                 await trio.sleep(0.02)
-            async with httpx.AsyncClient(base_url=url) as client:
-                answer = await client.post(
-                    "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
-                )
-            assert answer.status_code == 200
-            while not any(line.startswith("usage 0") for line in _lines(usage)):  # noqa: ASYNC110
-                await trio.sleep(0.02)
+            await _one_more_request(url, usage)
     assert _lines(usage) == ["usage 499 the request was cancelled", "usage 0 "]
 
 
