@@ -36,6 +36,19 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _sigkill(host: subprocess.Popen[str]) -> None:
+    os.kill(host.pid, signal.SIGKILL)
+    host.wait(10)
+    if host.stdout is not None:
+        host.stdout.close()
+
+
+def _wait_gone(*pids: int, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_the_plugins_of_a_host_killed_with_sigkill_exit_by_themselves(tmp_path: Path) -> None:
     mock = str(ROOT / "examples" / "mock_llm.py")
     host = subprocess.Popen(
@@ -48,13 +61,8 @@ def test_the_plugins_of_a_host_killed_with_sigkill_exit_by_themselves(tmp_path: 
         pid = int(host.stdout.readline())
         assert _alive(pid)
     finally:
-        os.kill(host.pid, signal.SIGKILL)
-        host.wait(10)
-        if host.stdout is not None:
-            host.stdout.close()
-    deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        _sigkill(host)
+    _wait_gone(pid)
     assert not _alive(pid), f"plugin {pid} outlived its killed host"
 
 
@@ -99,13 +107,8 @@ def test_the_children_of_the_plugins_of_a_host_killed_with_sigkill_exit_too(
         child = int(child_pid_file.read_text())
         assert _alive(pid) and _alive(child)
     finally:
-        os.kill(host.pid, signal.SIGKILL)
-        host.wait(10)
-        if host.stdout is not None:
-            host.stdout.close()
-    deadline = time.monotonic() + 5
-    while (_alive(pid) or _alive(child)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        _sigkill(host)
+    _wait_gone(pid, child)
     try:
         assert not _alive(pid), f"plugin {pid} outlived its killed host"
         assert not _alive(child), f"the plugin's child {child} outlived the killed host"
