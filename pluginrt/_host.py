@@ -13,6 +13,7 @@ arrangement they started with.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -530,9 +531,16 @@ def _protect_logs(config: Config) -> list[str]:
     return REDACTOR.add([*config.api_keys, config.management_key])
 
 
-async def _refresh_auths(host: Host, interval: float = 30.0) -> None:
+async def _refresh_auths(host: Host, most: float = 30.0, least: float = 1.0) -> None:
+    """Refresh the auths as their ``NextRefreshAfter`` passes: at the soonest one, and at
+    least every ``most`` seconds (new files, failed refreshes), never twice in ``least``."""
     while True:
-        await trio.sleep(interval)
+        wait = most
+        due = host.auths.next_refresh(host.active())
+        if due is not None:
+            left = (due - datetime.datetime.now(datetime.UTC)).total_seconds()
+            wait = min(most, max(least, left))
+        await trio.sleep(wait)
         try:
             await host.auths.refresh_due(host.active())
         except Exception:

@@ -326,6 +326,21 @@ class AuthStore:
 
     # ------------------------------------------------------------- refresh
 
+    def next_refresh(self, plugins: Sequence[PluginLike]) -> datetime.datetime | None:
+        """The soonest ``NextRefreshAfter`` of an auth a plugin can refresh, but of those
+        whose last refresh failed (they wait for the next periodic look)."""
+        refreshers = {_identifier(p) for p in self._providers(plugins)}
+        return min(
+            (
+                entry.data.next_refresh_after
+                for entry in self._entries.values()
+                if entry.data.next_refresh_after != ZERO_TIME
+                and entry.status != "error"
+                and entry.data.provider in refreshers
+            ),
+            default=None,
+        )
+
     async def refresh_due(
         self, plugins: Sequence[PluginLike], now: datetime.datetime | None = None
     ) -> int:

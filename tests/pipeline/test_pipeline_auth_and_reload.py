@@ -35,6 +35,16 @@ async def test_a_due_refresh_is_called_and_its_result_merged_over_the_old_auth(l
     assert json.loads((lab.auth_dir / "due.json").read_text())["token"] == "refreshed"
 
 
+async def test_an_auth_is_refreshed_soon_after_its_next_refresh_passes(lab: Lab) -> None:
+    # Not at the next 30-second look: at the time the auth asked for (within a second).
+    lab.write_auth("soon.json", {"type": "probe", "due_in": 1})
+    async with lab.host(lab.plugin(*AUTHORITY)):
+        with trio.fail_after(10):
+            while not lab.calls("refresh"):  # noqa: ASYNC110
+                await trio.sleep(0.05)
+    assert [c["auth_id"] for c in lab.calls("refresh")] == ["soon.json"]
+
+
 async def test_a_login_started_and_polled_to_success_saves_an_auth_file(lab: Lab) -> None:
     async with lab.host(lab.plugin(*AUTHORITY)) as host:
         started = await host.auths.start_login(host.active(), "probe")

@@ -1,9 +1,9 @@
 """An auth provider: parses, refreshes and logs in auth files of its ``provider`` type.
 
 ``auth.parse`` takes files whose ``type`` is the provider (``"due": true``
-makes the refresh due at once); ``auth.refresh`` answers only a new token
-(every other field inherits); a login is ``pending`` on the first poll and
-``success`` on the second.
+makes the refresh due at once, ``"due_in": s`` in s seconds); ``auth.refresh``
+answers only a new token (every other field inherits); a login is ``pending``
+on the first poll and ``success`` on the second.
 """
 
 import json
@@ -26,6 +26,8 @@ async def parse(request: api.AuthParseRequest) -> api.AuthParseResponse:
     if data.get("type") != "probe":
         return api.AuthParseResponse(handled=False)
     due = datetime.now(UTC) + (timedelta(hours=-1) if data.get("due") else timedelta(hours=1))
+    if "due_in" in data:  # seconds from now
+        due = datetime.now(UTC) + timedelta(seconds=data["due_in"])
     auth = api.AuthData(provider="probe", label=data.get("label", ""),
                         storage_json=request.raw_json, metadata={"origin": "parse"},
                         next_refresh_after=due)  # fmt: skip
