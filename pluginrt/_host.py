@@ -512,6 +512,9 @@ async def open_host(config: Config) -> AsyncIterator[Host]:
                 except BaseException as exc:
                     error = exc
                 finally:
+                    with trio.move_on_after(_USAGE_FLUSH) as flushing:
+                        flushing.shield = True
+                        await services.usage.flush()
                     nursery.cancel_scope.cancel()
                     with trio.CancelScope(shield=True):
                         await services.host_services.aclose()
@@ -529,6 +532,10 @@ def _protect_logs(config: Config) -> list[str]:
     """Redact ``config``'s keys from the logs; protect its plugins' loggers (stderr, host.log)."""
     protect_loggers(*(f"pluginrt.plugin.{p.id}" for p in config.plugins))
     return REDACTOR.add([*config.api_keys, config.management_key])
+
+
+#: How long a stopping host waits for its queued usage records to reach the usage plugins.
+_USAGE_FLUSH = 2.0
 
 
 async def _refresh_auths(host: Host, most: float = 30.0, least: float = 1.0) -> None:

@@ -31,6 +31,8 @@ class _Lane:
     def __init__(self, plugin: PluginLike, capacity: int) -> None:
         self.plugin = plugin
         self.send, self.receive = trio.open_memory_channel[UsageRecord](capacity)
+        #: Records queued and not yet delivered or given up on (see UsageQueue.flush).
+        self.unsettled = 0
 
 
 class UsageQueue:
@@ -55,6 +57,7 @@ class UsageQueue:
             lane.plugin = plugin  # the newest handle under this id (a reload may replace it)
             try:
                 lane.send.send_nowait(record)
+                lane.unsettled += 1
             except trio.WouldBlock:
                 self.dropped += 1
                 logger.warning(
@@ -74,9 +77,19 @@ class UsageQueue:
         finally:
             self._nursery = None
 
+    async def flush(self) -> None:
+        """Wait until every record put so far is delivered or given up on: the host
+        waits for this (within a bound) before it stops, so the records of the last
+        requests are not lost with the queue."""
+        while any(lane.unsettled for lane in self._lanes.values()):  # noqa: ASYNC110
+            await trio.sleep(0.01)
+
     async def _serve(self, lane: _Lane) -> None:
         async for record in lane.receive:
-            await self._deliver(lane.plugin, record)
+            try:
+                await self._deliver(lane.plugin, record)
+            finally:
+                lane.unsettled -= 1
 
     async def _deliver(self, plugin: PluginLike, record: UsageRecord) -> None:
         deadline = trio.current_time() + self.retry_for

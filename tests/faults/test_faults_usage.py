@@ -109,3 +109,18 @@ async def test_a_restarting_usage_plugin_does_not_delay_records_for_another_one(
             nursery.cancel_scope.cancel()
     assert [r.model for r in here.records] == ["m0", "m1", "m2"]
     assert away.records == []
+
+
+async def test_flush_waits_until_every_record_put_is_delivered() -> None:
+    # What a stopping host waits for: records still queued would go down with the queue.
+    queue = UsageQueue(retry_for=30)
+    plugin = FlakyUsagePlugin(failures=2, error=PluginUnavailable("usage", "restarting"))
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            await trio.testing.wait_all_tasks_blocked()
+            for n in range(5):
+                queue.put(UsageRecord(model=f"m{n}"), [plugin])  # type: ignore[list-item]
+            await queue.flush()
+            nursery.cancel_scope.cancel()
+    assert [r.model for r in plugin.records] == [f"m{n}" for n in range(5)]
