@@ -86,6 +86,7 @@ _Suspended = tuple[contextvars.Context, Coroutine[Any, Any, None], Any, Id, str]
 
 logger = logging.getLogger("pluginrt.rpc")
 
+
 class _Read(Message, kw_only=True):
     """A message as read. An answer is also what its caller is woken with: trio hands
     a woken task's value to ``.unwrap()`` (see ``wait_task_rescheduled``), and this
@@ -580,34 +581,16 @@ class Connection:
     # --------------------------------------------------------------- writing
 
     def _enqueue(self, data: bytes) -> None:
-        if (
-            self._writer_idle
-            and not self._out
-            and len(data) < _DIRECT_MAX
-            and len(self._pending) + len(self._running) <= 1
-            and not self._outgoing
-            and not self._lines
-        ):
-            # A quiet connection (nothing queued, the writer asleep, at most this
-            # call under way): write now, sparing a task switch; the writer takes
-            # whatever the pipe does not accept. Busy ones batch in the writer.
-            try:
-                written = os.write(self._fd, data + b"\n")
-            except OSError:  # full (EAGAIN) or broken: the writer finds out and reports it
-                written = 0
-            if written == len(data) + 1:
-                return
-            data = (data + b"\n")[written:]
-            self._out.append(data)
-            self._out_bytes += len(data)
-            if self._writer_parked:  # waking nobody still costs
-                self._writer_parked = False
-                self._writer_lot.unpark_all()
-            return
         self._out.append(data)
         self._out.append(b"\n")
         self._out_bytes += len(data) + 1
-        if self._writer_parked and not self._routing:  # waking nobody still costs
+        if self._routing:
+            return  # the reader writes what is queued itself (see _write_queued)
+        if len(self._pending) + len(self._running) <= 1 and not self._outgoing and not self._lines:
+            # A quiet connection (at most this call under way): write now, sparing
+            # the writer's wake-up, a task switch. Busy ones batch in the writer.
+            self._write_queued()
+        elif self._writer_parked:  # waking nobody still costs
             self._writer_parked = False
             self._writer_lot.unpark_all()
 
@@ -794,50 +777,47 @@ class Connection:
     async def _route_lines(self) -> _Suspended | None:
         """Route the lines read, in order, until none is left; or return the handler
         started here that has to wait (see _read)."""
-        self._routing = True
-        try:
-            return await self._route_lines_writing()
-        finally:
-            self._routing = False
-            self._write_queued()
-
-    async def _route_lines_writing(self) -> _Suspended | None:
         lines = self._lines
         pending = self._pending
         budget = _ROUTE_BUDGET
-        while lines and self._closed_reason is None:
-            if budget <= 0:
-                budget = _ROUTE_BUDGET
-                self._write_queued()  # the answers of the lines routed so far
-                await trio.lowlevel.checkpoint()  # see _ROUTE_BUDGET
-                self._write_queued()  # what the tasks woken by them sent meanwhile
-                continue
-            line = lines.popleft()
-            if line.startswith(_CHUNK_PREFIX) and self._on_chunk_line(line):
-                budget -= 1
-                continue
-            budget -= _CALL_COST
-            if line[0] == 0x5B:  # "[": lines are never empty (see LineFramer)
-                self._on_batch(line)
-                continue
-            try:
-                message = _ENVELOPE.decode(line)
-            except msgspec.DecodeError as exc:
-                self._on_undecodable(line, exc)
-                continue
-            if message.method is not msgspec.UNSET:
-                self._on_message(message, None)
-                suspended = self._suspended
-                if suspended is not None:
-                    self._suspended = None
-                    return suspended
-            elif (message.result is not msgspec.UNSET or message.error) and (
-                entry := pending.pop(message.id, None)  # type: ignore[arg-type]
-            ) is not None:
-                # An answer to a call of ours: the commonest message of all (see _answer).
-                trio.lowlevel.reschedule(entry[0], message)  # type: ignore[arg-type] # see _Read
-            else:
-                self._on_response(message, None)  # an invalid one, or nobody waits for it
+        self._routing = True
+        try:
+            while lines and self._closed_reason is None:
+                if budget <= 0:
+                    budget = _ROUTE_BUDGET
+                    self._write_queued()  # the answers of the lines routed so far
+                    await trio.lowlevel.checkpoint()  # see _ROUTE_BUDGET
+                    self._write_queued()  # what the tasks woken by them sent meanwhile
+                    continue
+                line = lines.popleft()
+                if line.startswith(_CHUNK_PREFIX) and self._on_chunk_line(line):
+                    budget -= 1
+                    continue
+                budget -= _CALL_COST
+                if line[0] == 0x5B:  # "[": lines are never empty (see LineFramer)
+                    self._on_batch(line)
+                    continue
+                try:
+                    message = _ENVELOPE.decode(line)
+                except msgspec.DecodeError as exc:
+                    self._on_undecodable(line, exc)
+                    continue
+                if message.method is not msgspec.UNSET:
+                    self._on_message(message, None)
+                    suspended = self._suspended
+                    if suspended is not None:
+                        self._suspended = None
+                        return suspended
+                elif (message.result is not msgspec.UNSET or message.error) and (
+                    entry := pending.pop(message.id, None)  # type: ignore[arg-type]
+                ) is not None:
+                    # An answer to a call of ours: the commonest message of all (see _answer).
+                    trio.lowlevel.reschedule(entry[0], message)  # type: ignore[arg-type] # see _Read
+                else:
+                    self._on_response(message, None)  # an invalid one, or nobody waits for it
+        finally:
+            self._routing = False
+            self._write_queued()
         return None
 
     def _on_chunk_line(self, line: bytes) -> bool:
