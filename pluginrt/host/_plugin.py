@@ -284,9 +284,7 @@ class PluginHandle:
         except (RPCError, PluginError) as exc:
             error = map_error(self.id, method, exc)
             if isinstance(error, PluginClosed) and process is not None:
-                error = await self._unless_crashed(error, process)
-                if isinstance(error, PluginCrashed):
-                    error = error._copy(method)
+                error = map_error(self.id, method, await self._unless_crashed(error, process))
             self._errors += 1
             self._last_error = error
             raise error from None

@@ -6,6 +6,7 @@ and what a client sees when a request fails. Pure functions, no I/O.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -65,6 +66,7 @@ def ordered(plugins: Iterable[R]) -> list[R]:
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
+@functools.lru_cache(maxsize=1024)  # every request repeats the same few names
 def canonical_header_key(name: str) -> str:
     """``name`` as Go's ``textproto.CanonicalMIMEHeaderKey`` writes it: ``Content-Type``.
 
