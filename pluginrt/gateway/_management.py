@@ -186,6 +186,8 @@ class Management:
         if path == f"{MANAGEMENT_BASE}/auth-files" and method == "GET":
             files = [_wire(entry.entry()) for entry in host.auths.entries()]
             return json_response(200, {"files": files})
+        if path == f"{MANAGEMENT_BASE}/usage" and method == "GET":
+            return json_response(200, {"plugins": host.usage.statistics()})
         match = _PLUGIN.match(path)
         if match is not None and (match.group("rest") or "") in _PLUGIN_ACTIONS:
             return await self._plugin(method, match.group("id"), match.group("rest") or "", body)

@@ -33,6 +33,8 @@ class _Lane:
         self.send, self.receive = trio.open_memory_channel[UsageRecord](capacity)
         #: Records queued and not yet delivered or given up on (see UsageQueue.flush).
         self.unsettled = 0
+        self.delivered = 0
+        self.dropped = 0
 
 
 class UsageQueue:
@@ -60,11 +62,25 @@ class UsageQueue:
                 lane.unsettled += 1
             except trio.WouldBlock:
                 self.dropped += 1
+                lane.dropped += 1
                 logger.warning(
-                    "usage queue of %s full: a record was dropped (%d so far)",
+                    "usage queue of %s full (%d records): a record was dropped (%d so far)",
                     plugin.id,
-                    self.dropped,
+                    self.capacity,
+                    lane.dropped,
                 )
+
+    def statistics(self) -> dict[str, dict[str, int]]:
+        """Per usage plugin: records ``delivered``, ``dropped`` (queue full, or the plugin
+        did not take them) and ``queued`` (not yet delivered)."""
+        return {
+            plugin_id: {
+                "delivered": lane.delivered,
+                "dropped": lane.dropped,
+                "queued": lane.unsettled,
+            }
+            for plugin_id, lane in self._lanes.items()
+        }
 
     async def run(self) -> None:
         """Deliver records until cancelled (run it in the host's nursery)."""
@@ -86,12 +102,21 @@ class UsageQueue:
 
     async def _serve(self, lane: _Lane) -> None:
         async for record in lane.receive:
+            delivered = False
             try:
-                await self._deliver(lane.plugin, record)
+                delivered = await self._deliver(lane.plugin, record)
             finally:
                 lane.unsettled -= 1
+                if delivered:
+                    lane.delivered += 1
+                    self.delivered += 1
+                else:
+                    lane.dropped += 1
+                    self.dropped += 1
 
-    async def _deliver(self, plugin: PluginLike, record: UsageRecord) -> None:
+    async def _deliver(self, plugin: PluginLike, record: UsageRecord) -> bool:
+        """Hand ``record`` to ``plugin``, waiting (within ``retry_for``) for one that is
+        restarting; False if it did not take it."""
         deadline = trio.current_time() + self.retry_for
         delay = 0.05
         while True:
@@ -102,12 +127,11 @@ class UsageQueue:
                 coming_back = getattr(exc, "state", "restarting") in _COMING_BACK
                 if not coming_back or trio.current_time() + delay > deadline:
                     logger.warning("usage plugin %s did not take a record: %s", plugin.id, exc)
-                    return
+                    return False
                 await trio.sleep(delay)
                 delay = min(delay * 2, 1.0)
             except Exception as exc:
                 logger.warning("usage plugin %s did not take a record: %s", plugin.id, exc)
-                return
+                return False
             else:
-                self.delivered += 1
-                return
+                return True

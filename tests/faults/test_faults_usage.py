@@ -124,3 +124,41 @@ async def test_flush_waits_until_every_record_put_is_delivered() -> None:
             await queue.flush()
             nursery.cancel_scope.cancel()
     assert [r.model for r in plugin.records] == [f"m{n}" for n in range(5)]
+
+
+class StuckUsagePlugin(FlakyUsagePlugin):
+    """Takes no record until ``release`` is set."""
+
+    def __init__(self, plugin_id: str) -> None:
+        super().__init__(failures=0, error=RuntimeError("unused"))
+        self.id = plugin_id
+        self.release = trio.Event()
+
+    async def notify(self, method: str, params: Any) -> None:
+        await self.release.wait()
+        await super().notify(method, params)
+
+
+async def test_a_full_queue_drops_and_counts_for_its_own_plugin_only() -> None:
+    queue = UsageQueue(capacity=2)
+    stuck = StuckUsagePlugin("stuck")
+    free = FlakyUsagePlugin(failures=0, error=RuntimeError("unused"))
+    free.id = "free"
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            for n in range(6):
+                queue.put(UsageRecord(model=f"m{n}"), [stuck, free])  # type: ignore[list-item]
+                await trio.testing.wait_all_tasks_blocked()  # free takes it; m0 stays stuck
+            stats = queue.statistics()
+            assert stats["stuck"] == {"delivered": 0, "dropped": 3, "queued": 3}
+            stuck.release.set()
+            await queue.flush()
+            nursery.cancel_scope.cancel()
+    assert [r.model for r in stuck.records] == ["m0", "m1", "m2"]
+    assert [r.model for r in free.records] == [f"m{n}" for n in range(6)]
+    assert queue.statistics() == {
+        "stuck": {"delivered": 3, "dropped": 3, "queued": 0},
+        "free": {"delivered": 6, "dropped": 0, "queued": 0},
+    }
+    assert (queue.delivered, queue.dropped) == (9, 3)

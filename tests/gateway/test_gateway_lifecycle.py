@@ -8,9 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from gateway_harness import EXAMPLES, KEY, PATIENCE, PLUGINS, chat, config, gateway
+from gateway_harness import EXAMPLES, KEY, MANAGEMENT_KEY, PATIENCE, PLUGINS, chat, config, gateway
 
 from pluginrt import Config
+
+MANAGEMENT = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
 
 
 def _with_usage(tmp_path: Path, journal: Path, usage: Path, **slow: object) -> Config:
@@ -107,3 +109,14 @@ async def test_the_log_names_the_plugin_and_method_of_a_failed_request_and_a_fai
     failures = [r.getMessage() for r in caplog.records if r.name == "pluginrt.pipeline"]
     assert any("plugin 'slow'" in m and "executor.count_tokens" in m for m in failures), failures
     assert any("plugin slow" in m and "upstream fell over" in m for m in failures), failures
+
+
+async def test_management_usage_counts_the_records_each_usage_plugin_took(tmp_path: Path) -> None:
+    usage = tmp_path / "usage"
+    async with gateway(_with_usage(tmp_path, tmp_path / "journal", usage)) as (_, url):
+        with trio.fail_after(PATIENCE):
+            await _one_more_request(url, usage)
+        async with httpx.AsyncClient(base_url=url) as client:
+            answer = await client.get("/v0/management/usage", headers=MANAGEMENT)
+    assert answer.status_code == 200
+    assert answer.json() == {"plugins": {"usage": {"delivered": 1, "dropped": 0, "queued": 0}}}
