@@ -27,7 +27,9 @@ from pluginrt.api import (
     CommandLineExecutionResponse,
     CommandLineFlag,
     CommandLineFlagValue,
+    ExecutorHTTPResponse,
     HostConfigSummary,
+    HTTPRequest,
     ManagementRequest,
     ManagementResponse,
     ManagementRoute,
@@ -140,6 +142,11 @@ class Host:
     async def handle(self, request: ClientRequest) -> ClientResponse | ClientStream:
         """Carry one client request through the pipeline (errors come back as responses)."""
         return await self.pipeline.handle(request)
+
+    async def http_request(self, auth_id: str, request: HTTPRequest) -> ExecutorHTTPResponse:
+        """Send ``request`` with auth ``auth_id``'s credential, through the executor of the
+        auth's provider (``executor.http_request``); see :meth:`Pipeline.http_request`."""
+        return await self.pipeline.http_request(auth_id, request)
 
     def active(self) -> list[PluginHandle]:
         """The plugins taking part in the chains now, in order."""

@@ -270,6 +270,10 @@ class AuthStore:
     def get(self, auth_index: str) -> AuthEntry | None:
         return next((e for e in self._entries.values() if e.index == auth_index), None)
 
+    def find(self, auth_id: str) -> AuthEntry | None:
+        """The auth whose ID is ``auth_id`` (the first by file name), or None."""
+        return next((e for e in self.entries() if e.data.id == auth_id), None)
+
     def candidates(self, provider: str, model: str) -> list[AuthEntry]:
         """The usable auths of ``provider`` for ``model``.
 

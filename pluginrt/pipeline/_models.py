@@ -76,6 +76,10 @@ class ModelRegistry:
                 executors.setdefault(self.provider_key(plugin), plugin)
         return executors
 
+    def executor(self, plugins: Sequence[PluginLike], provider: str) -> PluginLike | None:
+        """The executor serving ``provider`` among ``plugins`` (already in order), or None."""
+        return self._executors(plugins).get(provider.lower())
+
     def route(self, plugins: Sequence[PluginLike], model: str) -> Route | None:
         """The route of ``model`` among ``plugins`` (already in order), or None."""
         by_provider = self._models_by_provider(plugins)

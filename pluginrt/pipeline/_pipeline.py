@@ -28,12 +28,15 @@ import msgspec
 import trio
 
 from pluginrt.api import (
+    ExecutorHTTPRequest,
+    ExecutorHTTPResponse,
     ExecutorRequest,
     ExecutorResponse,
     ExecutorStreamRequest,
     ExecutorStreamStart,
     FrontendAuthRequest,
     FrontendAuthResponse,
+    HTTPRequest,
     ModelInfo,
     PayloadResponse,
     RequestInterceptRequest,
@@ -52,13 +55,26 @@ from pluginrt.api import (
     UsageFailure,
     UsageRecord,
 )
-from pluginrt.host import PluginClosed, PluginRemoteError, PluginTimeout, PluginUnavailable
+from pluginrt.host import (
+    PluginClosed,
+    PluginError,
+    PluginRemoteError,
+    PluginTimeout,
+    PluginUnavailable,
+)
 from pluginrt.rpc import CANCELLED, METHOD_NOT_FOUND, StreamError
 
 from ._callbacks import CallbackRegistry
 from ._models import ModelRegistry, Route
 from ._payloads import thinking_config, usage_detail
-from ._rules import ChunkHistory, apply_header_edits, client_error, normalize_format, ordered
+from ._rules import (
+    ChunkHistory,
+    apply_header_edits,
+    canonical_header_key,
+    client_error,
+    normalize_format,
+    ordered,
+)
 from ._schedulers import BUILTIN_SCHEDULERS, BuiltinScheduler
 from ._types import (
     ClientRequest,
@@ -255,9 +271,13 @@ class Pipeline:
         if state.finished:
             return
         state.finished = True
-        self._running[state.generation] -= 1
-        if self._running[state.generation] <= 0:
-            del self._running[state.generation]
+        self._leave(state.generation)
+
+    def _leave(self, generation: int) -> None:
+        """A request of ``generation`` is over: wake :meth:`drain`."""
+        self._running[generation] -= 1
+        if self._running[generation] <= 0:
+            del self._running[generation]
         self._progress.unpark_all()
 
     async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109
@@ -278,6 +298,58 @@ class Pipeline:
             timeout,
         )
         return False
+
+    # ------------------------------------------------------ executor HTTP
+
+    async def http_request(self, auth_id: str, request: HTTPRequest) -> ExecutorHTTPResponse:
+        """Send ``request`` with auth ``auth_id``'s credential: ``executor.http_request``.
+
+        The executor serving the auth's provider (the first in order) gets the
+        request with the auth's ``StorageJSON``, metadata and attributes, and
+        injects the credential itself; its ``host.http.*`` calls go through the
+        auth's proxy. Raises :class:`PipelineError`: 400 for a bad method or
+        URL, 404 for an unknown auth, 503 when no executor serves the auth's
+        provider, 501 when that executor does not implement the method, 502
+        when it fails (the message names the plugin and the method).
+        """
+        method = _http_method(request.method)
+        if not request.url.startswith(("http://", "https://")):
+            raise PipelineError(400, f"url must be an absolute http(s) URL, got {request.url!r}")
+        entry = self.auths.find(auth_id) if self.auths is not None else None
+        if entry is None:
+            raise PipelineError(404, f"no auth with id {auth_id!r}")
+        auth = entry.data
+        executor = self.models.executor(ordered(self._plugins()), auth.provider)
+        if executor is None:
+            raise PipelineError(
+                503, f"no executor serves provider {auth.provider!r} (auth {auth_id!r})"
+            )
+        params = ExecutorHTTPRequest(
+            auth_id=auth.id,
+            auth_provider=auth.provider,
+            method=method,
+            url=request.url,
+            headers=_canonical(request.headers),
+            body=request.body,
+            storage_json=auth.storage_json,
+            metadata=auth.metadata,
+            attributes=auth.attributes,
+        )
+        generation = self._generation
+        self._running[generation] += 1  # a reload waits for it, as for a client request
+        try:
+            return await self._scoped_call(
+                f"r{next(self._ids)}",
+                auth.proxy_url,
+                executor,
+                "executor.http_request",
+                params,
+                ExecutorHTTPResponse,
+            )
+        except PluginError as exc:
+            raise _executor_failure(exc, executor.id, auth.provider) from exc
+        finally:
+            self._leave(generation)
 
     # ----------------------------------------------------- frontend auth
 
@@ -566,7 +638,22 @@ class Pipeline:
         result_type: type[T],
     ) -> T:
         """One plugin call on behalf of ``state``'s request, with its callback scope."""
-        scope = self.callbacks.open(state.request_id, plugin.id, state.proxy_url)
+        return await self._scoped_call(
+            state.request_id, state.proxy_url, plugin, method, params, result_type
+        )
+
+    async def _scoped_call(
+        self,
+        request_id: str,
+        proxy_url: str,
+        plugin: PluginLike,
+        method: str,
+        params: Any,
+        result_type: type[T],
+    ) -> T:
+        """A plugin call under a callback scope of request ``request_id`` (its ``host.http.*``
+        calls go through ``proxy_url``), closed with its streams when the call returns."""
+        scope = self.callbacks.open(request_id, plugin.id, proxy_url)
         try:
             return await plugin.call(method, params, result_type, callback_id=scope.id)
         finally:
@@ -885,6 +972,40 @@ def _presented_key(request: ClientRequest) -> str:
         if value:
             return value
     return ""
+
+
+#: The bytes of an HTTP method token (RFC 9110).
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _http_method(method: str) -> str:
+    """``method`` upper-cased; a :class:`PipelineError` (400) unless it is a token."""
+    upper = method.strip().upper()
+    if not upper or not _TOKEN.issuperset(upper):
+        raise PipelineError(400, f"method must be an HTTP method such as GET, got {method!r}")
+    return upper
+
+
+def _canonical(headers: Headers) -> Headers:
+    """``headers`` keyed by Go's canonical names (a Go plugin's ``Header.Get`` finds them)."""
+    result: Headers = {}
+    for name, values in headers.items():
+        result.setdefault(canonical_header_key(name), []).extend(values)
+    return result
+
+
+def _executor_failure(exc: PluginError, plugin_id: str, provider: str) -> PipelineError:
+    """The error of a failed ``executor.http_request``: 501 not implemented, else 502."""
+    method = "executor.http_request"
+    if isinstance(exc, PluginRemoteError) and exc.code == METHOD_NOT_FOUND:
+        return PipelineError(
+            501,
+            f"plugin {plugin_id!r}, the executor of provider {provider!r}, "
+            f"does not implement {method}",
+            plugin_id=plugin_id,
+        )
+    message = str(exc) if method in exc.reason else f"plugin {plugin_id!r}: {method}: {exc.reason}"
+    return PipelineError(502, message, plugin_id=plugin_id)
 
 
 def _pick_format(declared: Sequence[str], *preferred: str) -> str:

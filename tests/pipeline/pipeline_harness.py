@@ -7,8 +7,9 @@ running just those; ``lab.calls(method)`` reads what the plugins journaled.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pluginrt.config import from_mapping
 from pluginrt.pipeline import ClientRequest, ClientResponse, ClientStream, Endpoint
 
 PLUGINS = Path(__file__).parent / "plugins"
+Respond = Callable[[trio.SocketStream, bytes], Awaitable[None]]
 #: Every wait on real processes is bounded by this.
 PATIENCE = 15.0
 
@@ -73,6 +75,27 @@ class Lab:
         """Poll until ``predicate`` holds (a real process's writes come with no event of ours)."""
         while not predicate():  # noqa: ASYNC110
             await trio.sleep(0.01)
+
+
+async def serve_http(nursery: trio.Nursery, respond: Respond) -> int:
+    """A bare HTTP/1.1 server on 127.0.0.1; ``respond`` writes each answer. Returns the port."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+
+    async def connection(stream: trio.SocketStream) -> None:
+        head = b""
+        with trio.move_on_after(10):
+            while b"\r\n\r\n" not in head:
+                data = await stream.receive_some()
+                if not data:
+                    return
+                head += data
+            with contextlib.suppress(trio.BrokenResourceError):  # the client hung up first
+                await respond(stream, head)
+        await stream.aclose()
+
+    nursery.start_soon(trio.serve_listeners, connection, listeners)
+    port: int = listeners[0].socket.getsockname()[1]
+    return port
 
 
 def request(

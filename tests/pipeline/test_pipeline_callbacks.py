@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import stat
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import trio
-from pipeline_harness import Lab, complete, request
+from pipeline_harness import Lab, complete, request, serve_http
 
 CALLER = ("caller", "caller")
-Respond = Callable[[trio.SocketStream, bytes], Awaitable[None]]
-
-
-async def serve_http(nursery: trio.Nursery, respond: Respond) -> int:
-    """A bare HTTP/1.1 server on 127.0.0.1; ``respond`` writes each answer. Returns the port."""
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-
-    async def connection(stream: trio.SocketStream) -> None:
-        head = b""
-        with trio.move_on_after(10):
-            while b"\r\n\r\n" not in head:
-                data = await stream.receive_some()
-                if not data:
-                    return
-                head += data
-            with contextlib.suppress(trio.BrokenResourceError):  # the client hung up first
-                await respond(stream, head)
-        await stream.aclose()
-
-    nursery.start_soon(trio.serve_listeners, connection, listeners)
-    port: int = listeners[0].socket.getsockname()[1]
-    return port
 
 
 async def call(lab_host: Any, command: dict[str, Any]) -> Any:

@@ -1,7 +1,8 @@
 """An auth provider: parses, refreshes and logs in auth files of its ``provider`` type.
 
 ``auth.parse`` takes files whose ``type`` is the provider (``"due": true``
-makes the refresh due at once, ``"due_in": s`` in s seconds); ``auth.refresh``
+makes the refresh due at once, ``"due_in": s`` in s seconds; ``"proxy_url"`` is the
+auth's ``ProxyURL``); ``auth.refresh``
 answers only a new token (every other field inherits); a login is ``pending``
 on the first poll and ``success`` on the second.
 """
@@ -30,7 +31,7 @@ async def parse(request: api.AuthParseRequest) -> api.AuthParseResponse:
         due = datetime.now(UTC) + timedelta(seconds=data["due_in"])
     auth = api.AuthData(provider="probe", label=data.get("label", ""),
                         storage_json=request.raw_json, metadata={"origin": "parse"},
-                        next_refresh_after=due)  # fmt: skip
+                        proxy_url=data.get("proxy_url", ""), next_refresh_after=due)  # fmt: skip
     return api.AuthParseResponse(handled=True, auth=auth)
 
 

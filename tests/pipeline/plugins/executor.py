@@ -6,7 +6,9 @@ and ``outputs`` (formats), ``models`` (from ``model.static``),
 account of the request; ``payload``: the payload as is), ``fail`` (an
 error), ``sleep`` (seconds before answering), ``chunks`` (what a stream
 sends: a list of texts, or ``{"count": n, "size": bytes}``), ``stream_fail``
-(an error after the chunks), ``refuse`` (a message ``on_config`` refuses the config with).
+(an error after the chunks), ``refuse`` (a message ``on_config`` refuses the config with),
+``http_fail`` (an error of ``executor.http_request``, which otherwise sends its request
+through ``host.http.do`` with ``Authorization: Bearer <the auth storage's token>``).
 """
 
 import json
@@ -15,7 +17,7 @@ from collections.abc import AsyncIterator
 import trio
 from _probe import maybe_fail, note, text
 
-from plugin_sdk import Plugin, PluginError, run
+from plugin_sdk import Plugin, PluginError, host, run
 from pluginrt import api
 
 plugin = Plugin("test-executor", version="1", author="tests", github_repository="-")
@@ -87,6 +89,22 @@ async def execute_stream(request: api.ExecutorStreamRequest) -> AsyncIterator[ob
         maybe_fail(plugin.config.get("stream_fail"))
     finally:
         note(plugin, "stream_closed")
+
+
+@plugin.on("executor.http_request")
+async def http_request(request: api.ExecutorHTTPRequest) -> api.ExecutorHTTPResponse:
+    note(plugin, "http_request", auth_id=request.auth_id, provider=request.auth_provider,
+         http_method=request.method, url=request.url, headers=request.headers,
+         body=text(request.body), storage=text(request.storage_json),
+         metadata=request.metadata, attributes=request.attributes)  # fmt: skip
+    maybe_fail(plugin.config.get("http_fail"))
+    token = json.loads(request.storage_json or b"{}").get("token", "")
+    headers = {**request.headers, "Authorization": [f"Bearer {token}"]}
+    outbound = api.HTTPRequest(method=request.method, url=request.url, headers=headers,
+                               body=request.body)  # fmt: skip
+    answer = await host.http.do(outbound)
+    return api.ExecutorHTTPResponse(status_code=answer.status_code, headers=answer.headers,
+                                    body=answer.body)  # fmt: skip
 
 
 if __name__ == "__main__":
