@@ -68,7 +68,8 @@ MANAGEMENT_BASE = "/v0/management"
 RESOURCE_BASE = "/v0/resource/plugins"
 #: Management paths the host serves itself, whatever the method (plugins may not take them).
 HOST_PATHS = frozenset(
-    f"{MANAGEMENT_BASE}/{name}" for name in ("plugins", "reload", "auth-files", "usage")
+    f"{MANAGEMENT_BASE}/{name}"
+    for name in ("plugins", "reload", "auth-files", "usage", "api-call")
 )
 #: Management path prefixes the host serves itself (``plugins/<id>/...``, ``auth/<p>/login``).
 HOST_PREFIXES = (f"{MANAGEMENT_BASE}/plugins/", f"{MANAGEMENT_BASE}/auth/")

@@ -8,7 +8,8 @@ A plugin's route or resource never sees the client's credentials: the
 ``Authorization``, ``Cookie`` and key headers and ``key``/``api_key`` query
 values are dropped before ``management.handle`` (and it is never sent auth files).
 Plugin route handlers that fail answer 502; string values of the JSON bodies
-they return are HTML-escaped.
+they return are HTML-escaped. ``POST api-call`` has an auth's executor send an
+upstream request with that auth's credential (``executor.http_request``).
 """
 
 from __future__ import annotations
@@ -188,6 +189,10 @@ class Management:
             return json_response(200, {"files": files})
         if path == f"{MANAGEMENT_BASE}/usage" and method == "GET":
             return json_response(200, {"plugins": host.usage.statistics()})
+        if path == f"{MANAGEMENT_BASE}/api-call":
+            if method != "POST":
+                return _error(405, "use POST on this path")
+            return await self._api_call(body)
         match = _PLUGIN.match(path)
         if match is not None and (match.group("rest") or "") in _PLUGIN_ACTIONS:
             return await self._plugin(method, match.group("id"), match.group("rest") or "", body)
@@ -241,6 +246,23 @@ class Management:
                 )
             return json_response(200, {"id": plugin_id, "config": plugin.config})
         return json_response(200, plugin_status(host, plugin_id))
+
+    async def _api_call(self, body: bytes) -> Response:
+        """``POST api-call``: an upstream request made with an auth's credential by the
+        executor of its provider; the upstream's answer comes back as JSON, with 200."""
+        try:
+            auth_id, request = _api_call_request(body)
+        except ValueError as exc:
+            return _error(400, f"api-call: {exc}")
+        answer = await self.host.http_request(auth_id, request)  # PipelineError: handle()
+        return json_response(
+            200,
+            {
+                "status_code": answer.status_code,
+                "header": answer.headers,
+                "body": answer.body.decode("utf-8", "replace"),
+            },
+        )
 
     async def _login(self, method: str, provider: str, state: str | None, body: bytes) -> Response:
         host = self.host
@@ -343,6 +365,40 @@ _CREDENTIAL_HEADERS = frozenset(
     }
 )
 _CREDENTIAL_QUERY = frozenset({"key", "api_key", "api-key"})
+
+
+def _api_call_request(body: bytes) -> tuple[str, api.HTTPRequest]:
+    """The auth ID and the request of an api-call body; ValueError names the bad field."""
+    try:
+        value = json.loads(body or b"null")
+    except ValueError as exc:
+        raise ValueError(f"the body is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("the body must be a JSON object with auth_id, method and url")
+    fields = {}
+    for name in ("auth_id", "method", "url", "data"):
+        field = value.get(name)
+        if not isinstance(field, str | None):
+            raise ValueError(f"{name} must be a string, got {type(field).__name__}")
+        if not field and name != "data":
+            raise ValueError(f"{name} is required")
+        fields[name] = field or ""
+    header = value.get("header") or {}
+    if not isinstance(header, dict):
+        raise ValueError("header must be an object of header names to a string or strings")
+    headers: Headers = {}
+    for name, values in header.items():
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError(f"header {name!r} must be a string or a list of strings")
+        headers[name] = values
+    request = api.HTTPRequest(
+        method=fields["method"],
+        url=fields["url"],
+        headers=headers,
+        body=fields["data"].encode(),
+    )
+    return fields["auth_id"], request
 
 
 def _without(values: Headers, names: frozenset[str]) -> Headers:

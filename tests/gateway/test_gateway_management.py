@@ -9,7 +9,16 @@ from pathlib import Path
 
 import httpx
 import trio
-from gateway_harness import EXAMPLES, KEY, MANAGEMENT_KEY, PATIENCE, chat, config, gateway
+from gateway_harness import (
+    EXAMPLES,
+    KEY,
+    MANAGEMENT_KEY,
+    PATIENCE,
+    chat,
+    config,
+    free_port,
+    gateway,
+)
 
 from pluginrt.config import from_mapping
 
@@ -306,3 +315,46 @@ async def test_a_login_poll_the_plugin_refuses_answers_its_status_and_message(
     assert unknown.status_code == 400  # the plugin's PluginError(http_status=400), not a 500
     message = unknown.json()["error"]["message"]
     assert "plugin 'auth'" in message and "unknown login state 'nope'" in message
+
+
+async def test_api_call_answers_bad_input_unknown_auths_and_failing_plugins_with_clear_errors(
+    tmp_path: Path,
+) -> None:
+    auths = tmp_path / "auths"
+    auths.mkdir()
+    for name, kind in [("mock.json", "mock"), ("slow.json", "slow"), ("orphan.json", "nobody")]:
+        (auths / name).write_text(json.dumps({"type": kind}))
+    closed = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
+    call = {"method": "GET", "url": closed, "header": {"X-A": ["1", "2"], "X-B": "3"}}
+    bodies = [
+        b"not json",
+        json.dumps({"auth_id": "mock.json", "method": "GET"}).encode(),
+        json.dumps({**call, "auth_id": "mock.json", "header": {"X-A": 1}}).encode(),
+        json.dumps({**call, "auth_id": "mock.json", "url": "ftp://x/"}).encode(),
+        json.dumps({**call, "auth_id": "missing.json"}).encode(),
+        json.dumps({**call, "auth_id": "orphan.json"}).encode(),
+        json.dumps({**call, "auth_id": "slow.json"}).encode(),
+        json.dumps({**call, "auth_id": "mock.json"}).encode(),
+    ]
+    path = "/v0/management/api-call"
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        with trio.fail_after(PATIENCE):
+            keyless = await client.post(path, content=bodies[-1])
+            wrong_method = await client.get(path, headers=BEARER)
+            answers = [await client.post(path, content=b, headers=BEARER) for b in bodies]
+    assert (keyless.status_code, wrong_method.status_code) == (401, 405)
+    errors = [(a.status_code, a.json()["error"]["message"]) for a in answers]
+    assert errors[0][0] == 400 and errors[0][1].startswith("api-call: the body is not JSON")
+    assert errors[1:7] == [
+        (400, "api-call: url is required"),
+        (400, "api-call: header 'X-A' must be a string or a list of strings"),
+        (400, "url must be an absolute http(s) URL, got 'ftp://x/'"),
+        (404, "no auth with id 'missing.json'"),
+        (503, "no executor serves provider 'nobody' (auth 'orphan.json')"),
+        (501, "plugin 'slow', the executor of provider 'slow', "
+              "does not implement executor.http_request"),
+    ]  # fmt: skip
+    status, message = errors[7]
+    assert status == 502
+    assert message.startswith("plugin 'mock': executor.http_request failed:")
+    assert f"host.http.do GET {closed}" in message

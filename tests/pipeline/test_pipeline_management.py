@@ -15,6 +15,7 @@ async def test_routes_resolve_under_the_management_base_and_the_hosts_own_paths_
         ["POST", "plugins/other/restart"],
         ["GET", "plugins"],
         ["POST", "auth/x/login"],
+        ["POST", "api-call"],
         ["GET", "bad path"],
         ["GET", "a:b"],
         ["GET", "star/*"],
