@@ -12,7 +12,8 @@ An auth file chosen by the scheduler wins over the config: its StorageJSON's
 ``base_url`` and ``api_key`` are used. Requests go out through the host
 (``host.http.do`` / ``host.http.do_stream``), so the host's proxy and timeouts
 apply. Streams are re-framed into whole SSE events; an upstream error keeps
-its status and body.
+its status and body. ``executor.http_request`` (the management API's
+``POST /v0/management/api-call``) sends an operator's request with the same key.
 """
 
 import json
@@ -26,17 +27,28 @@ plugin = Plugin("openai-forwarder", version="1.0.0", author="pluginrt")
 plugin.executor("openai-compatible", input_formats=["openai"], output_formats=["openai"])
 
 
+def settings_for(storage_json: bytes) -> dict[str, Any]:
+    """The config section, with the auth's StorageJSON (if any) over it."""
+    settings: dict[str, Any] = dict(plugin.config)
+    if storage_json:
+        settings.update(json.loads(storage_json))
+    return settings
+
+
+def with_key(settings: dict[str, Any], headers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``headers`` with ``Authorization: Bearer <api_key>`` when there is a key."""
+    if settings.get("api_key"):
+        return {**headers, "Authorization": [f"Bearer {settings['api_key']}"]}
+    return headers
+
+
 def upstream(request: api.ExecutorRequest) -> tuple[str, dict[str, list[str]], bytes]:
     """The URL, headers and body to send for ``request``."""
-    settings: dict[str, Any] = dict(plugin.config)
-    if request.storage_json:
-        settings.update(json.loads(request.storage_json))
+    settings = settings_for(request.storage_json)
     base_url = str(settings.get("base_url") or "").rstrip("/")
     if not base_url:
         raise PluginError("openai-forwarder: no base_url configured", http_status=500)
-    headers = {"Content-Type": ["application/json"]}
-    if settings.get("api_key"):
-        headers["Authorization"] = [f"Bearer {settings['api_key']}"]
+    headers = with_key(settings, {"Content-Type": ["application/json"]})
     body = json.loads(request.payload or b"{}")
     body["model"] = request.model or body.get("model")
     body["stream"] = request.stream
@@ -87,6 +99,18 @@ async def execute_stream(request: api.ExecutorStreamRequest) -> AsyncIterator[ob
 @plugin.on("executor.count_tokens")
 async def count_tokens(request: api.ExecutorRequest) -> api.ExecutorResponse:
     raise PluginError("count_tokens is not part of the OpenAI API", http_status=501)
+
+
+@plugin.on("executor.http_request")
+async def http_request(request: api.ExecutorHTTPRequest) -> api.ExecutorHTTPResponse:
+    headers = with_key(settings_for(request.storage_json), request.headers)
+    outbound = api.HTTPRequest(
+        method=request.method, url=request.url, headers=headers, body=request.body
+    )
+    answer = await host.http.do(outbound)
+    return api.ExecutorHTTPResponse(
+        status_code=answer.status_code, headers=answer.headers, body=answer.body
+    )
 
 
 if __name__ == "__main__":

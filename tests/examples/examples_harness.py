@@ -56,7 +56,8 @@ class FakeHost:
         }
 
     def _http_do(self, request: api.HTTPRequest) -> api.HTTPResponse:
-        body = {"method": request.method, "url": request.url, "body": request.body.decode()}
+        body = {"method": request.method, "url": request.url, "headers": request.headers,
+                "body": request.body.decode()}  # fmt: skip
         headers = {"Content-Type": ["application/json"], "X-Fake-Host": ["yes"]}
         return api.HTTPResponse(status_code=200, headers=headers, body=json.dumps(body).encode())
 

@@ -123,7 +123,7 @@ async def test_host_callbacks_reach_every_host_callback_with_the_calls_callback_
     summary = json.loads(answer.payload)
     assert summary["http"]["status"] == 200
     assert json.loads(summary["http"]["body"]) == {
-        "method": "POST", "url": "https://fake.example/echo", "body": "ping",
+        "method": "POST", "url": "https://fake.example/echo", "headers": {}, "body": "ping",
     }  # fmt: skip
     assert summary["http_stream"] == ["one ", "two ", "three"]
     assert summary["model"]["status"] == 200

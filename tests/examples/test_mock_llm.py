@@ -74,6 +74,7 @@ async def test_the_mock_bridges_executor_http_requests_to_host_http_do() -> None
     assert json.loads(answer.body) == {
         "method": "POST",
         "url": "https://up.example/v1",
+        "headers": {},
         "body": "hi",
     }
     assert [method for method, _ in fake.calls] == ["host.http.do"]

@@ -32,3 +32,20 @@ async def test_the_forwarder_reframes_a_split_upstream_stream_into_whole_events(
         request = api.ExecutorRequest(model="up-model", stream=True, payload=b"{}")
         _, chunks = await stream(handle, request)
     assert chunks == [b'data: {"a": 1}\n\n', b"data: [DONE]\n\n"]
+
+
+async def test_the_forwarder_sends_an_executor_http_request_with_the_auths_key() -> None:
+    fake = FakeHost()
+    async with start("openai_forwarder.py", config=SECTION, host=fake) as handle:
+        request = api.ExecutorHTTPRequest(
+            method="GET", url="http://upstream.test/v1/models",
+            headers={"Accept": ["application/json"], "Authorization": ["Bearer operator's"]},
+            storage_json=b'{"type": "openai-compatible", "api_key": "sk-auth"}',
+        )  # fmt: skip
+        answer = await handle.call("executor.http_request", request, api.ExecutorHTTPResponse)
+    sent = json.loads(answer.body)
+    assert (answer.status_code, sent["method"], sent["url"]) == (
+        200, "GET", "http://upstream.test/v1/models"
+    )  # fmt: skip
+    assert sent["headers"] == {"Accept": ["application/json"], "Authorization": ["Bearer sk-auth"]}
+    assert [method for method, _ in fake.calls] == ["host.http.do"]

@@ -9,11 +9,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypercorn.config
 import hypercorn.trio
 import openai
 import trio
-from gateway_harness import EXAMPLES, KEY, PATIENCE, gateway
+from gateway_harness import EXAMPLES, KEY, MANAGEMENT_KEY, PATIENCE, gateway
 
 from pluginrt.config import from_mapping
 
@@ -87,7 +88,9 @@ async def fake_upstream() -> AsyncIterator[tuple[FakeUpstream, str]]:
         nursery.cancel_scope.cancel()
 
 
-def forwarder_config(tmp_path: Path, upstream: str, api_key: str = UPSTREAM_KEY) -> Any:
+def forwarder_config(
+    tmp_path: Path, upstream: str, api_key: str = UPSTREAM_KEY, **settings: Any
+) -> Any:
     section = {"base_url": f"{upstream}/v1", "api_key": api_key, "models": ["up-model"]}
     return from_mapping(
         {
@@ -98,6 +101,7 @@ def forwarder_config(tmp_path: Path, upstream: str, api_key: str = UPSTREAM_KEY)
             "plugins": [
                 {"id": "up", "command": str(EXAMPLES / "openai_forwarder.py"), "config": section}
             ],
+            **settings,
         }
     )
 
@@ -148,3 +152,40 @@ async def test_an_upstream_error_keeps_its_status_and_body(tmp_path: Path) -> No
     assert error.status_code == 401
     assert isinstance(error.body, dict)
     assert error.body["message"] == "bad upstream key"
+
+
+async def test_an_api_call_reaches_the_upstream_with_the_key_of_the_auth_it_names(
+    tmp_path: Path,
+) -> None:
+    auths = tmp_path / "auths"
+    auths.mkdir()
+    for name, key in [("good.json", UPSTREAM_KEY), ("stale.json", "sk-stale")]:
+        (auths / name).write_text(json.dumps({"type": "openai-compatible", "api_key": key}))
+    async with fake_upstream() as (upstream, upstream_url):
+        management = {"management-key": MANAGEMENT_KEY}
+        cfg = forwarder_config(tmp_path, upstream_url, "sk-config", **management)
+        async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+            answers = []
+            for auth_id in ("good.json", "stale.json"):
+                call = {
+                    "auth_id": auth_id,
+                    "method": "POST",
+                    "url": f"{upstream_url}/v1/chat/completions",
+                    "header": {"Content-Type": "application/json"},
+                    "data": json.dumps({"model": "any", "messages": []}),
+                }
+                with trio.fail_after(PATIENCE):
+                    answers.append(
+                        await client.post(
+                            "/v0/management/api-call",
+                            json=call,
+                            headers={"Authorization": f"Bearer {MANAGEMENT_KEY}"},
+                        )
+                    )
+    good, stale = (answer.json() for answer in answers)
+    assert [answer.status_code for answer in answers] == [200, 200]  # the call itself worked
+    assert good["status_code"] == 200 and stale["status_code"] == 401  # the upstream's answers
+    assert json.loads(good["body"])["choices"][0]["message"]["content"] == "upstream any says hi"
+    assert good["header"]["Content-Type"] == ["application/json"]
+    assert json.loads(stale["body"])["error"]["message"] == "bad upstream key"
+    assert [auth for _, auth, _ in upstream.seen] == [f"Bearer {UPSTREAM_KEY}", "Bearer sk-stale"]
