@@ -12,6 +12,7 @@ from ._errors import ProtocolError as ProtocolError
 from ._errors import RemoteError as RemoteError
 from ._errors import RPCError as RPCError
 from ._errors import StreamError as StreamError
+from ._errors import StreamTimeout as StreamTimeout
 from ._framing import DEFAULT_MAX_LINE as DEFAULT_MAX_LINE
 from ._framing import LineFramer as LineFramer
 from ._framing import LineTooLong as LineTooLong
@@ -57,5 +58,6 @@ __all__ = [
     "RemoteError",
     "StreamEndError",
     "StreamError",
+    "StreamTimeout",
     "open_connection",
 ]

@@ -481,10 +481,22 @@ class Connection:
 
     # -------------------------------------------------------------- streams
 
-    def open_stream(self, window: int) -> IncomingStream:
-        """Register a new incoming stream; pass its ``stream_id`` and ``window`` to the peer."""
+    def open_stream(
+        self,
+        window: int,
+        *,
+        idle_timeout: float | None = None,
+        map_error: Callable[[BaseException], BaseException] | None = None,
+    ) -> IncomingStream:
+        """Register a new incoming stream; pass its ``stream_id`` and ``window`` to the peer.
+
+        ``idle_timeout`` and ``map_error``: see :class:`IncomingStream`.
+        """
         self._check_open()
-        stream = IncomingStream(self, f"{self._stream_prefix}{next(self._stream_ids)}", window)
+        stream_id = f"{self._stream_prefix}{next(self._stream_ids)}"
+        stream = IncomingStream(
+            self, stream_id, window, idle_timeout=idle_timeout, map_error=map_error
+        )
         self._incoming[stream.stream_id] = stream
         return stream
 

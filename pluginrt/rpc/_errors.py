@@ -7,7 +7,8 @@ Every failed call raises one of these, never a bare transport error:
 - :class:`ConnectionClosed`: the connection ended before the answer came.
 - :class:`ProtocolError`: the peer broke the protocol (an over-long line, a
   result of the wrong type); the message says which rule.
-- :class:`StreamError`: a stream ended with an error or was failed.
+- :class:`StreamError`: a stream ended with an error or was failed;
+  :class:`StreamTimeout` when its producer sent nothing for the idle timeout.
 
 :class:`HandlerError` is the other direction: a handler raises it on purpose
 to answer ``-32000`` with a code, an HTTP status and a retryable flag.
@@ -27,6 +28,7 @@ __all__ = [
     "RPCError",
     "RemoteError",
     "StreamError",
+    "StreamTimeout",
 ]
 
 
@@ -85,6 +87,15 @@ class StreamError(RPCError):
         self.message = message
         self.code = code
         self.http_status = http_status
+
+
+class StreamTimeout(StreamError):
+    """The producer sent no chunk for ``timeout`` seconds; it was sent ``stream.cancel``."""
+
+    def __init__(self, name: str, stream_id: str, timeout: float) -> None:
+        message = f"{name}: stream {stream_id}: no chunk for {timeout:g}s"
+        super().__init__(message, code="timeout", http_status=504)
+        self.timeout = timeout
 
 
 class HandlerError(Exception):

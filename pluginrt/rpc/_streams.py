@@ -2,7 +2,8 @@
 
 The consumer owns an :class:`IncomingStream`: it grants the producer a window
 of chunks and tops it up as it reads, so its buffer never holds more than the
-window; a producer that sends past its credit has the stream failed. The
+window; a producer that sends past its credit has the stream failed, and one
+that sends nothing for the consumer's ``idle_timeout`` has it cancelled. The
 producer owns an :class:`OutgoingStream`: ``send`` waits for credit, and a
 ``stream.cancel`` from the consumer cancels ``cancel_scope``.
 
@@ -12,14 +13,15 @@ its reader synchronously, so a slow consumer never delays other messages.
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import msgspec
 import trio
 
-from ._errors import StreamError
+from ._errors import StreamError, StreamTimeout
 from ._messages import StreamCancel, StreamChunk, StreamCredit, StreamEnd, StreamEndError
 
 if TYPE_CHECKING:
@@ -33,11 +35,27 @@ _ENCODER = msgspec.json.Encoder()
 
 
 class IncomingStream:
-    """The consumer end of a stream. Iterate it, or take batches with :meth:`receive_batch`."""
+    """The consumer end of a stream. Iterate it, or take batches with :meth:`receive_batch`.
 
-    def __init__(self, connection: Connection, stream_id: str, window: int) -> None:
+    ``idle_timeout`` (None: none) bounds each wait for the next chunk: when it
+    passes, the stream is cancelled toward the producer (``stream.cancel``)
+    and the read raises :class:`StreamTimeout`. Every error a read raises
+    passes through ``map_error`` first (its owner's error tree).
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        stream_id: str,
+        window: int,
+        *,
+        idle_timeout: float | None = None,
+        map_error: Callable[[BaseException], BaseException] | None = None,
+    ) -> None:
         self.stream_id = stream_id
         self.window = window
+        self.idle_timeout = idle_timeout
+        self._map_error = map_error
         self._connection = connection
         self._credit = window  # chunks the producer may still send
         self._unacknowledged = 0  # chunks consumed but not yet granted back
@@ -93,11 +111,15 @@ class IncomingStream:
         while not self._chunks:
             if self._ended:
                 if self._error is not None:
-                    raise self._error
+                    raise self._error if self._map_error is None else self._map_error(self._error)
                 return []
             if self._closed:
                 raise StreamError(f"stream {self.stream_id} was closed by its consumer")
-            await self._lot.park()
+            idle = self.idle_timeout
+            with trio.move_on_after(math.inf if idle is None else idle) as waiting:
+                await self._lot.park()
+            if waiting.cancelled_caught:
+                self._cancel(StreamTimeout(self._connection.name, self.stream_id, idle or 0.0))
         batch = list(self._chunks)
         self._chunks.clear()
         self._grant(len(batch))
@@ -124,13 +146,15 @@ class IncomingStream:
         if self._closed:
             return
         self._closed = True
-        if not self._ended:
-            self._ended = True
-            self._error = StreamError(f"stream {self.stream_id} was closed by its consumer")
-            self._connection._forget_incoming(self.stream_id)
-            self._connection._notify_nowait("stream.cancel", StreamCancel(self.stream_id))
+        self._cancel(StreamError(f"stream {self.stream_id} was closed by its consumer"))
         self._chunks.clear()
         self._lot.unpark_all()
+
+    def _cancel(self, error: StreamError) -> None:
+        """End with ``error`` and tell the producer (``stream.cancel``), unless it ended."""
+        if not self._ended:
+            self._on_end(error)
+            self._connection._notify_nowait("stream.cancel", StreamCancel(self.stream_id))
 
     async def aclose(self) -> None:
         self.close()

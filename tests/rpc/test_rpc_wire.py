@@ -30,6 +30,7 @@ from pluginrt.rpc import (
     Connection,
     Handler,
     ProtocolError,
+    StreamTimeout,
     open_connection,
 )
 
@@ -273,6 +274,54 @@ async def test_a_go_style_null_or_absent_chunk_payload_is_an_empty_chunk(
         while batch := await stream.receive_batch():
             chunks += batch
     assert chunks == [b"", b"", b"x"]
+
+
+async def test_a_stream_waits_at_most_its_idle_timeout_for_each_chunk_then_sends_cancel(
+    client: tuple[Connection, Raw], autojump_clock: trio.testing.MockClock
+) -> None:
+    connection, raw = client
+    stream = connection.open_stream(4, idle_timeout=30)
+
+    def chunk(payload: str) -> dict[str, Any]:
+        return {"jsonrpc": "2.0", "method": "stream.chunk",
+                "params": {"stream_id": stream.stream_id, "payload": payload}}  # fmt: skip
+
+    received: list[bytes] = []
+    async with trio.open_nursery() as nursery:
+
+        async def produce() -> None:
+            for payload in ("YQ==", "Yg=="):  # a, b: 20 s apart, 40 s in all
+                await trio.sleep(20)
+                await raw.send(chunk(payload))
+
+        nursery.start_soon(produce)
+        while len(received) < 2:
+            received += await stream.receive_batch()
+    quiet_since = trio.current_time()
+    with pytest.raises(StreamTimeout) as caught:
+        await stream.receive_batch()
+    assert trio.current_time() - quiet_since == pytest.approx(30)
+    assert received == [b"a", b"b"]
+    assert (caught.value.code, caught.value.http_status, caught.value.timeout) == (
+        "timeout",
+        504,
+        30,
+    )
+    assert f"local: stream {stream.stream_id}: no chunk for 30s" in str(caught.value)
+    assert await raw.receive() == {
+        "jsonrpc": "2.0",
+        "method": "stream.credit",
+        "params": {"stream_id": stream.stream_id, "chunks": 2},
+    }
+    assert await raw.receive() == {
+        "jsonrpc": "2.0",
+        "method": "stream.cancel",
+        "params": {"stream_id": stream.stream_id},
+    }
+    await raw.send(chunk("Yw=="))  # too late: dropped, and the stream stays failed
+    with pytest.raises(StreamTimeout):
+        await stream.receive_batch()
+    assert connection.statistics().streams_open == 0
 
 
 @asynccontextmanager
