@@ -55,6 +55,7 @@ from pluginrt.rpc import (
     IncomingStream,
     ProtocolError,
     RPCError,
+    StreamError,
     open_connection,
 )
 
@@ -87,6 +88,9 @@ T = TypeVar("T")
 #: The management paths a plugin's routes are mounted under.
 MANAGEMENT_BASE_PATH: Final = "/v0/management"
 RESOURCE_BASE_PATH: Final = "/v0/resource/plugins"
+
+#: The call that opens an executor stream: its errors are named after it.
+STREAM_METHOD: Final = "executor.execute_stream"
 
 #: How long to wait for the last stderr lines once the process is gone.
 _STDERR_SETTLE = 0.5
@@ -309,13 +313,26 @@ class PluginHandle:
         """Open the consumer end of an executor stream on the current run.
 
         Pass its ``stream_id`` and ``window`` in ``executor.execute_stream``.
-        If the plugin crashes, reading it raises :class:`PluginCrashed`.
+        If the plugin crashes, reading raises :class:`PluginCrashed` naming
+        ``executor.execute_stream``. A stream the plugin ended with an error
+        raises its :class:`StreamError`.
         """
         connection = self._live_connection()
         try:
-            return connection.open_stream(window)
+            return connection.open_stream(window, map_error=self._stream_error)
         except RPCError as exc:
             raise map_error(self.id, "open_stream", exc) from None
+
+    def _stream_error(self, exc: BaseException) -> BaseException:
+        """A failed stream read, in the host's tree (the plugin's own stream errors as they are)."""
+        if isinstance(exc, StreamError):
+            return exc
+        if not isinstance(exc, RPCError | PluginError):
+            return exc
+        error = map_error(self.id, STREAM_METHOD, exc)
+        self._errors += 1
+        self._last_error = error
+        return error
 
     async def _unless_crashed(self, error: PluginError, process: PluginProcess) -> PluginError:
         # A dying plugin can break its stdin before its stdout reports EOF; the

@@ -121,7 +121,7 @@ async def test_each_call_failed_by_a_crash_names_its_own_method(shelf: Shelf, un
                 )
 
 
-async def test_a_plugin_that_dies_mid_stream_fails_the_stream_with_its_signal(
+async def test_a_plugin_that_dies_mid_stream_fails_the_stream_with_its_signal_and_method(
     shelf: Shelf,
 ) -> None:
     with trio.fail_after(10):
@@ -139,7 +139,11 @@ async def test_a_plugin_that_dies_mid_stream_fails_the_stream_with_its_signal(
                     chunks.append(chunk)
             assert chunks == [b"a"]
             assert info.value.signal is signal.SIGKILL
-            assert "killed by SIGKILL" in str(info.value)
+            assert info.value.method == "executor.execute_stream"
+            assert (
+                "'crash-mid-stream': crashed during executor.execute_stream (killed by SIGKILL)"
+                in str(info.value)
+            )
             assert "segfaulting now" in info.value.stderr_tail
 
 
