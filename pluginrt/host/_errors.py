@@ -8,7 +8,8 @@ never see :mod:`pluginrt.rpc` exceptions for a call:
 - :class:`PluginCrashed`: the process died (or closed its stdout); carries
   the exit status or signal and the tail of its stderr.
 - :class:`PluginTimeout`: no answer within the call's timeout (the plugin
-  was sent ``$/cancel``).
+  was sent ``$/cancel``), or no chunk of a stream for that long (the plugin
+  was sent ``stream.cancel``).
 - :class:`PluginClosed`: *we* stopped the plugin while the call was in flight.
 - :class:`PluginUnavailable`: the plugin is not running (starting,
   restarting, stopped); :class:`PluginFailed` when it was given up on.
@@ -24,7 +25,14 @@ from __future__ import annotations
 
 import signal
 
-from pluginrt.rpc import CallTimeout, ConnectionClosed, ProtocolError, RemoteError, RPCError
+from pluginrt.rpc import (
+    CallTimeout,
+    ConnectionClosed,
+    ProtocolError,
+    RemoteError,
+    RPCError,
+    StreamTimeout,
+)
 
 __all__ = [
     "PluginClosed",
@@ -114,12 +122,15 @@ class PluginCrashed(PluginError):
 
 
 class PluginTimeout(PluginError):
-    """The plugin did not answer ``method`` within ``timeout`` seconds."""
+    """The plugin did not answer ``method`` within ``timeout`` seconds (``idle``: a stream
+    it opened sent no chunk for that long)."""
 
-    def __init__(self, plugin_id: str, method: str, timeout: float) -> None:
-        super().__init__(plugin_id, f"{method} timed out after {timeout:g}s")
+    def __init__(self, plugin_id: str, method: str, timeout: float, *, idle: bool = False) -> None:
+        waited = " waiting for a chunk" if idle else ""
+        super().__init__(plugin_id, f"{method} timed out after {timeout:g}s{waited}")
         self.method = method
         self.timeout = timeout
+        self.idle = idle
 
 
 class PluginClosed(PluginError):
@@ -215,6 +226,8 @@ def map_error(plugin_id: str, method: str, exc: RPCError | PluginError) -> Plugi
         )
     if isinstance(exc, CallTimeout):
         return PluginTimeout(plugin_id, method, exc.timeout)
+    if isinstance(exc, StreamTimeout):
+        return PluginTimeout(plugin_id, method, exc.timeout, idle=True)
     if isinstance(exc, ProtocolError):  # named by the connection ("plugin <id>: ...") already
         return PluginProtocolError(plugin_id, str(exc).removeprefix(f"plugin {plugin_id}: "))
     if isinstance(exc, ConnectionClosed):

@@ -56,6 +56,7 @@ from pluginrt.rpc import (
     ProtocolError,
     RPCError,
     StreamError,
+    StreamTimeout,
     open_connection,
 )
 
@@ -313,19 +314,23 @@ class PluginHandle:
         """Open the consumer end of an executor stream on the current run.
 
         Pass its ``stream_id`` and ``window`` in ``executor.execute_stream``.
-        If the plugin crashes, reading raises :class:`PluginCrashed` naming
-        ``executor.execute_stream``. A stream the plugin ended with an error
-        raises its :class:`StreamError`.
+        The spec's ``call_timeout`` bounds each wait for the next chunk: then
+        the plugin is sent ``stream.cancel`` and the read raises
+        :class:`PluginTimeout`. If the plugin crashes, reading raises
+        :class:`PluginCrashed`; both name ``executor.execute_stream``. A
+        stream the plugin ended with an error raises its :class:`StreamError`.
         """
         connection = self._live_connection()
         try:
-            return connection.open_stream(window, map_error=self._stream_error)
+            return connection.open_stream(
+                window, idle_timeout=self.spec.call_timeout, map_error=self._stream_error
+            )
         except RPCError as exc:
             raise map_error(self.id, "open_stream", exc) from None
 
     def _stream_error(self, exc: BaseException) -> BaseException:
         """A failed stream read, in the host's tree (the plugin's own stream errors as they are)."""
-        if isinstance(exc, StreamError):
+        if isinstance(exc, StreamError) and not isinstance(exc, StreamTimeout):
             return exc
         if not isinstance(exc, RPCError | PluginError):
             return exc

@@ -147,6 +147,49 @@ async def test_a_plugin_that_dies_mid_stream_fails_the_stream_with_its_signal_an
             assert "segfaulting now" in info.value.stderr_tail
 
 
+async def _stalled_stream(plugin: Any, window: int = 4) -> tuple[list[bytes], BaseException]:
+    """Open a stream on the stall_mid_stream plugin; its chunks, and what the read raised."""
+    stream = plugin.open_stream(window=window)
+    await plugin.call(
+        "executor.execute_stream",
+        ExecutorStreamRequest(stream_id=stream.stream_id, window=stream.window),
+        ExecutorStreamStart,
+    )
+    chunks: list[bytes] = []
+    with pytest.raises(PluginTimeout) as info:
+        async for chunk in stream:
+            chunks.append(chunk)
+    # Sent before this call, so the plugin has seen it by the time it answers.
+    assert stream.stream_id in await plugin.call("test.cancelled", {}, list)
+    return chunks, info.value
+
+
+async def test_a_stream_that_goes_quiet_for_the_call_timeout_is_cancelled_and_named(
+    shelf: Shelf,
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("stall_mid_stream", call_timeout=0.2)]) as plugins:
+            plugin = plugins["stall-mid-stream"]
+            chunks, error = await _stalled_stream(plugin)
+            assert chunks == [b"a"]
+            assert isinstance(error, PluginTimeout) and error.method == "executor.execute_stream"
+            assert "plugin 'stall-mid-stream': executor.execute_stream timed out after 0.2s" in (
+                str(error)
+            )
+            assert plugin.statistics().streams_open == 0
+            assert plugin.statistics().last_error == str(error)
+            # The plugin is fine, and a second stream gets its own timeout.
+            assert (await _stalled_stream(plugin))[0] == [b"a"]
+
+
+async def test_a_stream_of_a_plugin_with_no_call_timeout_has_no_idle_limit(
+    shelf: Shelf,
+) -> None:
+    with trio.fail_after(10):
+        async with open_plugins([shelf("stall_mid_stream", call_timeout=None)]) as plugins:
+            assert plugins["stall-mid-stream"].open_stream(window=4).idle_timeout is None
+
+
 async def test_a_handshake_that_never_comes_is_a_start_failure_naming_the_plugin(
     shelf: Shelf,
 ) -> None:

@@ -65,16 +65,21 @@ def shutdown(params: dict[str, Any], message: dict[str, Any]) -> Any:
     sys.exit(0)
 
 
-def serve(handlers: dict[str, Handler] | None = None) -> None:
+def serve(
+    handlers: dict[str, Handler] | None = None, notifications: dict[str, Handler] | None = None
+) -> None:
     """Answer requests line by line until stdin closes; a handler returning
-    ``NotImplemented`` has answered (or chosen not to) by itself."""
+    ``NotImplemented`` has answered (or chosen not to) by itself. Notifications
+    go to ``notifications`` (their result is dropped), else nowhere."""
     table: dict[str, Handler] = {"plugin.register": register, "plugin.shutdown": shutdown}
     table.update(handlers or {})
     for line in sys.stdin:
         message = json.loads(line)
         method = message.get("method")
+        if method is not None and "id" not in message and method in (notifications or {}):
+            (notifications or {})[method](message.get("params") or {}, message)
         if method is None or "id" not in message:
-            continue  # responses and notifications: nothing to do here
+            continue  # responses and notifications: nothing more to do here
         handler = table.get(method)
         if handler is None:
             error(message, -32601, f"method not found: {method}")
