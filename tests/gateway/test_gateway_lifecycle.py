@@ -3,6 +3,7 @@ records, exactly one per request."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -15,12 +16,15 @@ from pluginrt import Config
 MANAGEMENT = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
 
 
-def _with_usage(tmp_path: Path, journal: Path, usage: Path, **slow: object) -> Config:
+def _with_usage(
+    tmp_path: Path, journal: Path, usage: Path, timeout: str = "30s", **slow: object
+) -> Config:
     """The mock and the slow executor (50 words, 50 ms apart), and a usage plugin."""
     slow_config = {"words": 50, "delay": 0.05, "journal": str(journal), **slow}
     plugins = [
         {"id": "mock", "command": str(EXAMPLES / "mock_llm.py")},
-        {"id": "slow", "command": str(PLUGINS / "slow_stream.py"), "config": slow_config},
+        {"id": "slow", "command": str(PLUGINS / "slow_stream.py"), "timeout": timeout,
+         "config": slow_config},
         {"id": "usage", "command": str(PLUGINS / "usage_journal.py"),
          "config": {"journal": str(usage)}},
     ]  # fmt: skip
@@ -70,6 +74,32 @@ async def test_a_client_that_hangs_up_mid_stream_makes_exactly_one_usage_record_
                 await trio.sleep(0.02)
             await _one_more_request(url, usage)
     assert _lines(usage) == ["usage 499 the client went away", "usage 0 "]
+
+
+async def test_a_stream_quiet_for_the_plugins_timeout_ends_with_a_504_event_and_one_record(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal, usage = tmp_path / "journal", tmp_path / "usage"
+    cfg = _with_usage(tmp_path, journal, usage, timeout="300ms", delay=0, stall=1)
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        with trio.fail_after(PATIENCE):
+            async with client.stream(
+                "POST", "/v1/chat/completions", content=chat("slow", stream=True),
+                headers={"x-api-key": KEY},
+            ) as response:  # fmt: skip
+                assert response.status_code == 200
+                events = [line async for line in response.aiter_lines() if line]
+            while "cancelled" not in _lines(journal):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+            await _one_more_request(url, usage)
+    said = "plugin 'slow': executor.execute_stream timed out after 0.3s waiting for a chunk"
+    assert len(events) == 2 and "w0" in events[0]
+    error = json.loads(events[1].removeprefix("data: "))["error"]
+    assert (error["message"], error["type"]) == (said, "server_error")
+    assert _lines(journal) == ["cancelled"]
+    assert _lines(usage) == [f"usage 504 {said}", "usage 0 "]
+    logged = [r.getMessage() for r in caplog.records if r.name == "pluginrt.pipeline"]
+    assert any("plugin slow failed after its headers with 504" in m and said in m for m in logged)
 
 
 async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_call(

@@ -3,7 +3,8 @@
 Config: ``words`` (how many), ``delay`` (seconds between words), ``journal``
 (a file; ``cancelled`` is appended when the host cancels the stream, ``done``
 when a stream ran to its end), ``fail`` (a message the stream ends with, as a
-503 error, after its words), ``execute-delay`` (seconds ``executor.execute``
+503 error, after its words), ``stall`` (how many words it sends before it goes quiet
+for good), ``execute-delay`` (seconds ``executor.execute``
 takes; ``execute cancelled`` is journaled if the host cancels it), ``refuse``
 (a message ``on_config`` refuses the section with, with the status
 ``refuse-status``), ``pause`` (seconds ``on_config`` takes) and ``mark``
@@ -72,6 +73,8 @@ async def execute_stream(request: api.ExecutorStreamRequest):  # type: ignore[no
     yield api.ExecutorStreamStart(headers={"Content-Type": ["text/event-stream"]})
     try:
         for i in range(int(plugin.config.get("words", 5))):
+            if i == plugin.config.get("stall"):
+                await trio.sleep_forever()
             await trio.sleep(float(plugin.config.get("delay", 0.1)))
             yield frame(f"w{i} ")
     except BaseException:
