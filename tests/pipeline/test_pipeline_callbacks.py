@@ -51,6 +51,20 @@ async def test_an_unclosed_model_stream_is_closed_when_the_call_returns_and_then
     assert later == {"read": "", "error": ""}
 
 
+async def test_a_nested_model_stream_whose_executor_goes_quiet_fails_the_read_naming_it(
+    lab: Lab,
+) -> None:
+    executor = lab.plugin("exec", "executor", chunks=["a"], stall=True)
+    executor["timeout"] = "300ms"
+    async with lab.host(lab.plugin(*CALLER), executor) as host:
+        answer = await call(host, {"do": "model_stream_all", "model": "m1"})
+        await lab.until(lambda: bool(lab.calls("stream_closed")))  # it was sent stream.cancel
+    assert answer == {
+        "chunks": ["a"],
+        "error": "plugin 'exec': executor.execute_stream timed out after 0.3s waiting for a chunk",
+    }
+
+
 # httpx's and httpcore's body iterators nest async generators that closing the
 # response does not finalize (encode/httpx#3686), so a body left unread warns
 # when collected. Only those libraries' generators are let off here.

@@ -3,9 +3,11 @@
 Commands (the payload's JSON ``do``): ``nested`` (``host.model.execute``),
 ``nested_stream_flag`` (the same with ``stream: true``), ``open_stream``
 (``host.model.execute_stream``, left open), ``read_stream`` (read the
-stream opened earlier), ``http`` (``host.http.do``), ``http_headers`` (its
-response's header names), ``http_stream`` (``host.http.do_stream``, first
-chunk only), ``auth_save`` (each case of ``cases``, then ``host.auth.list``).
+stream opened earlier), ``model_stream_all`` (``host.model.execute_stream``
+read to its end: the chunks and the error it ended with), ``http``
+(``host.http.do``), ``http_headers`` (its response's header names),
+``http_stream`` (``host.http.do_stream``, first chunk only),
+``http_stream_all`` (read to its end, as ``model_stream_all``), ``auth_save`` (each case of ``cases``, then ``host.auth.list``).
 With config ``intercept`` it is also a request interceptor that appends
 ``|caller`` to the body.
 """
@@ -47,6 +49,17 @@ def nested(command: dict[str, Any], stream: bool) -> api.HostModelExecutionReque
     )
 
 
+async def read_all(stream: HostStream) -> dict[str, Any]:
+    chunks: list[str] = []
+    try:
+        async with stream:
+            async for chunk in stream:
+                chunks.append(text(chunk))
+    except Exception as exc:
+        return {"chunks": chunks, "error": str(exc)}
+    return {"chunks": chunks, "error": ""}
+
+
 async def perform(command: dict[str, Any]) -> Any:
     action = command["do"]
     if action == "nested":
@@ -67,6 +80,10 @@ async def perform(command: dict[str, Any]) -> Any:
             return {"read": text(await opened[command["stream_id"]].receive()), "error": ""}
         except Exception as exc:
             return {"read": "", "error": str(exc)}
+    if action == "model_stream_all":
+        return await read_all(await host.model.execute_stream(nested(command, True)))
+    if action == "http_stream_all":
+        return await read_all(await host.http.do_stream(api.HTTPRequest(url=command["url"])))
     if action == "http":
         answer = await host.http.do(api.HTTPRequest(method="GET", url=command["url"]))
         return {"status": answer.status_code, "body": text(answer.body)}

@@ -6,7 +6,8 @@ and ``outputs`` (formats), ``models`` (from ``model.static``),
 account of the request; ``payload``: the payload as is), ``fail`` (an
 error), ``sleep`` (seconds before answering), ``chunks`` (what a stream
 sends: a list of texts, or ``{"count": n, "size": bytes}``), ``stream_fail``
-(an error after the chunks), ``refuse`` (a message ``on_config`` refuses the config with),
+(an error after the chunks), ``stall`` (after the chunks, the stream goes quiet
+for good), ``refuse`` (a message ``on_config`` refuses the config with),
 ``http_fail`` (an error of ``executor.http_request``, which otherwise sends its request
 through ``host.http.do`` with ``Authorization: Bearer <the auth storage's token>``).
 """
@@ -86,6 +87,8 @@ async def execute_stream(request: api.ExecutorStreamRequest) -> AsyncIterator[ob
             for chunk in chunks:
                 yield chunk.encode()
                 await trio.sleep(plugin.config.get("sleep", 0))
+        if plugin.config.get("stall"):
+            await trio.sleep_forever()
         maybe_fail(plugin.config.get("stream_fail"))
     finally:
         note(plugin, "stream_closed")
