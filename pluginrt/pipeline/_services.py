@@ -39,7 +39,7 @@ from pluginrt.api import (
     HTTPRequest,
     HTTPResponse,
 )
-from pluginrt.rpc import CallContext, Empty, Handler, HandlerError
+from pluginrt.rpc import CallContext, Empty, Handler, HandlerError, StreamError
 
 from ._authstore import AuthStore, AuthStoreError
 from ._callbacks import CallbackRegistry
@@ -118,6 +118,22 @@ class HTTPBridge:
                 retryable=True,
             ) from None
 
+    async def body(self, response: httpx.Response, request: HTTPRequest) -> AsyncIterator[bytes]:
+        """``response``'s raw body; a failed read raises an error naming the request
+        (httpx's own can say nothing: a read timeout's message is empty)."""
+        chunks = response.aiter_raw()
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except httpx.HTTPError as exc:
+            name = f"host.http.do_stream {request.method.upper() or 'GET'} {request.url}"
+            why = f"{exc}" or type(exc).__name__
+            if isinstance(exc, httpx.TimeoutException):
+                why = f"no data for {self.timeout:g}s (request-timeout)"
+            raise StreamError(f"{name}: {why}", code="upstream_unreachable") from None
+        finally:
+            await _finalize(chunks)
+
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()
@@ -160,12 +176,17 @@ class _HostStream:
         close, self._close = self._close, _nothing
         if close is _nothing:
             return
-        finalize = getattr(self._chunks, "aclose", None)
-        if finalize is not None:
-            # RuntimeError: a read is iterating it right now and ends it itself.
-            with contextlib.suppress(RuntimeError):
-                await finalize()
+        await _finalize(self._chunks)
         await close()
+
+
+async def _finalize(chunks: AsyncIterator[bytes]) -> None:
+    """Finalize an async generator now, not when it is collected."""
+    finalize = getattr(chunks, "aclose", None)
+    if finalize is not None:
+        # RuntimeError: a read is iterating it right now and ends it itself.
+        with contextlib.suppress(RuntimeError):
+            await finalize()
 
 
 async def _nothing() -> None:
@@ -200,9 +221,8 @@ class HostServices:
 
         async def http_do_stream(params: HTTPRequest, ctx: CallContext) -> HostHTTPStreamResponse:
             response = await self.http.open(params, self._proxy_for(ctx))
-            stream_id = self._register(
-                ctx, "h", _HostStream(response.aiter_raw(), response.aclose)
-            )
+            chunks = self.http.body(response, params)
+            stream_id = self._register(ctx, "h", _HostStream(chunks, response.aclose))
             return HostHTTPStreamResponse(
                 status_code=response.status_code,
                 headers=_headers(response.headers),

@@ -91,6 +91,28 @@ async def test_http_do_stream_returns_the_first_chunk_before_the_server_finishes
     assert answer == {"status": 200, "first": "first"}
 
 
+async def test_http_do_stream_whose_server_goes_quiet_fails_the_read_naming_the_request(
+    lab: Lab,
+) -> None:
+    async def first_then_nothing(stream: trio.SocketStream, head: bytes) -> None:
+        await stream.send_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
+        )
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        port = await serve_http(nursery, first_then_nothing)
+        url = f"http://127.0.0.1:{port}/"
+        async with lab.host(lab.plugin(*CALLER), **{"request-timeout": "300ms"}) as host:
+            answer = await call(host, {"do": "http_stream_all", "url": url})
+        nursery.cancel_scope.cancel()
+    # Not a clean end: httpx's read timeout says nothing (its message is empty).
+    assert answer == {
+        "chunks": ["first"],
+        "error": f"host.http.do_stream GET {url}: no data for 0.3s (request-timeout)",
+    }
+
+
 async def test_host_auth_save_refuses_bad_names_and_non_objects_and_writes_0600_files_it_lists(
     lab: Lab,
 ) -> None:
