@@ -3,9 +3,11 @@ nothing reaching a plugin that should not, and the gateway serving on."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 from fault_harness import (
     KEY,
@@ -56,6 +58,27 @@ async def test_plugin_returned_headers_with_cr_lf_never_reach_the_client(tmp_pat
             "/v1/chat/completions", content=chat_body("mock-small"), headers={"x-api-key": KEY}
         )
         assert again.status_code == 200
+
+
+async def test_a_plugin_killed_mid_stream_ends_the_sse_with_an_error_naming_the_method(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = tmp_path / "journal"
+    async with (
+        gateway(_cfg(tmp_path, journal, "crash_mid_stream")) as (_, url),
+        httpx.AsyncClient(base_url=url, timeout=PATIENCE) as client,
+        client.stream(
+            "POST", "/v1/chat/completions", content=chat_body("target", stream=True),
+            headers={"x-api-key": KEY},
+        ) as answer,
+    ):  # fmt: skip
+        assert answer.status_code == 200
+        events = [line async for line in answer.aiter_lines() if line]
+    said = "plugin 'target': crashed during executor.execute_stream (killed by SIGKILL)"
+    assert len(events) == 2 and '"a"' in events[0]
+    assert said in json.loads(events[1].removeprefix("data: "))["error"]["message"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "pluginrt.pipeline"]
+    assert any("plugin target failed after its headers" in m and said in m for m in logged)
 
 
 async def test_bad_client_input_is_refused_in_the_clients_shape_before_any_plugin_call(

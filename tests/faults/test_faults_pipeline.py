@@ -53,7 +53,9 @@ async def test_a_plugin_killed_mid_stream_ends_the_client_stream_with_an_error_n
                 errors.append(exc)
         assert len(chunks) == 1
         assert len(errors) == 1
-        assert "breaker" in errors[0].message
+        assert "plugin 'breaker': crashed during executor.execute_stream (killed by SIGKILL)" in (
+            errors[0].message
+        )
         assert errors[0].status >= 500
         await served(host)
     await settle_fds(before)

@@ -7,7 +7,8 @@ stream opened earlier), ``model_stream_all`` (``host.model.execute_stream``
 read to its end: the chunks and the error it ended with), ``http``
 (``host.http.do``), ``http_headers`` (its response's header names),
 ``http_stream`` (``host.http.do_stream``, first chunk only),
-``http_stream_all`` (read to its end, as ``model_stream_all``), ``auth_save`` (each case of ``cases``, then ``host.auth.list``).
+``http_stream_all`` (read to its end, as ``model_stream_all``), ``auth_save``
+(each case of ``cases``, then ``host.auth.list``).
 With config ``intercept`` it is also a request interceptor that appends
 ``|caller`` to the body.
 """
