@@ -86,6 +86,7 @@ class PluginConfig(_Section):
     command: str | list[str]
     enabled: bool = True
     priority: int = 0
+    #: Per call, and the longest wait for each chunk of an executor stream (0: none).
     timeout: Duration = Duration(30.0)
     handshake_timeout: PositiveDuration = PositiveDuration(10.0)
     #: Processes of this plugin run side by side; calls go to the least busy.

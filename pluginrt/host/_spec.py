@@ -39,8 +39,8 @@ class PluginSpec:
     ``command`` is the argument vector; a single path ending in ``.py`` runs
     under the host's own Python (``sys.executable``). ``env`` is added to the
     host's environment (filtered by ``env_allow``). ``call_timeout`` is the
-    default per-call timeout
-    (None: none). ``config`` is the plugin's own config section, sent in
+    default per-call timeout, and the longest wait for each next chunk of an
+    executor stream (None: none). ``config`` is the plugin's own config section, sent in
     ``plugin.register``. The grace periods bound each step of shutdown.
     """
 
