@@ -77,8 +77,9 @@ class PluginCrashed(PluginError):
     """The plugin's process died, or closed its stdout and was killed.
 
     ``returncode`` is the process's (negative: the signal), ``stderr_tail``
-    the last lines it wrote to stderr, ``method`` the call it failed (empty
-    where no call did, e.g. a stream's read).
+    the last lines it wrote to stderr, ``method`` the call it failed (a
+    stream's: the call that opened it; empty where no call did, e.g. the
+    crash that ended a run).
     """
 
     def __init__(
