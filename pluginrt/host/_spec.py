@@ -40,8 +40,9 @@ class PluginSpec:
     under the host's own Python (``sys.executable``). ``env`` is added to the
     host's environment (filtered by ``env_allow``). ``call_timeout`` is the
     default per-call timeout, and the longest wait for each next chunk of an
-    executor stream (None: none). ``config`` is the plugin's own config section, sent in
-    ``plugin.register``. The grace periods bound each step of shutdown.
+    executor stream (None: none). ``config`` is the plugin's own config
+    section, sent in ``plugin.register``. The grace periods bound each step
+    of shutdown.
     """
 
     id: str

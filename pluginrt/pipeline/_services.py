@@ -130,7 +130,7 @@ class HTTPBridge:
             why = f"{exc}" or type(exc).__name__
             if isinstance(exc, httpx.TimeoutException):
                 why = f"no data for {self.timeout:g}s (request-timeout)"
-            raise StreamError(f"{name}: {why}", code="upstream_unreachable") from None
+            raise StreamError(f"{name}: {why}") from None
         finally:
             await _finalize(chunks)
 
