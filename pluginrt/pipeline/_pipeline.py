@@ -812,7 +812,7 @@ class Pipeline:
         """
         targets = [state.input_format]
         if state.input_format != source:
-            targets = [normalize_format(f) for f in declared]
+            targets = _formats(declared)
         for target in targets:
             params = RequestTransformRequest(
                 from_format=source, to_format=target, model=model, stream=state.stream, body=body
@@ -1008,9 +1008,14 @@ def _executor_failure(exc: PluginError, plugin_id: str, provider: str) -> Pipeli
     return PipelineError(502, message, plugin_id=plugin_id)
 
 
+def _formats(declared: Sequence[str]) -> list[str]:
+    """``declared`` format names normalized; empty and ``none`` are dropped (SEMANTICS.md)."""
+    return [name for name in map(normalize_format, declared) if name]
+
+
 def _pick_format(declared: Sequence[str], *preferred: str) -> str:
     """The first of ``preferred`` that is declared, else the first declared format."""
-    formats = [normalize_format(f) for f in declared]
+    formats = _formats(declared)
     for name in preferred:
         if name in formats:
             return name

@@ -94,6 +94,37 @@ async def test_differing_formats_with_no_translator_answering_fail_with_a_clear_
     assert lab.calls("execute") == []
 
 
+async def test_declared_formats_none_and_empty_are_dropped_and_aliases_normalized(
+    lab: Lab,
+) -> None:
+    pairs = [["claude", "openai"], ["openai", "claude"]]
+    translator = lab.plugin("t", "transformer", translate="answer", tag="t", formats=pairs)
+    after = lab.plugin("icpt", "interceptor", stages=[])
+    formats = ["none", "", "chat-completions"]
+    executor = lab.plugin(*EXECUTOR, inputs=formats, outputs=formats)
+    async with lab.host(translator, after, executor) as host:
+        answer = await complete(host, request("x", fmt="anthropic"))
+    assert answer.status == 200, answer.body
+    body, _, mark = answer.body.rpartition(b"|")
+    served = json.loads(body)
+    assert (served["source_format"], served["format"], mark) == ("openai", "openai", b"st:t")
+    assert lab.calls("after")[0]["to_format"] == "openai"
+    assert [(c["source"], c["target"]) for c in lab.calls("rt")] == [("claude", "openai")]
+
+
+async def test_differing_response_formats_with_no_translator_answering_fail_with_a_clear_error(
+    lab: Lab,
+) -> None:
+    decliner = lab.plugin("t", "transformer", translate="decline", tag="t")
+    executor = lab.plugin(*EXECUTOR, inputs=["openai"], outputs=["claude"])
+    async with lab.host(decliner, executor) as host:
+        answer = await complete(host, request("x"))
+    assert answer.status == 502
+    message = json.loads(answer.body)["error"]["message"]
+    assert message == "no translator turns 'claude' responses into 'openai' (model 'm1')"
+    assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("claude", "openai")]
+
+
 # ---------------------------------------------------------------- frontend auth
 
 
