@@ -87,13 +87,14 @@ def apply_header_edits(
 
     First every ``clear`` name is deleted (case-insensitively); then each
     ``replace`` key replaces that header's values (never appends), and an
-    empty list deletes it.
+    empty list deletes it. A name set is canonical, as Go's ``Header.Set``
+    writes it, so the next plugin's ``Header.Get`` finds it.
     """
     gone = {name.lower() for name in clear} | {name.lower() for name in replace}
     result = {k: list(v) for k, v in headers.items() if k.lower() not in gone}
     for name, values in replace.items():
         if values:
-            result[name] = list(values)
+            result[canonical_header_key(name)] = list(values)
     return result
 
 

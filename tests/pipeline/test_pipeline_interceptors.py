@@ -27,6 +27,19 @@ async def test_two_request_interceptors_rewrite_in_priority_order(lab: Lab) -> N
     assert lab.calls("before", "low")[0]["headers"]["X-Plugin"] == ["high"]
 
 
+async def test_a_header_an_interceptor_sets_reaches_the_next_plugins_under_its_go_name(
+    lab: Lab,
+) -> None:
+    # A Go plugin's Header.Get looks under the canonical name only, as the Go host's
+    # Header.Set would have written it.
+    setter = lab.plugin("a-set", "interceptor", 20, stages=["before"], set={"x-tag": ["a"]})
+    reader = lab.plugin("b-read", "interceptor", 10, stages=["before"])
+    async with lab.host(setter, reader, lab.plugin(*EXECUTOR)) as host:
+        answer = await complete(host, request("s", headers={"X-Tag": ["client"]}))
+    assert lab.calls("before", "b-read")[0]["headers"] == {"X-Tag": ["a"]}
+    assert report(answer)["headers"] == {"X-Tag": ["a"]}
+
+
 async def test_an_interceptor_that_errors_or_answers_empty_changes_nothing_and_the_next_runs(
     lab: Lab,
 ) -> None:

@@ -65,7 +65,7 @@ def test_plugins_are_ordered_by_priority_descending_then_id() -> None:
 def test_header_edits_clear_first_then_replace_never_append() -> None:
     headers = {"X-Plugin": ["high"], "x-remove": ["1"], "Keep": ["k"]}
     result = apply_header_edits(headers, ["X-Remove"], {"x-plugin": ["low"]})
-    assert result == {"Keep": ["k"], "x-plugin": ["low"]}
+    assert result == {"Keep": ["k"], "X-Plugin": ["low"]}
     assert headers["X-Plugin"] == ["high"], "the input is not mutated"
 
 
