@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -57,6 +58,24 @@ async def test_an_interceptor_that_errors_or_answers_empty_changes_nothing_and_t
     ]
 
 
+async def test_an_interceptor_that_times_out_or_crashes_is_skipped_and_the_chain_goes_on(
+    lab: Lab,
+) -> None:
+    hanging = lab.plugin("a-hang", "interceptor", 30, stages=["before"], hang=True, append="|h")
+    hanging["timeout"] = 0.2
+    crashing = lab.plugin("b-crash", "interceptor", 20, stages=["before"], crash=True)
+    last = lab.plugin("c-last", "interceptor", 10, stages=["before"], append="|last")
+    async with lab.host(hanging, crashing, last, lab.plugin(*EXECUTOR)) as host:
+        answer = await complete(host, request("start", headers={"X-Keep": ["1"]}))
+    assert report(answer)["payload"] == "start|last"
+    assert report(answer)["headers"] == {"X-Keep": ["1"]}
+    assert [(c["plugin"], c["body"]) for c in lab.calls("before")] == [
+        ("a-hang", "start"),
+        ("b-crash", "start"),
+        ("c-last", "start"),
+    ]
+
+
 async def test_interceptors_of_equal_priority_run_in_id_order(lab: Lab) -> None:
     plugins = [lab.plugin(name, "interceptor", 5, stages=["before"], append=f"|{name}")
                for name in ("zeta", "alpha", "mid")]  # fmt: skip
@@ -69,12 +88,14 @@ async def test_after_auth_interceptors_see_the_executor_format_and_upstream_mode
     lab: Lab,
 ) -> None:
     plugin = lab.plugin("icpt", "interceptor", stages=["after"], append="|after")
-    async with lab.host(plugin, lab.plugin(*EXECUTOR)) as host:
-        answer = await complete(host, request("s"))
+    executor = lab.plugin(*EXECUTOR, models=[["m1", "upstream-m1"]])
+    async with lab.host(plugin, executor) as host:
+        answer = await complete(host, request("s", fmt="chat_completions"))
     assert report(answer)["payload"] == "s|after"
+    assert report(answer)["model"] == "upstream-m1"
     before, after = lab.calls("before")[0], lab.calls("after")[0]
     assert (before["to_format"], before["model"]) == ("", "m1")
-    assert (after["to_format"], after["model"]) == ("openai", "m1")
+    assert (after["to_format"], after["model"]) == ("openai", "upstream-m1")
 
 
 async def test_the_second_response_interceptor_sees_the_first_ones_edits(lab: Lab) -> None:
@@ -103,6 +124,16 @@ async def test_response_interceptors_run_on_count_tokens_but_are_skipped_on_stre
     assert counted.body == b'{"input_tokens": 3}|r'
     assert chunks == [b"a", b"b"]
     assert len(lab.calls("response")) == 1
+
+
+async def test_no_response_interceptor_is_called_for_a_failed_request(lab: Lab) -> None:
+    icpt = lab.plugin("icpt", "interceptor", stages=["response"], append="|r")
+    chunks = lab.plugin("chunks", "chunks")
+    failing = lab.plugin(*EXECUTOR, fail={"message": "no access", "http_status": 403})
+    async with lab.host(icpt, chunks, failing) as host:
+        answer = await complete(host, request("x"))
+    assert (answer.status, json.loads(answer.body)["error"]["message"]) == (403, "no access")
+    assert lab.calls("response") == [] and lab.calls("chunk") == []
 
 
 async def test_the_header_init_call_has_index_minus_one_and_the_request_bodies(lab: Lab) -> None:
@@ -146,6 +177,34 @@ async def test_a_dropped_chunk_skips_later_interceptors_and_delivery_but_advance
     marked = lab.calls("chunk", "b-mark")
     assert [c["index"] for c in marked] == [-1, 0, 2]
     assert [c["history_last"] for c in marked] == ["", "", "c0!"]
+
+
+async def test_header_edits_on_payload_chunks_reach_later_calls_but_never_the_client(
+    lab: Lab,
+) -> None:
+    edits = {"0": {"X-Dropped": ["0"]}, "1": {"X-Late": ["1"]}}
+    first = lab.plugin("a-first", "chunks", 20, drop=[0], chunk_headers=edits)
+    second = lab.plugin("b-second", "chunks", 10)
+    executor = lab.plugin(*EXECUTOR, chunks=["c0", "c1"])
+    async with lab.host(first, second, executor) as host:
+        stream, delivered = await streamed(host, request(endpoint=Endpoint.STREAM))
+    assert delivered == [b"c1"]
+    plain = {"Content-Type": ["text/event-stream"]}
+    assert stream.headers == plain
+    # The edit returned with the dropped chunk still applies to the chain's state.
+    dropped = {**plain, "X-Dropped": ["0"]}
+    seen_by_first = [(c["index"], c["response_headers"]) for c in lab.calls("chunk", "a-first")]
+    assert seen_by_first == [(-1, plain), (0, plain), (1, dropped)]
+    seen_by_second = [(c["index"], c["response_headers"]) for c in lab.calls("chunk", "b-second")]
+    assert seen_by_second == [(-1, plain), (1, {**dropped, "X-Late": ["1"]})]
+
+
+async def test_an_empty_chunk_is_neither_intercepted_nor_delivered_nor_counted(lab: Lab) -> None:
+    executor = lab.plugin(*EXECUTOR, chunks=["a", "", "b"])
+    async with lab.host(lab.plugin("chunks", "chunks", append="!"), executor) as host:
+        _, delivered = await streamed(host, request(endpoint=Endpoint.STREAM))
+    assert delivered == [b"a!", b"b!"]
+    assert [(c["index"], c["body"]) for c in lab.calls("chunk")] == [(-1, ""), (0, "a"), (1, "b")]
 
 
 async def test_after_seventy_delivered_chunks_the_history_holds_the_newest_sixty_four(

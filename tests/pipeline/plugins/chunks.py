@@ -2,7 +2,8 @@
 
 Config: ``init_headers`` (set on the header-init call), ``init_sleep`` (seconds
 that call takes), ``drop`` (chunk
-indexes to drop), ``append`` (text appended to each delivered chunk).
+indexes to drop), ``append`` (text appended to each delivered chunk),
+``chunk_headers`` (headers set on a payload chunk, by its index as a string).
 Every call is journaled with its index, body, history and request bodies.
 """
 
@@ -28,11 +29,13 @@ async def intercept(request: api.StreamChunkInterceptRequest) -> api.StreamChunk
     if request.chunk_index == api.STREAM_CHUNK_HEADER_INIT_INDEX:
         await trio.sleep(config.get("init_sleep", 0))
         return api.StreamChunkInterceptResponse(headers=config.get("init_headers", {}))
+    headers = config.get("chunk_headers", {}).get(str(request.chunk_index), {})
     if request.chunk_index in config.get("drop", []):
-        return api.StreamChunkInterceptResponse(drop_chunk=True)
+        return api.StreamChunkInterceptResponse(headers=headers, drop_chunk=True)
     if config.get("append"):
-        return api.StreamChunkInterceptResponse(body=request.body + config["append"].encode())
-    return api.StreamChunkInterceptResponse()
+        body = request.body + config["append"].encode()
+        return api.StreamChunkInterceptResponse(headers=headers, body=body)
+    return api.StreamChunkInterceptResponse(headers=headers)
 
 
 if __name__ == "__main__":

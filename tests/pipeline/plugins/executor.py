@@ -2,7 +2,8 @@
 
 Config: ``provider`` (identifier, default ``probe``), ``scope``, ``inputs``
 and ``outputs`` (formats), ``models`` (from ``model.static``),
-``auth_models`` (from ``model.for_auth``), ``reply`` (``report``: a JSON
+``auth_models`` (from ``model.for_auth``; a model is an id, or
+``[id, name]`` for one whose provider-native name differs), ``reply`` (``report``: a JSON
 account of the request; ``payload``: the payload as is), ``fail`` (an
 error), ``sleep`` (seconds before answering), ``chunks`` (what a stream
 sends: a list of texts, or ``{"count": n, "size": bytes}``), ``stream_fail``
@@ -34,17 +35,23 @@ def configure(config: dict) -> None:
                     output_formats=config.get("outputs", ["openai"]))  # fmt: skip
 
 
+def model(spec: str | list[str]) -> api.ModelInfo:
+    if isinstance(spec, str):
+        return api.ModelInfo(id=spec)
+    return api.ModelInfo(id=spec[0], name=spec[1])
+
+
 @plugin.on("model.static")
 async def static(request: api.StaticModelRequest) -> api.ModelResponse:
     note(plugin, "model.static")
-    models = [api.ModelInfo(id=m) for m in plugin.config.get("models", ["m1"])]
+    models = [model(m) for m in plugin.config.get("models", ["m1"])]
     return api.ModelResponse(provider=plugin.config.get("provider", "probe"), models=models)
 
 
 @plugin.on("model.for_auth")
 async def for_auth(request: api.AuthModelRequest) -> api.ModelResponse:
     note(plugin, "model.for_auth", auth_id=request.auth_id)
-    models = [api.ModelInfo(id=m) for m in plugin.config.get("auth_models", [])]
+    models = [model(m) for m in plugin.config.get("auth_models", [])]
     return api.ModelResponse(provider=plugin.config.get("provider", "probe"), models=models)
 
 
@@ -55,7 +62,7 @@ def report(request: api.ExecutorRequest) -> bytes:
         "executor": plugin.plugin_id, "model": request.model, "format": request.format,
         "source_format": request.source_format, "payload": text(request.payload),
         "headers": request.headers, "auth_id": request.auth_id,
-        "storage": text(request.storage_json),
+        "storage": text(request.storage_json), "metadata": request.metadata,
     }).encode()  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """A frontend auth provider driven by its config.
 
-Config: ``token`` (the Bearer token it accepts), ``exclusive``, ``fail`` (an error instead).
+Config: ``token`` (the Bearer token it accepts), ``exclusive``, ``fail`` (an error instead),
+``metadata`` (what it answers with an accepted token; its principal is the plugin id).
 """
 
 from _probe import maybe_fail, note
@@ -23,7 +24,9 @@ async def authenticate(request: api.FrontendAuthRequest) -> api.FrontendAuthResp
     note(plugin, "authenticate", presented=presented)
     maybe_fail(plugin.config.get("fail"))
     if presented and presented == plugin.config.get("token"):
-        return api.FrontendAuthResponse(authenticated=True, principal=plugin.plugin_id)
+        metadata = plugin.config.get("metadata", {})
+        return api.FrontendAuthResponse(authenticated=True, principal=plugin.plugin_id,
+                                        metadata=metadata)  # fmt: skip
     return api.FrontendAuthResponse(authenticated=False)
 
 

@@ -3,11 +3,14 @@
 Config: ``stages`` (of ``before``, ``after``, ``response``; default all),
 ``append`` (text appended to the body), ``set`` (headers replaced),
 ``clear`` (headers cleared), ``fail`` (an error instead), ``empty`` (answer
-nothing). Every call is journaled with the headers and body it saw.
+nothing), ``hang`` (never answer), ``crash`` (exit at once). Every call is
+journaled with the headers, body and metadata it saw.
 """
 
+import os
 from typing import Any
 
+import trio
 from _probe import maybe_fail, note, text
 
 from plugin_sdk import Plugin, run
@@ -16,10 +19,14 @@ from pluginrt import api
 plugin = Plugin("test-interceptor", version="1", author="tests", github_repository="-")
 
 
-def answer(stage: str, body: bytes) -> dict[str, Any]:
+async def answer(stage: str, body: bytes) -> dict[str, Any]:
     config = plugin.config
     if stage not in config.get("stages", ["before", "after", "response"]):
         return {}
+    if config.get("crash"):
+        os._exit(3)
+    if config.get("hang"):
+        await trio.sleep_forever()
     maybe_fail(config.get("fail"))
     if config.get("empty"):
         return {}
@@ -35,22 +42,24 @@ def answer(stage: str, body: bytes) -> dict[str, Any]:
 @plugin.on("request.intercept_before")
 async def before(request: api.RequestInterceptRequest) -> api.RequestInterceptResponse:
     note(plugin, "before", headers=request.headers, body=text(request.body),
-         model=request.model, to_format=request.to_format)  # fmt: skip
-    return api.RequestInterceptResponse(**answer("before", request.body))
+         model=request.model, to_format=request.to_format,
+         metadata=request.metadata)  # fmt: skip
+    return api.RequestInterceptResponse(**await answer("before", request.body))
 
 
 @plugin.on("request.intercept_after")
 async def after(request: api.RequestInterceptRequest) -> api.RequestInterceptResponse:
     note(plugin, "after", headers=request.headers, body=text(request.body),
-         model=request.model, to_format=request.to_format)  # fmt: skip
-    return api.RequestInterceptResponse(**answer("after", request.body))
+         model=request.model, to_format=request.to_format,
+         metadata=request.metadata)  # fmt: skip
+    return api.RequestInterceptResponse(**await answer("after", request.body))
 
 
 @plugin.on("response.intercept_after")
 async def response(request: api.ResponseInterceptRequest) -> api.ResponseInterceptResponse:
     note(plugin, "response", headers=request.response_headers, body=text(request.body),
          status=request.status_code)  # fmt: skip
-    return api.ResponseInterceptResponse(**answer("response", request.body))
+    return api.ResponseInterceptResponse(**await answer("response", request.body))
 
 
 if __name__ == "__main__":
