@@ -97,6 +97,29 @@ async def test_auth_files_in_folders_are_loaded_under_their_relative_path(lab: L
     assert paths == [str(lab.auth_dir / name) for name in expected]
 
 
+async def test_a_reload_reconfigures_changed_sections_starts_new_plugins_and_stops_removed_ones(
+    lab: Lab,
+) -> None:
+    keep = lab.plugin("a-keep", "interceptor", 30, stages=["before"], append="|keep")
+    change = lab.plugin("b-change", "interceptor", 20, stages=["before"], append="|old")
+    gone = lab.plugin("c-gone", "interceptor", 10, stages=["before"], append="|gone")
+    executor = lab.plugin("exec", "executor")
+    async with lab.host(keep, change, gone, executor) as host:
+        before = report(await complete(host, request("x")))["payload"]
+        changed = {**change, "config": {**change["config"], "append": "|new"}}
+        added = lab.plugin("d-added", "interceptor", 5, stages=["before"], append="|added")
+        assert await host.reload(lab.config(keep, changed, added, executor)) == {}
+        after = report(await complete(host, request("y")))["payload"]
+        assert sorted(host.plugins) == ["a-keep", "b-change", "d-added", "exec"]
+    assert (before, after) == ("x|keep|old|gone", "y|keep|new|added")
+    calls = {p: [(c["pid"], c["configured"]) for c in lab.calls("before", p)] for p in
+             ("a-keep", "b-change", "d-added")}  # fmt: skip
+    keep_pid, change_pid = calls["a-keep"][0][0], calls["b-change"][0][0]
+    assert calls["a-keep"] == [(keep_pid, 1), (keep_pid, 1)]  # no reconfigure, no restart
+    assert calls["b-change"] == [(change_pid, 1), (change_pid, 2)]  # reconfigured in place
+    assert [n for _, n in calls["d-added"]] == [1]
+
+
 async def test_a_reload_with_calls_in_flight_loses_none_of_them(lab: Lab) -> None:
     executor = lab.plugin("exec", "executor", 10, sleep=0.5)
     interceptor = lab.plugin("icpt", "interceptor", stages=["before"], append="|old")

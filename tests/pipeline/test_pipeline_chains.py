@@ -141,6 +141,18 @@ async def test_the_lower_frontend_provider_authenticates_when_the_higher_decline
     assert asked == [("fa-high", "low-token"), ("fa-low", "low-token")]
 
 
+async def test_the_winning_providers_principal_and_metadata_travel_with_the_request(
+    lab: Lab,
+) -> None:
+    provider = lab.plugin("fa", "frontend", token="t", metadata={"team": "red"})
+    icpt = lab.plugin("icpt", "interceptor", stages=[])
+    async with lab.host(provider, icpt, lab.plugin(*EXECUTOR)) as host:
+        answer = await complete(host, request(headers=bearer("t")))
+    identity = {"principal": "fa", "frontend_auth": {"team": "red"}}
+    assert report(answer)["metadata"] == identity
+    assert [c["metadata"] for c in lab.calls("before") + lab.calls("after")] == [identity] * 2
+
+
 async def test_a_frontend_provider_that_errors_is_passed_over(lab: Lab) -> None:
     broken = lab.plugin("fa-broken", "frontend", 20, token="t", fail="auth backend down")
     good = lab.plugin("fa-good", "frontend", 10, token="t")

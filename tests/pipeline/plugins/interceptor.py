@@ -4,7 +4,8 @@ Config: ``stages`` (of ``before``, ``after``, ``response``; default all),
 ``append`` (text appended to the body), ``set`` (headers replaced),
 ``clear`` (headers cleared), ``fail`` (an error instead), ``empty`` (answer
 nothing), ``hang`` (never answer), ``crash`` (exit at once). Every call is
-journaled with the headers, body and metadata it saw.
+journaled with the headers, body and metadata it saw; ``before`` calls also
+with the pid and how many config sections it was handed (register, reconfigure).
 """
 
 import os
@@ -17,6 +18,13 @@ from plugin_sdk import Plugin, run
 from pluginrt import api
 
 plugin = Plugin("test-interceptor", version="1", author="tests", github_repository="-")
+configured = 0
+
+
+@plugin.on_config
+def configure(config: dict[str, Any]) -> None:
+    global configured
+    configured += 1
 
 
 async def answer(stage: str, body: bytes) -> dict[str, Any]:
@@ -42,8 +50,8 @@ async def answer(stage: str, body: bytes) -> dict[str, Any]:
 @plugin.on("request.intercept_before")
 async def before(request: api.RequestInterceptRequest) -> api.RequestInterceptResponse:
     note(plugin, "before", headers=request.headers, body=text(request.body),
-         model=request.model, to_format=request.to_format,
-         metadata=request.metadata)  # fmt: skip
+         model=request.model, to_format=request.to_format, metadata=request.metadata,
+         pid=os.getpid(), configured=configured)  # fmt: skip
     return api.RequestInterceptResponse(**await answer("before", request.body))
 
 
