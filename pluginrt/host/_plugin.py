@@ -589,14 +589,16 @@ class PluginHandle:
         metadata = declaration.metadata
         provider = ""
         models: list[ModelInfo] = []
-        # SEMANTICS.md: an "oauth" executor's models come per auth only (model.for_auth).
-        if capabilities.model_provider is not None and capabilities.executor_model_scope != "oauth":
-            static = await connection.call(
-                "model.static",
-                StaticModelRequest(plugin=metadata, host=self._host),
-                ModelResponse,
-            )
-            provider, models = static.provider, static.models
+        # SEMANTICS.md: model.static for a ModelProvider, else model.register; an
+        # "oauth" executor's models come per auth only (model.for_auth), never static.
+        if capabilities.model_provider is not None:
+            if capabilities.executor_model_scope != "oauth":
+                static = await connection.call(
+                    "model.static",
+                    StaticModelRequest(plugin=metadata, host=self._host),
+                    ModelResponse,
+                )
+                provider, models = static.provider, static.models
         elif capabilities.model_registrar is not None:
             registered = await connection.call(
                 "model.register",

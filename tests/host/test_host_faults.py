@@ -266,6 +266,21 @@ async def test_a_declaration_is_checked_against_the_rules(
             assert rule in str(plugin.last_error) and "declaration" in str(plugin.last_error)
 
 
+async def test_an_oauth_model_provider_is_asked_neither_model_static_nor_model_register(
+    shelf: Shelf,
+) -> None:
+    # The shelf plugin serves neither method: asking either would fail its start.
+    capabilities = {**_EXECUTOR, "ExecutorOutputFormats": ["openai"], "ExecutorModelScope": "oauth",
+                    "ModelProvider": {}, "ModelRegistrar": {}}  # fmt: skip
+    declaration = {"protocol_version": 1, "metadata": _VALID_META, "capabilities": capabilities}
+    env = {"SHELF_DECLARATION": json.dumps(declaration)}
+    with trio.fail_after(10):
+        async with open_plugins([shelf("declaration", env=env)]) as plugins:
+            plugin = plugins["declaration"]
+            assert plugin.state is PluginState.RUNNING, plugin.last_error
+            assert plugin.registrations.models == ()
+
+
 async def test_missing_version_author_and_repository_and_unknown_keys_are_only_warnings(
     shelf: Shelf, caplog: pytest.LogCaptureFixture
 ) -> None:
