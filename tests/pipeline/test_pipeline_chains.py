@@ -37,11 +37,14 @@ async def test_translators_are_first_wins_falling_through_errors_and_empty_answe
     assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("openai", "claude")] * 3
 
 
-async def test_normalizers_chain_each_seeing_the_previous_ones_output(lab: Lab) -> None:
+async def test_normalizers_chain_each_seeing_the_previous_ones_output_past_errors(
+    lab: Lab,
+) -> None:
     normalizers = [
         lab.plugin("n1", "transformer", 20, normalize=True, tag="a"),
-        lab.plugin("n2", "transformer", 10, normalize=True, tag="b"),
-        lab.plugin("n3", "transformer", 5, normalize=False, tag="c"),
+        lab.plugin("n2", "transformer", 15, normalize="fail", tag="x"),
+        lab.plugin("n3", "transformer", 10, normalize=True, tag="b"),
+        lab.plugin("n4", "transformer", 5, normalize=False, tag="c"),
     ]
     async with lab.host(*normalizers, lab.plugin(*EXECUTOR, reply="payload")) as host:
         answer = await complete(host, request("x"))
@@ -177,13 +180,14 @@ async def test_an_exclusive_provider_is_the_only_one_and_disables_configured_api
 ) -> None:
     other = lab.plugin("fa-other", "frontend", 30, token="other-token")
     exclusive = lab.plugin("fa-excl", "frontend", 10, token="excl-token", exclusive=True)
+    later = lab.plugin("fa-later", "frontend", 5, token="later-token", exclusive=True)
     settings = {"api-keys": ["sk-key"]}
-    async with lab.host(other, exclusive, lab.plugin(*EXECUTOR), **settings) as host:
+    async with lab.host(other, exclusive, later, lab.plugin(*EXECUTOR), **settings) as host:
         statuses = [
             (await complete(host, request(headers=bearer(token)))).status
-            for token in ("sk-key", "other-token", "excl-token")
+            for token in ("sk-key", "other-token", "later-token", "excl-token")
         ]
-    assert statuses == [401, 401, 200]
+    assert statuses == [401, 401, 401, 200]
     assert {c["plugin"] for c in lab.calls("authenticate")} == {"fa-excl"}
 
 

@@ -2,7 +2,7 @@
 
 Config: ``translate`` (``answer``, ``decline`` or ``fail``; default
 ``decline``), ``formats`` (``[from, to]`` pairs answered, default any),
-``normalize`` (bool: the normalizers append a mark), ``tag``.
+``normalize`` (bool: the normalizers append a mark; ``fail``: they fail), ``tag``.
 Request translation appends ``|rt:<tag>``, response translation
 ``|st:<tag>``, the normalizers ``|rn:``, ``|nb:``, ``|na:`` and the tag.
 """
@@ -31,6 +31,8 @@ def translated(mark: str, source: str, target: str, body: bytes) -> api.PayloadR
 
 def normalized(mark: str, body: bytes) -> api.PayloadResponse:
     note(plugin, mark)
+    if plugin.config.get("normalize") == "fail":
+        maybe_fail("configured normalizer failure")
     if not plugin.config.get("normalize"):
         return api.PayloadResponse()
     return api.PayloadResponse(body=body + f"|{mark}:{plugin.config['tag']}".encode())
