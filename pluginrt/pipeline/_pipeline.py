@@ -4,6 +4,9 @@ Order: frontend auth, request interceptors (before auth), model lookup, the
 scheduler, request interceptors (after auth), request normalizers, request
 translators, the thinking applier, the executor, response normalizers and
 translators, response or stream-chunk interceptors, and one usage record.
+When the executor declares several input formats, none of them the client's,
+the request translators are first asked (before the after-auth interceptors,
+which are told the format) which one they reach.
 
 Every plugin call made for a request carries a ``host_callback_id`` that the
 host callbacks use to find the request (and to skip the calling plugin's
@@ -417,19 +420,18 @@ class Pipeline:
             raise PipelineError(404, f"model {state.model!r} is not served here")
         state.route = route
         caps = route.executor.capabilities
-        # Provisional: when the client's format is not declared, the request translators
-        # choose the input format, and the interceptors and normalizers before them see
-        # the first declared one.
         state.input_format = _pick_format(caps.executor_input_formats, source)
         auth = await self._schedule(state, route)
         upstream_model = route.info.name or route.info.id if route.info else state.model
+        declared = _formats(caps.executor_input_formats)
+        probe = None
+        if source not in declared and len(declared) > 1:
+            probe = await self._reach_input_format(state, source, upstream_model, declared)
         await self._intercept_request(
             state, "request.intercept_after", state.input_format, upstream_model
         )
         payload = await self._normalize_request(state, source)
-        payload = await self._translate_request(
-            state, source, payload, upstream_model, caps.executor_input_formats
-        )
+        payload = await self._translate_request(state, source, payload, upstream_model, probe)
         # SEMANTICS.md: the client's format if declared, else "one whose responses can be
         # translated back", which cannot be checked before there is a response. Read as:
         # then the input format, which a request translator just reached (the likeliest to
@@ -801,31 +803,55 @@ class Pipeline:
                 return answer.body
         return b""
 
-    async def _translate_request(
-        self, state: _State, source: str, body: bytes, model: str, declared: Sequence[str]
-    ) -> bytes:
-        """Translate ``body`` to the input format, choosing it when the client's is not declared.
+    async def _reach_input_format(
+        self, state: _State, source: str, model: str, declared: Sequence[str]
+    ) -> tuple[bytes, bytes]:
+        """Choose the input format among several declared, none of them the client's.
 
-        The client's format is asked for alone (and passes unchanged if no translator
-        answers); else each declared format in order, and the first one a translator
-        answers for becomes ``state.input_format``.
+        The first declared one a request translator answers for (asked with the body
+        as it is before the after-auth interceptors, which must be told the format);
+        returns that body and its translation, for :meth:`_translate_request` to reuse.
         """
-        targets = [state.input_format]
-        if state.input_format != source:
-            targets = _formats(declared)
-        for target in targets:
-            params = RequestTransformRequest(
-                from_format=source, to_format=target, model=model, stream=state.stream, body=body
-            )
-            translated = await self._first_answer(
-                state, "request_translator", "request.translate", params
-            )
+        for target in declared:
+            translated = await self._translation(state, source, target, state.body, model)
             if translated:
                 state.input_format = target
-                return translated
+                return state.body, translated
+        raise self._untranslatable(state, source, declared)
+
+    async def _translate_request(
+        self,
+        state: _State,
+        source: str,
+        body: bytes,
+        model: str,
+        probe: tuple[bytes, bytes] | None,
+    ) -> bytes:
+        """Translate ``body`` to the input format; equal formats pass if nobody answers.
+
+        ``probe`` is what :meth:`_reach_input_format` asked and got: reused when
+        the interceptors and normalizers since left the body as it was.
+        """
+        if probe is not None and probe[0] == body:
+            return probe[1]
+        translated = await self._translation(state, source, state.input_format, body, model)
+        if translated:
+            return translated
         if state.input_format == source:
             return body
-        raise PipelineError(
+        raise self._untranslatable(state, source, [state.input_format])
+
+    async def _translation(
+        self, state: _State, source: str, target: str, body: bytes, model: str
+    ) -> bytes:
+        params = RequestTransformRequest(
+            from_format=source, to_format=target, model=model, stream=state.stream, body=body
+        )
+        return await self._first_answer(state, "request_translator", "request.translate", params)
+
+    @staticmethod
+    def _untranslatable(state: _State, source: str, targets: Sequence[str]) -> PipelineError:
+        return PipelineError(
             400,
             f"no translator turns {source!r} requests into "
             f"{' or '.join(map(repr, targets))} (model {state.model!r})",

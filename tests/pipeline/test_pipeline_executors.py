@@ -89,18 +89,42 @@ async def test_an_undeclared_client_format_goes_to_the_first_declared_one_a_tran
 ) -> None:
     pairs = [["openai", "claude"], ["claude", "openai"]]
     translator = lab.plugin("t", "transformer", translate="answer", tag="t", formats=pairs)
+    watcher = lab.plugin("icpt", "interceptor", stages=[])
     formats = ["gemini", "claude"]
     executor = lab.plugin("e", "executor", inputs=formats, outputs=formats)
-    async with lab.host(translator, executor) as host:
+    async with lab.host(translator, watcher, executor) as host:
         answer = await complete(host, request("x"))
     assert answer.status == 200, answer.body
     body, _, mark = answer.body.rpartition(b"|")
     served = json.loads(body)
     assert (served["source_format"], served["format"], mark) == ("claude", "claude", b"st:t")
     assert served["payload"] == "x|rt:t"
+    assert lab.calls("after")[0]["to_format"] == "claude"  # told before it is translated
     asked = [(c["source"], c["target"]) for c in lab.calls("rt")]
     assert asked == [("openai", "gemini"), ("openai", "claude")]
     assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("claude", "openai")]
+
+
+async def test_a_body_rewritten_after_auth_is_translated_anew_to_the_format_chosen_before(
+    lab: Lab,
+) -> None:
+    pairs = [["openai", "claude"], ["claude", "openai"]]
+    translator = lab.plugin("t", "transformer", translate="answer", tag="t", formats=pairs)
+    rewriter = lab.plugin("icpt", "interceptor", stages=["after"], append="|after")
+    formats = ["gemini", "claude"]
+    executor = lab.plugin("e", "executor", inputs=formats, outputs=formats)
+    async with lab.host(translator, rewriter, executor) as host:
+        answer = await complete(host, request("x"))
+        refused = await complete(host, request("x", fmt="gemini-cli"))
+    served = json.loads(answer.body.rpartition(b"|")[0])
+    assert (served["source_format"], served["payload"]) == ("claude", "x|after|rt:t")
+    asked = [(c["source"], c["target"]) for c in lab.calls("rt")]
+    assert asked[:3] == [("openai", "gemini"), ("openai", "claude"), ("openai", "claude")]
+    assert refused.status == 400
+    assert json.loads(refused.body)["error"]["message"] == (
+        "no translator turns 'gemini-cli' requests into 'gemini' or 'claude' (model 'm1')"
+    )
+    assert len(lab.calls("after")) == 1  # the refused one got no further
 
 
 async def test_an_executor_error_with_http_status_403_reaches_the_client_as_403(lab: Lab) -> None:
