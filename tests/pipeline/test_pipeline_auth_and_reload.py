@@ -45,6 +45,21 @@ async def test_an_auth_is_refreshed_soon_after_its_next_refresh_passes(lab: Lab)
     assert [c["auth_id"] for c in lab.calls("refresh")] == ["soon.json"]
 
 
+async def test_an_auth_file_goes_to_the_parser_of_its_type_else_to_each_in_order_until_handled(
+    lab: Lab,
+) -> None:
+    lab.write_auth("a.json", {"type": "alpha"})
+    lab.write_auth("o.json", {"type": "other"})
+    alpha = lab.plugin("p-alpha", "authority", 30, provider="alpha")
+    beta = lab.plugin("p-beta", "authority", 20, provider="beta", accept=["alpha", "other"])
+    gamma = lab.plugin("p-gamma", "authority", 10, provider="gamma", accept=["other"])
+    async with lab.host(gamma, beta, alpha) as host:
+        providers = {e.name: e.data.provider for e in host.auths.entries()}
+    asked = [(c["plugin"], c["file"]) for c in lab.calls("parse")]
+    assert asked == [("p-alpha", "a.json"), ("p-alpha", "o.json"), ("p-beta", "o.json")]
+    assert providers == {"a.json": "alpha", "o.json": "other"}
+
+
 async def test_a_login_started_and_polled_to_success_saves_an_auth_file(lab: Lab) -> None:
     async with lab.host(lab.plugin(*AUTHORITY)) as host:
         started = await host.auths.start_login(host.active(), "probe")

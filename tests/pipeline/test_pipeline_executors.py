@@ -40,6 +40,54 @@ async def test_per_model_the_first_executor_declaring_it_serves_it(lab: Lab) -> 
         assert report(await complete(host, request(model="b")))["executor"] == "two"
 
 
+async def test_the_provider_key_is_the_registered_models_provider_lowercased(lab: Lab) -> None:
+    # "own" registers its models under "Shared": its key is "shared", not its identifier.
+    own = lab.plugin("own", "executor", 20, provider="own-id", model_provider="Shared")
+    other = lab.plugin("other", "executor", 10, provider="shared", models=["m2"])
+    async with lab.host(own, other) as host:
+        served = report(await complete(host, request(model="m2")))
+    assert served["executor"] == "own"
+    assert lab.calls("execute", "other") == []
+
+
+async def test_without_a_models_provider_the_key_is_the_executor_identifier_lowercased(
+    lab: Lab,
+) -> None:
+    lab.write_auth("u.json", {"type": "upper"})
+    unnamed = lab.plugin("e", "executor", provider="UPPER", model_provider="")
+    async with lab.host(unnamed) as host:
+        served = report(await complete(host, request()))
+    assert (served["auth_id"], served["auth_provider"]) == ("u.json", "upper")
+
+
+async def test_the_executor_gets_the_picked_auths_storage_metadata_and_attributes(
+    lab: Lab,
+) -> None:
+    path = lab.write_auth("team/k.json", {"type": "probe", "token": "t"})
+    async with lab.host(lab.plugin("a", "authority"), lab.plugin("e", "executor")) as host:
+        served = report(await complete(host, request()))
+    assert (served["auth_id"], served["auth_provider"]) == ("team/k.json", "probe")
+    assert json.loads(served["storage"]) == {"type": "probe", "token": "t"}
+    assert served["auth_metadata"] == {"origin": "parse"}
+    assert served["auth_attributes"] == {"path": str(path), "source": "file"}
+
+
+async def test_format_is_the_output_format_and_source_format_the_input_format(
+    lab: Lab,
+) -> None:
+    # The client speaks openai; the executor takes openai but answers claude only.
+    pairs = [["claude", "openai"]]
+    back = lab.plugin("t", "transformer", translate="answer", tag="t", formats=pairs)
+    executor = lab.plugin("e", "executor", inputs=["openai"], outputs=["claude"])
+    async with lab.host(back, executor) as host:
+        answer = await complete(host, request("x"))
+    assert answer.status == 200, answer.body
+    body, _, mark = answer.body.rpartition(b"|")
+    served = json.loads(body)
+    assert (served["format"], served["source_format"], mark) == ("claude", "openai", b"st:t")
+    assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("claude", "openai")]
+
+
 async def test_a_static_scope_executor_never_gets_model_for_auth(lab: Lab) -> None:
     lab.write_auth("s.json", {"type": "probe"})
     static = lab.plugin("static", "executor", scope="static", auth_models=["secret"])

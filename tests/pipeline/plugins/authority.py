@@ -1,8 +1,9 @@
 """An auth provider: parses, refreshes and logs in auth files of its ``provider`` type.
 
-``auth.parse`` takes files whose ``type`` is the provider (``"due": true``
-makes the refresh due at once, ``"due_in": s`` in s seconds; ``"proxy_url"`` is the
-auth's ``ProxyURL``); ``auth.refresh``
+Config: ``provider`` (its identifier, default ``probe``), ``accept`` (more
+``type`` values it parses). ``auth.parse`` takes files whose ``type`` is the
+provider or accepted, keeping the file's ``proxy_url`` (``"due": true``
+makes the refresh due at once, ``"due_in": s`` in s seconds); ``auth.refresh``
 answers only a new token (every other field inherits); a login is ``pending``
 on the first poll and ``success`` on the second.
 """
@@ -20,18 +21,24 @@ plugin.auth_provider("probe")
 polls: dict[str, int] = {}
 
 
+@plugin.on_config
+def configure(config: dict) -> None:
+    plugin.auth_provider(config.get("provider", "probe"))
+
+
 @plugin.on("auth.parse")
 async def parse(request: api.AuthParseRequest) -> api.AuthParseResponse:
     note(plugin, "parse", file=request.file_name)
     data = json.loads(request.raw_json)
-    if data.get("type") != "probe":
+    kind = data.get("type")
+    if kind not in (plugin.config.get("provider", "probe"), *plugin.config.get("accept", [])):
         return api.AuthParseResponse(handled=False)
     due = datetime.now(UTC) + (timedelta(hours=-1) if data.get("due") else timedelta(hours=1))
     if "due_in" in data:  # seconds from now
         due = datetime.now(UTC) + timedelta(seconds=data["due_in"])
-    auth = api.AuthData(provider="probe", label=data.get("label", ""),
-                        storage_json=request.raw_json, metadata={"origin": "parse"},
-                        proxy_url=data.get("proxy_url", ""), next_refresh_after=due)  # fmt: skip
+    auth = api.AuthData(provider=kind, label=data.get("label", ""),
+                        proxy_url=data.get("proxy_url", ""), storage_json=request.raw_json,
+                        metadata={"origin": "parse"}, next_refresh_after=due)  # fmt: skip
     return api.AuthParseResponse(handled=True, auth=auth)
 
 

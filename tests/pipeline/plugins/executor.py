@@ -1,7 +1,8 @@
 """An executor and model provider driven by its config.
 
-Config: ``provider`` (identifier, default ``probe``), ``scope``, ``inputs``
-and ``outputs`` (formats), ``models`` (from ``model.static``),
+Config: ``provider`` (identifier, default ``probe``), ``model_provider``
+(the provider its models are registered under, default ``provider``), ``scope``,
+``inputs`` and ``outputs`` (formats), ``models`` (from ``model.static``),
 ``auth_models`` (from ``model.for_auth``; a model is an id, or
 ``[id, name]`` for one whose provider-native name differs), ``reply`` (``report``: a JSON
 account of the request; ``payload``: the payload as is), ``fail`` (an
@@ -45,7 +46,8 @@ def model(spec: str | list[str]) -> api.ModelInfo:
 async def static(request: api.StaticModelRequest) -> api.ModelResponse:
     note(plugin, "model.static")
     models = [model(m) for m in plugin.config.get("models", ["m1"])]
-    return api.ModelResponse(provider=plugin.config.get("provider", "probe"), models=models)
+    provider = plugin.config.get("model_provider", plugin.config.get("provider", "probe"))
+    return api.ModelResponse(provider=provider, models=models)
 
 
 @plugin.on("model.for_auth")
@@ -63,6 +65,8 @@ def report(request: api.ExecutorRequest) -> bytes:
         "source_format": request.source_format, "payload": text(request.payload),
         "headers": request.headers, "auth_id": request.auth_id,
         "storage": text(request.storage_json), "metadata": request.metadata,
+        "auth_provider": request.auth_provider,
+        "auth_metadata": request.auth_metadata, "auth_attributes": request.auth_attributes,
     }).encode()  # fmt: skip
 
 
