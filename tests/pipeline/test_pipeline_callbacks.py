@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import trio
-from pipeline_harness import Lab, complete, request, serve_http
+from pipeline_harness import Lab, Respond, complete, request, serve_http
 
 CALLER = ("caller", "caller")
 
@@ -171,3 +171,90 @@ async def test_http_do_answers_response_headers_under_go_canonical_names(lab: La
             answer = await call(host, {"do": "http_headers", "url": f"http://127.0.0.1:{port}/"})
         nursery.cancel_scope.cancel()
     assert answer == {"headers": ["Content-Length", "Content-Type", "X-Upstream-Id"]}
+
+
+async def test_stream_false_on_host_model_execute_stream_is_refused_naming_the_flag(
+    lab: Lab,
+) -> None:
+    async with lab.host(lab.plugin(*CALLER), lab.plugin("exec", "executor")) as host:
+        answer = await call(host, {"do": "stream_flag", "model": "m1"})
+    assert "host.model.execute_stream requires stream: true" in answer["error"]
+    assert lab.calls("execute_stream") == []
+
+
+async def test_reading_an_unknown_model_stream_is_done_and_an_empty_stream_id_an_error(
+    lab: Lab,
+) -> None:
+    async with lab.host(lab.plugin(*CALLER)) as host:
+        unknown = await call(host, {"do": "read_raw", "stream_id": "no-such-stream"})
+        empty = await call(host, {"do": "read_raw", "stream_id": ""})
+    assert unknown == {"done": True, "error": "", "payload": ""}
+    assert "stream_id must not be empty" in empty["raised"]
+
+
+async def test_http_stream_reads_give_chunks_of_at_most_32_kib_then_done(lab: Lab) -> None:
+    body = bytes(range(256)) * 800  # 200 KiB, written at once: reads of the socket exceed 32 KiB
+
+    async def whole(stream: trio.SocketStream, head: bytes) -> None:
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    async with trio.open_nursery() as nursery:
+        port = await serve_http(nursery, whole)
+        async with lab.host(lab.plugin(*CALLER)) as host:
+            url = f"http://127.0.0.1:{port}/"
+            answer = await call(host, {"do": "http_stream_sizes", "url": url})
+        nursery.cancel_scope.cancel()
+    sizes = answer["sizes"]
+    assert sum(sizes) == len(body)
+    assert all(size <= 32 * 1024 for size in sizes), sizes
+
+
+async def test_outbound_http_goes_through_the_auths_proxy_before_the_configured_one(
+    lab: Lab,
+) -> None:
+    seen: dict[str, list[bytes]] = {"auth": [], "configured": []}
+
+    def proxy(name: str) -> Respond:
+        async def answer(stream: trio.SocketStream, head: bytes) -> None:
+            seen[name].append(head.split(b"\r\n")[0])
+            await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (
+                len(name), name.encode()))  # fmt: skip
+
+        return answer
+
+    async with trio.open_nursery() as nursery:
+        auth_port = await serve_http(nursery, proxy("auth"))
+        configured_port = await serve_http(nursery, proxy("configured"))
+        auth = {"type": "caller", "proxy_url": f"http://127.0.0.1:{auth_port}"}
+        lab.write_auth("c.json", auth)
+        parser = lab.plugin("parser", "authority", provider="caller")
+        settings = {"proxy-url": f"http://127.0.0.1:{configured_port}"}
+        async with lab.host(lab.plugin(*CALLER), parser, **settings) as host:
+            answer = await call(host, {"do": "http", "url": "http://upstream.invalid/x"})
+        nursery.cancel_scope.cancel()
+    assert answer == {"status": 200, "body": "auth"}
+    assert seen == {"auth": [b"GET http://upstream.invalid/x HTTP/1.1"], "configured": []}
+
+
+async def test_outbound_http_that_outlasts_the_request_timeout_fails(lab: Lab) -> None:
+    async def never(stream: trio.SocketStream, head: bytes) -> None:
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        port = await serve_http(nursery, never)
+        async with lab.host(lab.plugin(*CALLER), **{"request-timeout": 0.2}) as host:
+            with trio.fail_after(5):
+                answer = await call(host, {"do": "http", "url": f"http://127.0.0.1:{port}/"})
+        nursery.cancel_scope.cancel()
+    assert f"host.http.do GET http://127.0.0.1:{port}/" in answer["error"]
+
+
+async def test_host_auth_list_is_sorted_by_name_and_get_reads_each_by_its_index(lab: Lab) -> None:
+    for name in ("b.json", "team/c.json", "a.json"):
+        lab.write_auth(name, {"type": "probe", "name": name})
+    async with lab.host(lab.plugin(*CALLER)) as host:
+        answer = await call(host, {"do": "auth_files"})
+    names = ["a.json", "b.json", "team/c.json"]
+    assert answer["listed"] == names
+    assert answer["got"] == [[name, {"type": "probe", "name": name}] for name in names]
+

@@ -1,14 +1,19 @@
 """An executor whose payload is a command for the host callbacks; it answers what came back.
 
 Commands (the payload's JSON ``do``): ``nested`` (``host.model.execute``),
-``nested_stream_flag`` (the same with ``stream: true``), ``open_stream``
+``nested_stream_flag`` (the same with ``stream: true``), ``stream_flag``
+(``host.model.execute_stream`` with ``stream: false``), ``open_stream``
 (``host.model.execute_stream``, left open), ``read_stream`` (read the
-stream opened earlier), ``model_stream_all`` (``host.model.execute_stream``
-read to its end: the chunks and the error it ended with), ``http``
-(``host.http.do``), ``http_headers`` (its response's header names),
-``http_stream`` (``host.http.do_stream``, first chunk only),
-``http_stream_all`` (read to its end, as ``model_stream_all``), ``auth_save``
-(each case of ``cases``, then ``host.auth.list``).
+stream opened earlier), ``read_raw`` (``host.model.stream_read`` of a given
+``stream_id``, as any peer may send it), ``model_stream_all``
+(``host.model.execute_stream`` read to its end: the chunks and the error it
+ended with), ``http`` (``host.http.do``; an error is answered),
+``http_headers`` (its response's header names), ``http_stream``
+(``host.http.do_stream``, first chunk only), ``http_stream_all`` (read to its
+end, as ``model_stream_all``), ``http_stream_sizes`` (every chunk's size),
+``auth_save`` (each case of ``cases``, then ``host.auth.list``),
+``auth_files`` (``host.auth.list``, then ``host.auth.get`` of each), ``log``
+(``host.log`` at each of ``levels``, then fails).
 With config ``intercept`` it is also a request interceptor that appends
 ``|caller`` to the body.
 """
@@ -19,6 +24,7 @@ from typing import Any
 from _probe import text
 
 from plugin_sdk import HostStream, Plugin, host, run
+from plugin_sdk._host import _request  # a raw read, with ids no SDK stream would send
 from pluginrt import api
 
 plugin = Plugin("test-caller", version="1", author="tests", github_repository="-")
@@ -85,8 +91,24 @@ async def perform(command: dict[str, Any]) -> Any:
         return await read_all(await host.model.execute_stream(nested(command, True)))
     if action == "http_stream_all":
         return await read_all(await host.http.do_stream(api.HTTPRequest(url=command["url"])))
+    if action == "stream_flag":
+        try:
+            await host.model.execute_stream(nested(command, False))
+        except Exception as exc:
+            return {"error": str(exc)}
+        return {"error": ""}
+    if action == "read_raw":
+        params = api.HostModelStreamReadRequest(stream_id=command["stream_id"])
+        try:
+            read = await _request("host.model.stream_read", params, api.HostModelStreamReadResponse)
+        except Exception as exc:
+            return {"raised": str(exc)}
+        return {"done": read.done, "error": read.error, "payload": text(read.payload)}
     if action == "http":
-        answer = await host.http.do(api.HTTPRequest(method="GET", url=command["url"]))
+        try:
+            answer = await host.http.do(api.HTTPRequest(method="GET", url=command["url"]))
+        except Exception as exc:
+            return {"error": str(exc)}
         return {"status": answer.status_code, "body": text(answer.body)}
     if action == "http_headers":
         answer = await host.http.do(api.HTTPRequest(method="GET", url=command["url"]))
@@ -94,6 +116,17 @@ async def perform(command: dict[str, Any]) -> Any:
     if action == "http_stream":
         async with await host.http.do_stream(api.HTTPRequest(url=command["url"])) as body:
             return {"status": body.status_code, "first": text(await body.receive())}
+    if action == "http_stream_sizes":
+        async with await host.http.do_stream(api.HTTPRequest(url=command["url"])) as body:
+            return {"sizes": [len(chunk) async for chunk in body]}
+    if action == "auth_files":
+        listed = await host.auth.list()
+        got = [await host.auth.get(entry.auth_index) for entry in listed]
+        return {"listed": [e.name for e in listed], "got": [[g.name, g.json] for g in got]}
+    if action == "log":
+        for level in command["levels"]:
+            await host.log(level, f"at {level}", level_given=level)
+        raise ValueError("logged")  # the host logs the failure, naming the request
     if action == "auth_save":
         outcomes = []
         for case in command["cases"]:
