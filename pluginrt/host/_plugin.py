@@ -108,6 +108,17 @@ _LOG_LEVELS: Final = {
 }
 
 
+def log_plugin_line(logger: logging.Logger, params: LogParams, where: str = "") -> None:
+    """Write a plugin's ``host.log`` line to ``logger`` at its level, ``where`` in brackets."""
+    level = _LOG_LEVELS.get(params.level.lower(), logging.INFO)
+    suffix = ""
+    if params.fields:
+        suffix += " " + " ".join(f"{k}={v!r}" for k, v in params.fields.items())
+    if where:
+        suffix += f" ({where})"
+    logger.log(level, "%s%s", params.message, suffix)
+
+
 class PluginState(enum.StrEnum):
     """Where a plugin is in its lifecycle."""
 
@@ -375,13 +386,8 @@ class PluginHandle:
         return handlers
 
     async def _on_log(self, params: LogParams, context: CallContext) -> None:
-        level = _LOG_LEVELS.get(params.level.lower(), logging.INFO)
-        suffix = ""
-        if params.fields:
-            suffix += " " + " ".join(f"{k}={v!r}" for k, v in params.fields.items())
-        if context.callback_id:
-            suffix += f" (callback {context.callback_id})"
-        self.logger.log(level, "%s%s", params.message, suffix)
+        callback = context.callback_id
+        log_plugin_line(self.logger, params, f"callback {callback}" if callback else "")
 
     # ------------------------------------------------------------ supervision
 

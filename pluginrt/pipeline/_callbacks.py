@@ -37,6 +37,15 @@ class CallbackRegistry:
         self._scopes[scope.id] = scope
         return scope
 
+    @staticmethod
+    def request_of(scope_id: str | None) -> str:
+        """The request a scope id belongs to (ids are ``<request id>.<n>``), even once closed.
+
+        A ``host.log`` notification may be served after the call it came with
+        returned and closed its scope; its id still names the request.
+        """
+        return scope_id.partition(".")[0] if scope_id else ""
+
     def get(self, scope_id: str | None) -> CallbackScope | None:
         return self._scopes.get(scope_id) if scope_id else None
 

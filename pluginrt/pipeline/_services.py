@@ -1,4 +1,5 @@
-"""The host callbacks a plugin may call: ``host.http.*``, ``host.model.*``, ``host.auth.*``.
+"""The host callbacks a plugin may call: ``host.log``, ``host.http.*``, ``host.model.*``,
+``host.auth.*``; a ``host.log`` line made for a client request names the request.
 
 Outbound HTTP goes through one shared httpx client per proxy URL (an auth's
 ``ProxyURL`` first, then the configured one). Nested model calls run the
@@ -38,7 +39,9 @@ from pluginrt.api import (
     HostStreamReadRequest,
     HTTPRequest,
     HTTPResponse,
+    LogParams,
 )
+from pluginrt.host._plugin import log_plugin_line
 from pluginrt.rpc import CallContext, Empty, Handler, HandlerError, StreamError
 
 from ._authstore import AuthStore, AuthStoreError
@@ -216,6 +219,10 @@ class HostServices:
         """The handlers serving ``plugin``'s callbacks (the caller is known by connection)."""
         caller = plugin.id
 
+        async def log(params: LogParams, ctx: CallContext) -> None:
+            request = self.callbacks.request_of(ctx.callback_id)
+            log_plugin_line(plugin.logger, params, f"request {request}" if request else "")
+
         async def http_do(params: HTTPRequest, ctx: CallContext) -> HTTPResponse:
             return await self.http.do(params, self._proxy_for(ctx))
 
@@ -288,6 +295,7 @@ class HostServices:
             )
 
         return {
+            "host.log": Handler(LogParams, log),
             "host.http.do": Handler(HTTPRequest, http_do),
             "host.http.do_stream": Handler(HTTPRequest, http_do_stream),
             "host.http.stream_read": Handler(HostStreamReadRequest, stream_read),

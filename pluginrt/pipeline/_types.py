@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -106,6 +107,9 @@ class PluginLike(Protocol):
 
     @property
     def capabilities(self) -> Capabilities: ...
+
+    @property
+    def logger(self) -> logging.Logger: ...
 
     async def call(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import stat
 from typing import Any
 
@@ -258,3 +259,24 @@ async def test_host_auth_list_is_sorted_by_name_and_get_reads_each_by_its_index(
     assert answer["listed"] == names
     assert answer["got"] == [[name, {"type": "probe", "name": name}] for name in names]
 
+
+async def test_host_log_lines_have_the_level_the_plugin_id_and_the_request_id(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    levels = ["trace", "debug", "info", "warn", "warning", "error"]
+    command = json.dumps({"do": "log", "levels": levels})
+    with caplog.at_level(logging.DEBUG, logger="pluginrt"):
+        async with lab.host(lab.plugin(*CALLER)) as host:
+            failed = await complete(host, request(command, model="caller-model"))
+            await lab.until(lambda: sum("at " in r.getMessage() for r in caplog.records) == 6)
+    assert failed.status == 500
+    (failure,) = [r.getMessage() for r in caplog.records if " failed with 500" in r.getMessage()]
+    request_id = failure.split()[1]  # "request r1 (openai caller-model) failed with 500: ..."
+    lines = [r for r in caplog.records if r.getMessage().startswith("at ")]
+    debug, info, warning, error = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
+    assert [(r.name, r.levelno) for r in lines] == [
+        ("pluginrt.plugin.caller", level) for level in (debug, debug, info, warning, warning, error)
+    ]
+    assert [r.getMessage() for r in lines] == [
+        f"at {level} level_given={level!r} (request {request_id})" for level in levels
+    ]
