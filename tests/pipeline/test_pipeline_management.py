@@ -12,6 +12,7 @@ async def test_routes_resolve_under_the_management_base_and_the_hosts_own_paths_
     routes = [
         ["get", "mock/stats"],
         ["POST", "/v0/management/mock/reset"],
+        ["", "mock/default"],
         ["POST", "plugins/other/restart"],
         ["GET", "plugins"],
         ["POST", "auth/x/login"],
@@ -27,6 +28,7 @@ async def test_routes_resolve_under_the_management_base_and_the_hosts_own_paths_
     assert bound == [
         ("early", "GET", "/v0/management/mock/stats"),
         ("late", "POST", "/v0/management/mock/reset"),
+        ("late", "GET", "/v0/management/mock/default"),
     ]
 
 
@@ -43,3 +45,17 @@ async def test_a_route_problem_is_logged_once_not_on_every_listing(
         "route GET /v0/management/mock/stats of plugin late skipped: already taken",
         "route 'bad path' of plugin late refused: bad path",
     ]
+
+
+async def test_a_get_route_with_a_menu_is_also_a_resource_of_its_plugin(lab: Lab) -> None:
+    routes = [["GET", "mock/dash", "Dashboard"], ["POST", "mock/act", "Act"], ["GET", "mock/raw"]]
+    menus = lab.plugin("menus", "routes", routes=routes, resources=["page.html"])
+    async with lab.host(menus) as host:
+        resources = [(b.plugin_id, b.method, b.path, b.menu) for b in host.resources()]
+        routes_bound = [b.path for b in host.routes()]
+    base = "/v0/resource/plugins/menus"
+    assert resources == [
+        ("menus", "GET", f"{base}/page.html", ""),
+        ("menus", "GET", f"{base}/mock/dash", "Dashboard"),
+    ]
+    assert routes_bound == [f"/v0/management/mock/{p}" for p in ("dash", "act", "raw")]

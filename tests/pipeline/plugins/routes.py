@@ -1,4 +1,7 @@
-"""A management plugin whose routes come from its config: {"routes": [[method, path], ...]}."""
+"""A management plugin whose routes come from its config: {"routes": [[method, path], ...]}.
+
+A route may carry a third element, its ``Menu``; ``resources`` lists resource paths.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pluginrt.api import (
     ManagementRequest,
     ManagementResponse,
     ManagementRoute,
+    ResourceRoute,
 )
 
 plugin = Plugin("routes", version="1.0.0", author="tests")
@@ -16,8 +20,12 @@ plugin = Plugin("routes", version="1.0.0", author="tests")
 
 @plugin.on("management.register")
 async def register(request: ManagementRegistrationRequest) -> ManagementRegistrationResponse:
-    routes = [ManagementRoute(method=m, path=p) for m, p in plugin.config.get("routes", [])]
-    return ManagementRegistrationResponse(routes=routes)
+    routes = [
+        ManagementRoute(method=route[0], path=route[1], menu=(route[2:] or [""])[0])
+        for route in plugin.config.get("routes", [])
+    ]
+    resources = [ResourceRoute(path=path) for path in plugin.config.get("resources", [])]
+    return ManagementRegistrationResponse(routes=routes, resources=resources)
 
 
 @plugin.on("management.handle")
