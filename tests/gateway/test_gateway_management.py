@@ -358,3 +358,23 @@ async def test_api_call_answers_bad_input_unknown_auths_and_failing_plugins_with
     assert status == 502
     assert message.startswith("plugin 'mock': executor.http_request failed:")
     assert f"host.http.do GET {closed}" in message
+
+
+async def test_a_login_started_and_polled_through_the_management_api_saves_an_auth_file(
+    tmp_path: Path,
+) -> None:
+    data = _yaml_data(tmp_path)
+    data["plugins"] = [{"id": "auth", "command": str(EXAMPLES / "auth_provider.py")}]
+    cfg = from_mapping(data, base_dir=str(tmp_path))
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        started = (await client.post("/v0/management/auth/mock/login", headers=BEARER)).json()
+        poll = f"/v0/management/auth/mock/login/{started['State']}"
+        pending = (await client.get(poll, headers=BEARER)).json()
+        done = (await client.get(poll, headers=BEARER)).json()
+        files = (await client.get("/v0/management/auth-files", headers=BEARER)).json()
+    assert started["State"] == "state-1" and started["URL"].startswith("https://login.mock/")
+    assert (pending["Status"], pending["Message"]) == ("pending", "waiting for the user")
+    assert done["Status"] == "success" and "Auth" not in done  # no credentials over HTTP
+    saved = tmp_path / "auths" / done["file"]
+    assert json.loads(saved.read_text())["token"] == "token-state-1"
+    assert [f["name"] for f in files["files"]] == [done["file"]]
