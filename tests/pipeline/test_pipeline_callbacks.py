@@ -33,6 +33,18 @@ async def test_a_nested_model_call_skips_the_callers_interceptors_but_not_anothe
     assert nested == {"status": 200, "body": "inner|other"}
 
 
+async def test_a_nested_model_call_skips_the_callers_response_interceptor_too(lab: Lab) -> None:
+    caller = lab.plugin(*CALLER, 20, intercept_out=True)
+    other = lab.plugin("other", "interceptor", 10, stages=["response"], append="|other")
+    executor = lab.plugin("exec", "executor", reply="payload")
+    command = json.dumps({"do": "nested", "model": "m1", "body": "inner"})
+    async with lab.host(caller, other, executor) as host:
+        outer = await complete(host, request(command, model="caller-model"))
+    nested, _, outer_marks = outer.body.partition(b"}")
+    assert json.loads(nested + b"}") == {"status": 200, "body": "inner|other"}
+    assert outer_marks == b"|caller-out|other"
+
+
 async def test_stream_true_on_host_model_execute_is_refused_naming_the_flag(lab: Lab) -> None:
     async with lab.host(lab.plugin(*CALLER), lab.plugin("exec", "executor")) as host:
         answer = await call(host, {"do": "nested_stream_flag", "model": "m1"})

@@ -15,7 +15,8 @@ end, as ``model_stream_all``), ``http_stream_sizes`` (every chunk's size),
 ``auth_files`` (``host.auth.list``, then ``host.auth.get`` of each), ``log``
 (``host.log`` at each of ``levels``, then fails).
 With config ``intercept`` it is also a request interceptor that appends
-``|caller`` to the body.
+``|caller`` to the body; with ``intercept_out`` a response interceptor that
+appends ``|caller-out``.
 """
 
 import json
@@ -47,6 +48,13 @@ async def before(request: api.RequestInterceptRequest) -> api.RequestInterceptRe
 @plugin.on("request.intercept_after")
 async def after(request: api.RequestInterceptRequest) -> api.RequestInterceptResponse:
     return api.RequestInterceptResponse()
+
+
+@plugin.on("response.intercept_after")
+async def response(request: api.ResponseInterceptRequest) -> api.ResponseInterceptResponse:
+    if not plugin.config.get("intercept_out"):
+        return api.ResponseInterceptResponse()
+    return api.ResponseInterceptResponse(body=request.body + b"|caller-out")
 
 
 def nested(command: dict[str, Any], stream: bool) -> api.HostModelExecutionRequest:
