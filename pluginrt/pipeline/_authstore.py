@@ -138,12 +138,19 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def _merge(old: AuthData, new: AuthData) -> AuthData:
-    """``new`` over ``old``: empty fields inherit."""
+    """``new`` over ``old``: empty fields inherit; the host's attributes stay the host's."""
     merged = {}
     for name in AuthData.__struct_fields__:
         value = getattr(new, name)
         merged[name] = value if value and value != ZERO_TIME else getattr(old, name)
-    return AuthData(**merged)
+    data = AuthData(**merged)
+    data.attributes = {**data.attributes, **_host_attributes(old)}
+    return data
+
+
+def _host_attributes(data: AuthData) -> dict[str, str]:
+    """The attributes the host gives every auth from a file (SEMANTICS.md: path, source)."""
+    return {name: data.attributes[name] for name in ("path", "source") if name in data.attributes}
 
 
 class AuthStore:

@@ -35,6 +35,15 @@ async def test_a_due_refresh_is_called_and_its_result_merged_over_the_old_auth(l
     assert json.loads((lab.auth_dir / "due.json").read_text())["token"] == "refreshed"
 
 
+async def test_a_refresh_answering_attributes_keeps_the_hosts_path_and_source(lab: Lab) -> None:
+    path = lab.write_auth("due.json", {"type": "probe", "due": True})
+    authority = lab.plugin(*AUTHORITY, refresh_attributes={"tier": "gold", "path": "/elsewhere"})
+    async with lab.host(authority, lab.plugin("e", "executor")) as host:
+        assert await host.auths.refresh_due(host.active()) == 1
+        served = report(await complete(host, request()))
+    assert served["auth_attributes"] == {"tier": "gold", "path": str(path), "source": "file"}
+
+
 async def test_an_auth_is_refreshed_soon_after_its_next_refresh_passes(lab: Lab) -> None:
     # Not at the next 30-second look: at the time the auth asked for (within a second).
     lab.write_auth("soon.json", {"type": "probe", "due_in": 1})

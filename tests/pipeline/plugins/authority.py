@@ -4,7 +4,8 @@ Config: ``provider`` (its identifier, default ``probe``), ``accept`` (more
 ``type`` values it parses). ``auth.parse`` takes files whose ``type`` is the
 provider or accepted, keeping the file's ``proxy_url`` (``"due": true``
 makes the refresh due at once, ``"due_in": s`` in s seconds); ``auth.refresh``
-answers only a new token (every other field inherits); a login is ``pending``
+answers only a new token (every other field inherits), and the config's
+``refresh_attributes`` if any; a login is ``pending``
 on the first poll and ``success`` on the second.
 """
 
@@ -47,7 +48,8 @@ async def refresh(request: api.AuthRefreshRequest) -> api.AuthRefreshResponse:
     note(plugin, "refresh", auth_id=request.auth_id, storage=text(request.storage_json))
     storage = json.dumps({"type": "probe", "token": "refreshed"}).encode()
     later = datetime.now(UTC) + timedelta(hours=1)
-    fresh = api.AuthData(storage_json=storage)
+    attributes = plugin.config.get("refresh_attributes", {})
+    fresh = api.AuthData(storage_json=storage, attributes=attributes)
     return api.AuthRefreshResponse(auth=fresh, next_refresh_after=later)
 
 
