@@ -153,7 +153,8 @@ def status_of(exc: BaseException) -> int:
     """The HTTP status a failed step maps to (SEMANTICS.md's last section); the one seam.
 
     A pipeline error carries its own; then the host's error tree: a timeout is
-    504, a cancelled call 499, a plugin's error its ``http_status`` (else 500),
+    504, a cancelled call 499, a plugin's error its ``http_status`` if that is an
+    error status (4xx or 5xx; else 500: an error never answers 200 or a redirect),
     a plugin that is not running (or was given up on, or stopped under the
     call) 503; a stream ended with an error carries its ``http_status``.
     Anything else is 500.
@@ -171,7 +172,7 @@ def status_of(exc: BaseException) -> int:
         return 503
     elif isinstance(exc, StreamError):
         status = exc.http_status
-    return status if 100 <= status <= 599 else 500
+    return status if 400 <= status <= 599 else 500
 
 
 def message_of(exc: BaseException) -> str:

@@ -271,6 +271,10 @@ async def test_a_stream_that_ends_with_an_error_fails_with_its_status_after_the_
         (PluginRemoteError("p", "executor.execute", CANCELLED, "cancelled"), 499),
         (PluginRemoteError("p", "executor.execute", -32000, "no", http_status=403), 403),
         (PluginRemoteError("p", "executor.execute", -32000, "odd", http_status=99), 500),
+        # An error is never answered with a success or a redirect.
+        (PluginRemoteError("p", "executor.execute", -32000, "ok?", http_status=200), 500),
+        (PluginRemoteError("p", "executor.execute", -32000, "moved", http_status=302), 500),
+        (StreamError("gone", http_status=204), 500),
         (PluginRemoteError("p", "executor.execute", -32603, "bug"), 500),
         (PluginUnavailable("p", "restarting"), 503),
         (PluginFailed("p", None), 503),
