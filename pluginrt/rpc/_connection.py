@@ -60,6 +60,7 @@ from ._messages import (
     Empty,
     ErrorData,
     ErrorObject,
+    Id,
     Message,
     StreamCancel,
     StreamChunk,
@@ -74,7 +75,6 @@ from ._streams import IncomingStream, OutgoingStream
 __all__ = ["CallContext", "Connection", "ConnectionStatistics", "Handler", "open_connection"]
 
 T = TypeVar("T")
-Id = int | str
 #: A call awaiting its answer: the caller's task, parked; the method it called; when
 #: it times out (inf: never) and its timeout. Whoever takes the entry out of
 #: ``Connection._pending`` wakes the task, once.
@@ -854,7 +854,7 @@ class Connection:
             self._enqueue(_error(None, PARSE_ERROR, f"parse error: {exc}"))
             return
         id = value.get("id") if isinstance(value, dict) else None
-        if not isinstance(id, int | str) or isinstance(id, bool):
+        if not isinstance(id, int | float | str) or isinstance(id, bool):
             id = None
         logger.warning("%s: invalid JSON-RPC message (%s): %s", self.name, exc, describe(line))
         if isinstance(value, dict) and "method" in value and "id" not in value:
@@ -960,7 +960,7 @@ class Connection:
             logger.warning("%s: a message with neither method nor result/error", self.name)
             # Answered even without an id (JSON-RPC 2.0: id null), as in a batch.
             target = replies.append if replies is not None else self._enqueue
-            bad_id = message.id if isinstance(message.id, int | str) else None
+            bad_id = message.id if isinstance(message.id, int | float | str) else None
             target(_error(bad_id, INVALID_REQUEST, "invalid request: no method, result or error"))
             return
         id = message.id

@@ -43,7 +43,11 @@ INTERNAL_ERROR: Final = -32603
 CANCELLED: Final = -32800
 HANDLER_ERROR: Final = -32000
 
-Id = int | str
+#: A request id. JSON-RPC 2.0 allows any number (fractions discouraged, not
+#: forbidden) and the wire takes its ids from it: ``1.5`` is an id, and so is
+#: ``1.0``, the same number as ``1``; an answer carries the id as it was read.
+#: Integers decode as ``int`` (float only where the JSON has a fraction or exponent).
+Id = int | float | str
 
 
 class ErrorData(msgspec.Struct, kw_only=True, omit_defaults=True):

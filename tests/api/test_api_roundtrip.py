@@ -69,6 +69,7 @@ def strategy(t: msgspec.inspect.Type) -> st.SearchStrategy[Any]:
         msgspec.inspect.StrType: st.text(),
         msgspec.inspect.BoolType: st.booleans(),
         msgspec.inspect.IntType: INT64,
+        msgspec.inspect.FloatType: st.floats(allow_nan=False, allow_infinity=False),
         msgspec.inspect.BytesType: st.binary(max_size=40),
         msgspec.inspect.DateTimeType: TIMES,
         msgspec.inspect.AnyType: JSON,

@@ -166,6 +166,27 @@ async def test_an_explicit_cancel_gets_exactly_one_cancelled_response(served: Ra
     assert await served.receive() == PONG
 
 
+@pytest.mark.parametrize("id", [1.5, 1.0, -0.25, 1e300])
+async def test_a_number_id_with_a_fraction_is_answered_with_that_same_id(
+    served: Raw, id: float
+) -> None:
+    # JSON-RPC 2.0 allows any number (fractions are discouraged, not refused).
+    await served.send(request(id, "echo", {"value": "x"}), request(id, "no.such.method"))
+    answer, missing = await served.receive(), await served.receive()
+    assert answer == {"jsonrpc": "2.0", "id": id, "result": {"value": "x"}}
+    assert isinstance(answer["id"], float)
+    assert error_code(missing) == (id, METHOD_NOT_FOUND)
+    assert isinstance(missing["id"], float)
+
+
+async def test_a_call_with_a_fraction_id_is_cancelled_by_that_id(served: Raw) -> None:
+    await served.send(request(2.5, "block", {"tag": "f"}))
+    assert (await served.receive())["params"] == {"name": "started", "tag": "f"}
+    await served.send({"jsonrpc": "2.0", "method": "$/cancel", "params": {"id": 2.5}})
+    assert (await served.receive())["params"] == {"name": "cancelled", "tag": "f"}
+    assert error_code(await served.receive()) == (2.5, CANCELLED)
+
+
 async def test_a_cancel_for_an_unknown_id_is_ignored(served: Raw) -> None:
     await served.send({"jsonrpc": "2.0", "method": "$/cancel", "params": {"id": 99}}, PING)
     assert await served.receive() == PONG
