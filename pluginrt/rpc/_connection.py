@@ -1073,6 +1073,17 @@ class Connection:
             # (whose acquire and release cost every call more than its handler).
             if self._busy < self._max_handlers and not self._slot_waiters:
                 self._busy += 1
+            elif message.host_callback_id and self._pending:
+                # Made for a call chain (it carries a host_callback_id) while we
+                # await the peer ourselves: it may be what a handler holding a slot
+                # here waits for, through the peer (a plugin handler calls
+                # host.model.execute, whose handler calls the plugin again). Queued,
+                # with every slot held by such a handler, it would wait for ever.
+                # The peer's nested calls carry callback ids of their own, so any
+                # such request may be one: it runs now, past the limit. Requests
+                # made outside a chain still queue, and so does every request while
+                # we await nothing from the peer (no chain can pass through us then).
+                self._busy += 1
             else:
                 await self._wait_for_slot()
             try:
@@ -1100,8 +1111,13 @@ class Connection:
                         why = self._too_long(f"the result of {method}", len(response))
                         response = _error(id, INTERNAL_ERROR, why)
             finally:
-                # Hand the slot to a waiting handler if there is one (unpark says).
-                if not (self._slot_waiters and self._slot_lot.unpark()):
+                # Hand the slot to a waiting handler if there is one (unpark says),
+                # unless this one ran past the limit (see above).
+                if not (
+                    self._slot_waiters
+                    and self._busy <= self._max_handlers
+                    and self._slot_lot.unpark()
+                ):
                     self._busy -= 1
         except HandlerError as exc:
             response = _error(id, exc.rpc_code, exc.message, exc.data())
@@ -1204,7 +1220,9 @@ async def open_connection(
     """Run a :class:`Connection` for the duration of the block; it is closed on exit.
 
     ``handlers`` maps method names to what serves them; ``max_handlers``
-    bounds handlers running at once (the rest queue, see ``statistics()``).
+    bounds handlers running at once (the rest queue, see ``statistics()``),
+    but for requests carrying a ``host_callback_id`` while we await the peer:
+    they may be nested in a call holding a slot here, and run at once.
     ``on_eof``, if given, is awaited when the peer closes its end and may
     return the exception every call still in flight fails with (the host
     uses it to report a crashed plugin's exit status instead).
