@@ -66,6 +66,7 @@ from ._messages import (
     StreamChunk,
     StreamCredit,
     StreamEnd,
+    StreamEndError,
     describe,
     params_of,
 )
@@ -154,6 +155,12 @@ class _Notification(msgspec.Struct, omit_defaults=True):
     method: str
     params: Any
     host_callback_id: str | None = None
+
+
+class _StreamParams(msgspec.Struct):
+    """The ``stream_id`` in the params of a request that opens a stream (see open_stream)."""
+
+    stream_id: str = ""
 
 
 class _ChunkLine(msgspec.Struct, forbid_unknown_fields=True):
@@ -246,6 +253,7 @@ class Connection:
         "_out_bytes",
         "_outgoing",
         "_pending",
+        "_queued",
         "_read_fd",
         "_reader_scope",
         "_receive_stream",
@@ -253,7 +261,6 @@ class Connection:
         "_running",
         "_send_stream",
         "_slot_lot",
-        "_slot_waiters",
         "_stream_ids",
         "_stream_prefix",
         "_suspended",
@@ -290,10 +297,11 @@ class Connection:
         self._receive_stream = receive_stream
         self._handlers = dict(handlers)
         self._max_line = max_line
-        # Handlers running, and those waiting for one of the max_handlers slots (see _serve).
+        # Handlers running, and the requests waiting for one of the max_handlers
+        # slots, by id (see _serve).
         self._max_handlers = max_handlers
         self._busy = 0
-        self._slot_waiters = 0
+        self._queued: dict[Id, Message] = {}
         self._slot_lot = trio.lowlevel.ParkingLot()
         self._ids = itertools.count(1)
         self._stream_ids = itertools.count(1)
@@ -565,7 +573,7 @@ class Connection:
         return ConnectionStatistics(
             calls_in_flight=len(self._pending),
             handlers_running=self._busy,
-            handlers_queued=self._slot_waiters,
+            handlers_queued=len(self._queued),
             calls_sent=self._calls_sent,
             calls_received=self._calls_received,
             streams_open=len(self._incoming) + len(self._outgoing),
@@ -1004,6 +1012,8 @@ class Connection:
                 outgoing = self._outgoing.pop(cancel.stream_id, None)
                 if outgoing is not None:
                     outgoing._on_cancel()
+                elif self._queued:  # perhaps its request has not started yet
+                    self._cancel_queued_stream(cancel.stream_id)
             elif method == "$/cancel":
                 target = self._decoder(CancelParams).decode(raw)
                 scope = self._running.get(target.id)
@@ -1071,7 +1081,7 @@ class Connection:
         try:
             # A slot of max_handlers: a counter while any is free, no trio.Semaphore
             # (whose acquire and release cost every call more than its handler).
-            if self._busy < self._max_handlers and not self._slot_waiters:
+            if self._busy < self._max_handlers and not self._queued:
                 self._busy += 1
             elif message.host_callback_id and self._pending:
                 # Made for a call chain (it carries a host_callback_id) while we
@@ -1085,7 +1095,7 @@ class Connection:
                 # we await nothing from the peer (no chain can pass through us then).
                 self._busy += 1
             else:
-                await self._wait_for_slot()
+                await self._wait_for_slot(id, message)
             try:
                 decoder = self._decoders.get(handler.params) or self._decoder(handler.params)
                 try:
@@ -1111,13 +1121,9 @@ class Connection:
                         why = self._too_long(f"the result of {method}", len(response))
                         response = _error(id, INTERNAL_ERROR, why)
             finally:
-                # Hand the slot to a waiting handler if there is one (unpark says),
-                # unless this one ran past the limit (see above).
-                if not (
-                    self._slot_waiters
-                    and self._busy <= self._max_handlers
-                    and self._slot_lot.unpark()
-                ):
+                if self._queued:
+                    self._hand_on_slot()
+                else:
                     self._busy -= 1
         except HandlerError as exc:
             response = _error(id, exc.rpc_code, exc.message, exc.data())
@@ -1133,13 +1139,46 @@ class Connection:
         if self._closed_reason is None:
             reply(response)
 
-    async def _wait_for_slot(self) -> None:
+    async def _wait_for_slot(self, id: Id, message: Message) -> None:
         """Wait until a finishing handler hands this one its slot (see _serve)."""
-        self._slot_waiters += 1
+        self._queued[id] = message
         try:
             await self._slot_lot.park()
         finally:
-            self._slot_waiters -= 1
+            del self._queued[id]
+        try:
+            # A cancel (see _cancel_queued_stream) that came once the slot was
+            # handed over, before this task ran: the handler must not start.
+            await trio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            if self._queued:
+                self._hand_on_slot()
+            else:
+                self._busy -= 1
+            raise
+
+    def _hand_on_slot(self) -> None:
+        """Give a finished handler's slot to the next request waiting for one, unless
+        it ran past the limit (see _serve): then the slot is gone."""
+        if self._busy > self._max_handlers or not self._slot_lot.unpark():
+            self._busy -= 1
+
+    def _cancel_queued_stream(self, stream_id: str) -> None:
+        """Cancel the request still waiting for a slot that would open ``stream_id``
+        (its params name it, see open_stream): its consumer is gone. It is answered
+        -32800 and the stream ended as cancelled, as its handler would have been."""
+        decoder = self._decoder(_StreamParams)
+        for id, message in self._queued.items():
+            try:
+                params = decoder.decode(params_of(message))
+            except msgspec.DecodeError:
+                continue
+            if params.stream_id == stream_id:
+                self._running[id].cancel()
+                why = f"stream {stream_id} was cancelled"
+                error = StreamEndError(message=why, code="cancelled")
+                self._notify_nowait("stream.end", StreamEnd(stream_id, error))
+                return
 
     async def _serve_notifications(self, handler: Handler, queue: deque[Message]) -> None:
         while True:

@@ -15,8 +15,9 @@ from typing import Any
 import msgspec
 import trio
 import trio.testing
+from rpc_harness import Raw
 
-from pluginrt.rpc import CallContext, Connection, Handler, open_connection
+from pluginrt.rpc import CANCELLED, CallContext, Connection, Handler, open_connection
 
 
 class Value(msgspec.Struct):
@@ -50,6 +51,18 @@ def calling(method: str, callback: Callable[[CallContext], str | None]) -> Handl
 
 async def echo(params: Value, ctx: CallContext) -> Value:
     return params
+
+
+def request(id: Any, method: str, params: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": id, "method": method, "params": params}
+
+
+def stream_cancel(stream_id: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": "stream.cancel", "params": {"stream_id": stream_id}}
+
+
+def error_code(message: Any) -> tuple[Any, int]:
+    return message["id"], message["error"]["code"]
 
 
 # ------------------------------------------------------------ handler slots
@@ -114,3 +127,53 @@ async def test_only_requests_that_may_be_part_of_a_call_chain_pass_a_full_set_of
             release.set()
         stats = plugin_side.statistics()
         assert (stats.handlers_running, stats.handlers_queued) == (0, 0)
+
+
+class Produce(msgspec.Struct):
+    stream_id: str
+    window: int
+
+
+async def test_a_stream_cancelled_while_its_request_waits_for_a_slot_never_starts() -> None:
+    release = trio.Event()
+    started: list[str] = []
+
+    async def block(params: Value, ctx: CallContext) -> Value:
+        await release.wait()
+        return params
+
+    async def produce(params: Produce, ctx: CallContext) -> Value:
+        started.append(params.stream_id)
+        out = ctx.connection.outgoing_stream(params.stream_id, params.window)
+        ctx.connection.spawn(out.end)
+        return Value("headers")
+
+    handlers = {"block": Handler(Value, block), "produce": Handler(Produce, produce)}
+    ours, theirs = trio.testing.memory_stream_pair()
+    raw = Raw(theirs, theirs)
+    async with open_connection(ours, ours, handlers, name="plugin", max_handlers=1) as plugin:
+        await raw.send(
+            request(1, "block", {"value": 1}),
+            request(2, "produce", {"stream_id": "s-2", "window": 4}),
+            request(3, "produce", {"stream_id": "s-3", "window": 4}),
+        )
+        await trio.testing.wait_all_tasks_blocked()
+        assert plugin.statistics().handlers_queued == 2
+        await raw.send(stream_cancel("s-2"))
+        # Answered as its handler would have been, had the cancel come before the headers.
+        assert await raw.receive() == {
+            "jsonrpc": "2.0",
+            "method": "stream.end",
+            "params": {
+                "stream_id": "s-2",
+                "error": {"message": "stream s-2 was cancelled", "code": "cancelled"},
+            },
+        }
+        assert error_code(await raw.receive()) == (2, CANCELLED)
+        assert plugin.statistics().handlers_queued == 1
+        release.set()
+        answers = {message.get("id"): message for message in [await raw.receive() for _ in "abc"]}
+        assert answers[1]["result"] == {"value": 1}
+        assert answers[3]["result"] == {"value": "headers"}
+        assert answers[None]["params"] == {"stream_id": "s-3", "error": None}
+    assert started == ["s-3"]
