@@ -17,6 +17,10 @@ Guarantees:
   :mod:`pluginrt.rpc._errors`; closing fails every call in flight at once.
 - Writes go through one writer task that sends whatever is queued in one
   batch, so many small messages cost one system call.
+- What we queue for a peer that stops reading is bounded: over the high-water
+  mark, callers wait and requests read wait unrouted (see ``_hold``), yet
+  answers and notifications are still read, so two peers that both write a
+  lot never wait on each other.
 """
 
 from __future__ import annotations
@@ -103,7 +107,8 @@ _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _ENCODER = msgspec.json.Encoder()
 _EMPTY = Empty()
 
-#: Queued output above this many bytes makes senders wait for the writer.
+#: Queued output above this many bytes makes senders wait for the writer, and
+#: requests read wait too (see Connection._hold).
 _HIGH_WATER = 8 * 1024 * 1024
 #: Messages shorter than this may be written at once by the task that sends them.
 _DIRECT_MAX = 64 * 1024
@@ -238,6 +243,9 @@ class Connection:
         "_framer",
         "_handler_nursery",
         "_handlers",
+        "_held",
+        "_held_bytes",
+        "_hold_limit",
         "_ids",
         "_incoming",
         "_input_ended",
@@ -302,6 +310,12 @@ class Connection:
         self._max_handlers = max_handlers
         self._busy = 0
         self._queued: dict[Id, Message] = {}
+        # Requests (and batches) read while the output was over the high-water
+        # mark, not yet routed (see _hold), and their size in bytes.
+        self._held: deque[Message | bytes] = deque()
+        self._held_bytes = 0
+        # Past this, the reader stops reading until they are routed (see _hold).
+        self._hold_limit = _HIGH_WATER + max_line + _PIPE_SIZE
         self._slot_lot = trio.lowlevel.ParkingLot()
         self._ids = itertools.count(1)
         self._stream_ids = itertools.count(1)
@@ -473,7 +487,7 @@ class Connection:
         connection closed)."""
         # Polled (only a shutdown waits for this), so that no handler's end pays for a check.
         while self._closed_reason is None and (  # noqa: ASYNC110
-            self._running or self._outgoing or any(self._notifications.values())
+            self._running or self._outgoing or self._held or any(self._notifications.values())
         ):
             await trio.sleep(_DRAIN_POLL)
         await self.flush()
@@ -573,7 +587,7 @@ class Connection:
         return ConnectionStatistics(
             calls_in_flight=len(self._pending),
             handlers_running=self._busy,
-            handlers_queued=len(self._queued),
+            handlers_queued=len(self._queued) + len(self._held),
             calls_sent=self._calls_sent,
             calls_received=self._calls_received,
             streams_open=len(self._incoming) + len(self._outgoing),
@@ -685,6 +699,8 @@ class Connection:
                 self._out.clear()
                 await self._write(data)
                 self._out_bytes -= size
+                if self._held and self._out_bytes <= _HIGH_WATER:
+                    self._release_held()
                 if self._drained_lot:  # waking nobody still costs
                     self._drained_lot.unpark_all()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -743,6 +759,8 @@ class Connection:
                     return suspended
                 if self._closed_reason is not None:
                     return None
+                if self._held_bytes > self._hold_limit:
+                    await self._wait_released()
                 data = await self._receive(size, drained=drained)
                 # A full read means more is waiting: read more at once, up to the pipe's size.
                 drained = len(data) < size
@@ -815,7 +833,10 @@ class Connection:
                     continue
                 budget -= _CALL_COST
                 if line[0] == 0x5B:  # "[": lines are never empty (see LineFramer)
-                    self._on_batch(line)
+                    if self._out_bytes > _HIGH_WATER:
+                        self._hold(line, len(line))
+                    else:
+                        self._on_batch(line)
                     continue
                 try:
                     message = _ENVELOPE.decode(line)
@@ -823,6 +844,9 @@ class Connection:
                     self._on_undecodable(line, exc)
                     continue
                 if message.method is not msgspec.UNSET:
+                    if self._out_bytes > _HIGH_WATER and message.id is not msgspec.UNSET:
+                        self._hold(message, len(line))
+                        continue
                     self._on_message(message, None)
                     suspended = self._suspended
                     if suspended is not None:
@@ -851,6 +875,45 @@ class Connection:
         if incoming is not None:
             incoming._on_chunk(chunk.payload or b"")
         return True
+
+    def _hold(self, request: Message | bytes, size: int) -> None:
+        """Keep a request (or a batch) read while our output is over the high-water
+        mark, to route once the writer has brought it back under (_release_held):
+        a peer that sends requests but reads none of our answers would otherwise
+        have them queue without end.
+
+        Answers and notifications are still routed, and the reader goes on reading,
+        so two peers that both write a lot never wait on each other: each reads
+        what the other writes, whatever its own output. It stops reading only
+        past _hold_limit, which a peer on this engine never reaches: over its own
+        high-water mark it sends no requests (``call`` waits), so it can have
+        sent at most that mark, one line and a pipe's worth since its last wait.
+        """
+        self._held.append(request)
+        self._held_bytes += size
+
+    def _release_held(self) -> None:
+        """Route the requests held (see _hold), each handler in a task of its own."""
+        held = self._held
+        self._held = deque()
+        self._held_bytes = 0
+        for request in held:
+            if isinstance(request, bytes):
+                self._on_batch(request)
+            else:
+                self._on_message(request, None, self._handler_nursery)
+
+    async def _wait_released(self) -> None:
+        """Wait until the requests held are routed (see _hold), or the connection closes."""
+        while self._held_bytes > self._hold_limit and self._closed_reason is None:
+            await self._drained_lot.park()
+
+    def _drop_held(self, request: Message) -> None:
+        """Answer a held request (see _hold) as cancelled instead of ever routing it."""
+        self._held.remove(request)
+        id = request.id
+        assert not isinstance(id, msgspec.UnsetType)  # held: a request (see _route_lines)
+        self._enqueue(_error(id, CANCELLED, f"{request.method} was cancelled"))
 
     def _on_undecodable(self, line: bytes, exc: msgspec.DecodeError) -> None:
         try:
@@ -1012,13 +1075,17 @@ class Connection:
                 outgoing = self._outgoing.pop(cancel.stream_id, None)
                 if outgoing is not None:
                     outgoing._on_cancel()
-                elif self._queued:  # perhaps its request has not started yet
-                    self._cancel_queued_stream(cancel.stream_id)
+                elif self._queued or self._held:  # perhaps its request has not started
+                    self._cancel_unstarted_stream(cancel.stream_id)
             elif method == "$/cancel":
                 target = self._decoder(CancelParams).decode(raw)
                 scope = self._running.get(target.id)
                 if scope is not None:
                     scope.cancel()
+                elif self._held:  # perhaps it is held (see _hold)
+                    held = [m for m in self._held if isinstance(m, Message) and m.id == target.id]
+                    if held:
+                        self._drop_held(held[0])
             else:
                 handler = self._handlers.get(method)
                 if handler is None:
@@ -1147,7 +1214,7 @@ class Connection:
         finally:
             del self._queued[id]
         try:
-            # A cancel (see _cancel_queued_stream) that came once the slot was
+            # A cancel (see _cancel_unstarted_stream) that came once the slot was
             # handed over, before this task ran: the handler must not start.
             await trio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
@@ -1163,22 +1230,29 @@ class Connection:
         if self._busy > self._max_handlers or not self._slot_lot.unpark():
             self._busy -= 1
 
-    def _cancel_queued_stream(self, stream_id: str) -> None:
-        """Cancel the request still waiting for a slot that would open ``stream_id``
-        (its params name it, see open_stream): its consumer is gone. It is answered
-        -32800 and the stream ended as cancelled, as its handler would have been."""
+    def _cancel_unstarted_stream(self, stream_id: str) -> None:
+        """Cancel the request not started yet (waiting for a slot, or held: see _hold)
+        that would open ``stream_id`` (its params name it, see open_stream): its
+        consumer is gone. The stream is ended as cancelled and the request answered
+        -32800, as its handler would have done."""
         decoder = self._decoder(_StreamParams)
-        for id, message in self._queued.items():
+
+        def opens(message: Message) -> bool:
             try:
-                params = decoder.decode(params_of(message))
+                return decoder.decode(params_of(message)).stream_id == stream_id
             except msgspec.DecodeError:
-                continue
-            if params.stream_id == stream_id:
-                self._running[id].cancel()
-                why = f"stream {stream_id} was cancelled"
-                error = StreamEndError(message=why, code="cancelled")
-                self._notify_nowait("stream.end", StreamEnd(stream_id, error))
-                return
+                return False
+
+        queued = [id for id, message in self._queued.items() if opens(message)]
+        held = [m for m in self._held if isinstance(m, Message) and opens(m)]
+        if not (queued or held):
+            return
+        error = StreamEndError(message=f"stream {stream_id} was cancelled", code="cancelled")
+        self._notify_nowait("stream.end", StreamEnd(stream_id, error))
+        if queued:
+            self._running[queued[0]].cancel()  # its task answers (see _wait_for_slot)
+        else:
+            self._drop_held(held[0])
 
     async def _serve_notifications(self, handler: Handler, queue: deque[Message]) -> None:
         while True:

@@ -7,6 +7,7 @@ reading. Two engines face each other here over memory streams or pipes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
@@ -15,7 +16,7 @@ from typing import Any
 import msgspec
 import trio
 import trio.testing
-from rpc_harness import Raw
+from rpc_harness import PATIENCE, Raw
 
 from pluginrt.rpc import CANCELLED, CallContext, Connection, Handler, open_connection
 
@@ -177,3 +178,105 @@ async def test_a_stream_cancelled_while_its_request_waits_for_a_slot_never_start
         assert answers[3]["result"] == {"value": "headers"}
         assert answers[None]["params"] == {"stream_id": "s-3", "error": None}
     assert started == ["s-3"]
+
+
+# ------------------------------------------------------------- the output
+
+MIB = 1 << 20
+#: The engine's high-water mark of queued output.
+HIGH_WATER = 8 * MIB
+
+
+async def big(params: Value, ctx: CallContext) -> Value:
+    return Value("x" * MIB)
+
+
+async def produce_nothing(params: Produce, ctx: CallContext) -> Value:
+    raise AssertionError("a cancelled request was served")
+
+
+async def test_a_peer_that_never_reads_gets_no_more_queued_than_the_high_water_mark() -> None:
+    ours, theirs = trio.testing.lockstep_stream_pair()  # a write waits for the peer's read
+    raw = Raw(theirs, theirs)
+    handlers = {"big": Handler(Value, big), "produce": Handler(Produce, produce_nothing)}
+    async with open_connection(ours, ours, handlers, name="plugin") as plugin:
+        await raw.send(
+            *(request(index, "big", {"value": index}) for index in range(18)),
+            request(18, "produce", {"stream_id": "s-18", "window": 1}),
+            request(19, "big", {"value": 19}),
+        )
+        await trio.testing.wait_all_tasks_blocked()
+        stats = plugin.statistics()
+        assert HIGH_WATER < stats.bytes_queued < HIGH_WATER + 2 * MIB
+        assert stats.handlers_queued > 8  # read, and waiting for the output to drain
+        # Requests held are cancelled as any other not yet started.
+        await raw.send(
+            {"jsonrpc": "2.0", "method": "$/cancel", "params": {"id": 19}}, stream_cancel("s-18")
+        )
+        await trio.testing.wait_all_tasks_blocked()
+        assert plugin.statistics().handlers_queued == stats.handlers_queued - 2
+        # Once the peer reads, the rest are served: every request gets its one answer.
+        answers = {}
+        while len(answers) < 21:
+            answer = await raw.receive()
+            answers[answer.get("id", answer.get("method"))] = answer
+        assert sorted(answers, key=str) == sorted([*range(20), "stream.end"], key=str)
+        assert error_code(answers.pop(19)) == (19, CANCELLED)
+        assert error_code(answers.pop(18)) == (18, CANCELLED)
+        assert answers.pop("stream.end")["params"]["error"]["code"] == "cancelled"
+        assert all(answer["result"] == {"value": "x" * MIB} for answer in answers.values())
+        await trio.testing.wait_all_tasks_blocked()
+        assert plugin.statistics().bytes_queued == 0
+
+
+async def test_a_peer_that_never_reads_is_read_no_further_once_its_requests_held_pass_a_limit(
+) -> None:
+    ours, theirs = trio.testing.lockstep_stream_pair()
+    raw = Raw(theirs, theirs)
+    handlers = {"big": Handler(Value, big), "echo": Handler(Value, echo)}
+    # The limit is the high-water mark, a line and a pipe: 11 MiB here.
+    async with open_connection(ours, ours, handlers, name="plugin", max_line=2 * MIB) as plugin:
+        await raw.send(*(request(index, "big", {"value": index}) for index in range(9)))
+        sent = trio.Event()
+
+        async def send_more() -> None:
+            value = {"value": "z" * MIB}
+            await raw.send(*(request(index, "echo", value) for index in range(9, 21)))
+            sent.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send_more)
+            await trio.testing.wait_all_tasks_blocked()
+            assert not sent.is_set()  # the reader stopped: the peer's write waits
+            assert 11 < plugin.statistics().handlers_queued < 21
+            ids = sorted([(await raw.receive())["id"] for _ in range(21)])
+            assert sent.is_set()
+    assert ids == list(range(21))
+
+
+async def test_two_engines_that_write_big_messages_to_each_other_at_once_both_finish() -> None:
+    # Over pipes, whose writes wait while the reader is behind: if each engine
+    # stopped reading while its own output were over the high-water mark, both
+    # would, and neither pipe would ever drain.
+    handlers = {"echo": Handler(Value, echo)}
+    payload = "y" * (9 * MIB)  # over the high-water mark on its own
+    host_in, plugin_out = os.pipe()
+    plugin_in, host_out = os.pipe()
+    results: list[int] = []
+    async with (
+        trio.lowlevel.FdStream(host_out) as host_send,
+        trio.lowlevel.FdStream(host_in) as host_receive,
+        trio.lowlevel.FdStream(plugin_out) as plugin_send,
+        trio.lowlevel.FdStream(plugin_in) as plugin_receive,
+        open_connection(host_send, host_receive, handlers, name="host") as host,
+        open_connection(plugin_send, plugin_receive, handlers, name="plugin") as plugin,
+    ):
+
+        async def call(side: Connection) -> None:
+            results.append(len((await side.call("echo", Value(payload), Value)).value))
+
+        with trio.fail_after(PATIENCE):
+            async with trio.open_nursery() as nursery:
+                for side in (host, plugin, host, plugin):
+                    nursery.start_soon(call, side)
+    assert results == [len(payload)] * 4
