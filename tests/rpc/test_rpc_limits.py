@@ -180,6 +180,41 @@ async def test_a_stream_cancelled_while_its_request_waits_for_a_slot_never_start
     assert started == ["s-3"]
 
 
+async def test_a_request_cancelled_once_handed_a_slot_but_before_it_ran_never_starts() -> None:
+    # The cancel must come after the handler holding the slot has handed it over
+    # and before the waiting request's task runs. Lines are routed with a checkpoint
+    # every few calls (see _ROUTE_BUDGET), where that handler and the reader run in
+    # one batch, in an order trio picks at random: over 16 rounds, some hit it.
+    started: list[int] = []
+
+    async def wait_peer(params: Value, ctx: CallContext) -> Value:
+        return await ctx.connection.call("ask", params, Value)
+
+    async def record(params: Value, ctx: CallContext) -> Value:
+        started.append(params.value)
+        return params
+
+    handlers = {"wait_peer": Handler(Value, wait_peer), "record": Handler(Value, record)}
+    ours, theirs = trio.testing.memory_stream_pair()
+    raw = Raw(theirs, theirs)
+    nothing = {"jsonrpc": "2.0", "method": "nothing"}
+    async with open_connection(ours, ours, handlers, name="plugin", max_handlers=1):
+        for round in range(16):
+            await raw.send(request(f"w{round}", "wait_peer", {"value": round}))
+            ask = await raw.receive()
+            await raw.send(request(round, "record", {"value": round}))
+            await trio.testing.wait_all_tasks_blocked()
+            await raw.send(
+                {"jsonrpc": "2.0", "id": ask["id"], "result": {"value": round}},
+                *[nothing] * 8,
+                {"jsonrpc": "2.0", "method": "$/cancel", "params": {"id": round}},
+            )
+            answers = {answer["id"]: answer for answer in [await raw.receive() for _ in "ab"]}
+            assert answers[f"w{round}"]["result"] == {"value": round}
+            assert error_code(answers[round]) == (round, CANCELLED)
+    assert started == []
+
+
 # ------------------------------------------------------------- the output
 
 MIB = 1 << 20
