@@ -216,7 +216,9 @@ class Handler(msgspec.Struct, frozen=True):
 
 class ConnectionStatistics(msgspec.Struct, frozen=True):
     calls_in_flight: int
+    #: May pass max_handlers: see open_connection.
     handlers_running: int
+    #: Requests read and not started: waiting for a slot, or for our output to drain.
     handlers_queued: int
     calls_sent: int
     calls_received: int
