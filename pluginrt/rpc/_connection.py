@@ -887,9 +887,10 @@ class Connection:
         Answers and notifications are still routed, and the reader goes on reading,
         so two peers that both write a lot never wait on each other: each reads
         what the other writes, whatever its own output. It stops reading only
-        past _hold_limit, which a peer on this engine never reaches: over its own
-        high-water mark it sends no requests (``call`` waits), so it can have
-        sent at most that mark, one line and a pipe's worth since its last wait.
+        past _hold_limit, which never happens to both of two peers on this
+        engine: over its high-water mark a peer sends no requests (``call``
+        waits), so while one is stopped, the requests the other still gets from
+        it are those it queued before: at most the mark, a line and a pipe.
         """
         self._held.append(request)
         self._held_bytes += size
