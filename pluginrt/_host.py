@@ -157,6 +157,15 @@ class Host:
             if h.state in _SERVING and h.declaration is not None and self._enabled(h.id)
         )
 
+    def down(self) -> list[PluginHandle]:
+        """Enabled plugins that declared themselves once but are out of the chains now
+        (failed): the pipeline lets no client in while a frontend auth one is."""
+        return [
+            h
+            for h in self.plugins.values()
+            if h.state not in _SERVING and h.declaration is not None and self._enabled(h.id)
+        ]
+
     def _enabled(self, plugin_id: str) -> bool:
         return any(p.id == plugin_id and p.enabled for p in self.config.plugins)
 
@@ -473,6 +482,7 @@ class _Services:
             self.usage,
             self.callbacks,
             self.auths,
+            down=self._down,
         )
         self.host_services = HostServices(
             self.pipeline, self.auths, self.http, self.callbacks, self._active
@@ -480,6 +490,9 @@ class _Services:
 
     def _active(self) -> list[PluginLike]:
         return list(self.host.active()) if self.host is not None else []
+
+    def _down(self) -> list[PluginLike]:
+        return list(self.host.down()) if self.host is not None else []
 
     def refresh_models(self, plugins: Sequence[PluginHandle]) -> None:
         """Record each plugin's registered models; an ``oauth`` scope has only per-auth ones."""

@@ -191,6 +191,8 @@ class Pipeline:
         usage: UsageQueue,
         callbacks: CallbackRegistry,
         auths: Any = None,
+        *,
+        down: Callable[[], Sequence[PluginLike]] = tuple,
     ) -> None:
         if settings.scheduler not in BUILTIN_SCHEDULERS:
             raise ValueError(f"scheduler must be one of {BUILTIN_SCHEDULERS}")
@@ -200,6 +202,8 @@ class Pipeline:
         self.callbacks = callbacks
         self.auths = auths
         self._plugins = plugins
+        # Plugins out of the chains now (failed): see _authenticate.
+        self._down = down
         self._builtin = BuiltinScheduler()
         self._ids = itertools.count(1)
         #: Requests in flight by generation; :meth:`drain` waits for the older ones.
@@ -357,6 +361,23 @@ class Pipeline:
 
     # ----------------------------------------------------- frontend auth
 
+    def _refuse_while_auth_is_down(self, others: bool) -> None:
+        """Fail closed: a frontend auth plugin that failed must not open the gateway. While
+        an exclusive one is down no client is let in (the API keys stay off); while any
+        is down and there is no other way in (``others``: keys or providers), neither."""
+        down = [p for p in self._down() if p.capabilities.frontend_auth_provider]
+        if not down:
+            return
+        blocking = [p for p in down if p.capabilities.frontend_auth_provider_exclusive]
+        if blocking or not others:
+            plugin = (blocking or down)[0]
+            raise PipelineError(
+                503,
+                f"frontend auth plugin {plugin.id!r} is not running: "
+                "no client is let in until it is back",
+                plugin_id=plugin.id,
+            )
+
     async def _authenticate(self, state: _State) -> None:
         request = state.request
         providers = _chain(state.plugins, "frontend_auth_provider")
@@ -364,6 +385,8 @@ class Pipeline:
         keys: Sequence[str] = () if exclusive else self.settings.api_keys
         if exclusive:
             providers = exclusive[:1]
+        else:
+            self._refuse_while_auth_is_down(bool(keys or providers))
         if not keys and not providers:
             return  # no frontend auth configured: the gateway is open
         presented = _presented_key(request)

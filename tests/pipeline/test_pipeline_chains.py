@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
-from pipeline_harness import Lab, complete, report, request, streamed
+import pytest
+import trio
+from pipeline_harness import PATIENCE, Lab, complete, report, request, streamed
 
+from pluginrt import Host
 from pluginrt.pipeline import Endpoint
 
 EXECUTOR = ("exec", "executor")
@@ -189,6 +194,54 @@ async def test_an_exclusive_provider_is_the_only_one_and_disables_configured_api
         ]
     assert statuses == [401, 401, 401, 200]
     assert {c["plugin"] for c in lab.calls("authenticate")} == {"fa-excl"}
+
+
+async def _killed(host: Host, plugin_id: str) -> None:
+    """Kill a plugin (it may not restart: the lab's max-restarts is 0) and wait till it failed."""
+    handle = host.plugins[plugin_id]
+    assert handle.pid is not None
+    os.kill(handle.pid, signal.SIGKILL)
+    with trio.fail_after(PATIENCE):
+        while handle.state != "failed":  # noqa: ASYNC110 - no event for a state change
+            await trio.sleep(0.02)
+
+
+@pytest.mark.parametrize("keys", [[], ["sk-key"]])
+async def test_a_failed_exclusive_provider_lets_no_client_in_not_even_with_an_api_key(
+    lab: Lab, keys: list[str]
+) -> None:
+    exclusive = lab.plugin("fa-excl", "frontend", 10, token="excl-token", exclusive=True)
+    async with lab.host(exclusive, lab.plugin(*EXECUTOR), **{"api-keys": keys}) as host:
+        await _killed(host, "fa-excl")
+        answers = [
+            await complete(host, request(headers=bearer(token)))
+            for token in ("sk-key", "excl-token", "")
+        ]
+    assert [a.status for a in answers] == [503, 503, 503]
+    assert "frontend auth plugin 'fa-excl' is not running" in answers[0].body.decode()
+    assert lab.calls("execute") == []
+
+
+async def test_a_failed_provider_that_was_the_only_way_in_does_not_open_the_gateway(
+    lab: Lab,
+) -> None:
+    gate = lab.plugin("fa", "frontend", 10, token="a-token")
+    async with lab.host(gate, lab.plugin(*EXECUTOR)) as host:
+        await _killed(host, "fa")
+        answer = await complete(host, request())
+    assert answer.status == 503
+    assert lab.calls("execute") == []
+
+
+async def test_with_api_keys_a_failed_provider_leaves_the_keys_working(lab: Lab) -> None:
+    gate = lab.plugin("fa", "frontend", 10, token="a-token")
+    async with lab.host(gate, lab.plugin(*EXECUTOR), **{"api-keys": ["sk-key"]}) as host:
+        await _killed(host, "fa")
+        statuses = [
+            (await complete(host, request(headers=bearer(token)))).status
+            for token in ("sk-key", "a-token")
+        ]
+    assert statuses == [200, 401]
 
 
 # -------------------------------------------------------------------- scheduler
