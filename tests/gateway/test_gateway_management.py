@@ -20,6 +20,7 @@ from gateway_harness import (
     gateway,
 )
 
+from pluginrt import Config
 from pluginrt.config import from_mapping
 
 BEARER = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
@@ -302,12 +303,17 @@ async def test_management_statistics_count_the_streams_open_until_they_end(tmp_p
     assert during == 1
 
 
+def _auth_provider_config(tmp_path: Path) -> Config:
+    """The gateway with the example auth provider (provider ``mock``) as its one plugin."""
+    data = _yaml_data(tmp_path)
+    data["plugins"] = [{"id": "auth", "command": str(EXAMPLES / "auth_provider.py")}]
+    return from_mapping(data, base_dir=str(tmp_path))
+
+
 async def test_a_login_poll_the_plugin_refuses_answers_its_status_and_message(
     tmp_path: Path,
 ) -> None:
-    data = _yaml_data(tmp_path)
-    data["plugins"] = [{"id": "auth", "command": str(EXAMPLES / "auth_provider.py")}]
-    cfg = from_mapping(data, base_dir=str(tmp_path))
+    cfg = _auth_provider_config(tmp_path)
     async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
         started = await client.post("/v0/management/auth/mock/login", headers=BEARER)
         unknown = await client.get("/v0/management/auth/mock/login/nope", headers=BEARER)
@@ -363,9 +369,7 @@ async def test_api_call_answers_bad_input_unknown_auths_and_failing_plugins_with
 async def test_a_login_started_and_polled_through_the_management_api_saves_an_auth_file(
     tmp_path: Path,
 ) -> None:
-    data = _yaml_data(tmp_path)
-    data["plugins"] = [{"id": "auth", "command": str(EXAMPLES / "auth_provider.py")}]
-    cfg = from_mapping(data, base_dir=str(tmp_path))
+    cfg = _auth_provider_config(tmp_path)
     async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
         started = (await client.post("/v0/management/auth/mock/login", headers=BEARER)).json()
         poll = f"/v0/management/auth/mock/login/{started['State']}"
