@@ -237,10 +237,15 @@ def _error(status: int, message: str) -> Response:
 
 
 def _frame(chunk: bytes, sse: bool) -> bytes:
-    """Chunks that are SSE frames already pass as they are; others become ``data:`` events."""
+    """Chunks that are SSE frames already pass as they are; others become ``data:`` events.
+
+    Each line of a chunk gets its own ``data:`` field (a client joins them back with
+    newlines): a line without one would be read as another field and lost.
+    """
     if not sse or chunk.startswith(_SSE_FIELDS):
         return chunk
-    return b"data: " + chunk.rstrip(b"\n") + b"\n\n"
+    lines = chunk.rstrip(b"\r\n").splitlines() or [b""]
+    return b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
 
 
 async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) -> None:

@@ -1,0 +1,62 @@
+"""Gemini clients: the model in the path, ``alt=sse``, keys, and the stream's framing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+from gateway_harness import KEY, PATIENCE, PLUGINS, config, gateway
+
+from pluginrt import Config
+
+ECHO = str(PLUGINS / "gemini_echo.py")
+ASK = {"contents": [{"role": "user", "parts": [{"text": "hi there"}]}]}
+
+
+def gemini(tmp_path: Path, **settings: Any) -> Config:
+    """A gateway whose one executor speaks Gemini: model ``gemini-echo``."""
+    plugin = {"id": "gemini", "command": ECHO, "config": settings}
+    return config(tmp_path, overrides={"plugins": [plugin]})
+
+
+def events(text: str) -> list[dict[str, str]]:
+    """Server-sent events as a client parses them: fields per event, data lines joined."""
+    parsed = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        event: dict[str, str] = {}
+        for line in block.split("\n"):
+            name, _, value = line.partition(":")
+            if name:
+                value = value.removeprefix(" ")
+                event[name] = f"{event[name]}\n{value}" if name in event else value
+        if event:
+            parsed.append(event)
+    return parsed
+
+
+def texts(text: str) -> list[str]:
+    return [
+        json.loads(e["data"])["candidates"][0]["content"]["parts"][0]["text"] for e in events(text)
+    ]
+
+
+async def test_a_stream_of_multi_line_json_chunks_reaches_the_client_as_one_event_a_chunk(
+    tmp_path: Path,
+) -> None:
+    # Pretty-printed chunks: every line needs its own "data:", or the client loses all
+    # but the first line of each.
+    async with (
+        gateway(gemini(tmp_path, pretty=True)) as (_, url),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        with trio.fail_after(PATIENCE):
+            answer = await client.post(
+                "/v1beta/models/gemini-echo:streamGenerateContent?alt=sse",
+                headers={"x-goog-api-key": KEY},
+                json=ASK,
+            )
+    assert answer.status_code == 200
+    assert texts(answer.text) == ["echo:", " hi", " there"]
