@@ -49,8 +49,10 @@ _ROUTES: dict[str, tuple[str, Endpoint | None]] = {
     "/v1/messages": ("claude", None),
     "/v1/messages/count_tokens": ("claude", Endpoint.COUNT_TOKENS),
 }
+#: Gemini's routes, under v1beta and v1 (the version Google's google-genai SDK calls by default).
 _GEMINI = re.compile(
-    r"^/v1beta/models/(?P<model>[^/:]+):(?P<action>generateContent|streamGenerateContent|countTokens)$"
+    r"^/v1(?:beta)?/models/(?P<model>[^/:]+)"
+    r":(?P<action>generateContent|streamGenerateContent|countTokens)$"
 )
 _GEMINI_ENDPOINTS = {
     "generateContent": Endpoint.GENERATE,

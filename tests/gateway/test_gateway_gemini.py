@@ -60,3 +60,26 @@ async def test_a_stream_of_multi_line_json_chunks_reaches_the_client_as_one_even
             )
     assert answer.status_code == 200
     assert texts(answer.text) == ["echo:", " hi", " there"]
+
+
+async def test_generate_stream_and_count_tokens_are_served_under_v1beta_and_v1(
+    tmp_path: Path,
+) -> None:
+    # v1 is what Google's own Python SDK (google-genai) calls unless told otherwise.
+    async with (
+        gateway(gemini(tmp_path)) as (_, url),
+        httpx.AsyncClient(base_url=url, headers={"x-goog-api-key": KEY}) as client,
+    ):
+        for version in ("v1beta", "v1"):
+            base = f"/{version}/models/gemini-echo"
+            with trio.fail_after(PATIENCE):
+                whole = await client.post(f"{base}:generateContent", json=ASK)
+                streamed = await client.post(f"{base}:streamGenerateContent?alt=sse", json=ASK)
+                counted = await client.post(f"{base}:countTokens", json=ASK)
+            assert whole.status_code == 200, (version, whole.text)
+            assert whole.json()["candidates"][0]["content"]["parts"][0]["text"] == "echo: hi there"
+            assert streamed.status_code == 200, (version, streamed.text)
+            assert streamed.headers["content-type"] == "text/event-stream"
+            assert streamed.headers["x-alt"] == "sse"  # the executor is told the client's alt
+            assert texts(streamed.text) == ["echo:", " hi", " there"]
+            assert counted.json() == {"totalTokens": 2}
