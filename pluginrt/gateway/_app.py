@@ -143,7 +143,7 @@ class Gateway:
 
     async def _models(self, scope: Scope, send: Send, method: str) -> None:
         if method != "GET":
-            await send_response(send, _error(405, "use GET on /v1/models"))
+            await send_response(send, _not_allowed("GET", "/v1/models"))
             return
         request = ClientRequest(
             "openai",
@@ -171,7 +171,7 @@ class Gateway:
             await send_response(send, _error(404, f"no route for {path}"))
             return
         if method != "POST":
-            await send_response(send, _error(405, f"use POST on {path}"))
+            await send_response(send, _not_allowed("POST", path))
             return
         body = await read_body(scope, receive, self.host.config.max_body_size)
         try:
@@ -236,6 +236,13 @@ async def _unless_client_leaves(
 
 def _error(status: int, message: str) -> Response:
     return Response(status, {"content-type": ["application/json"]}, client_error(status, message))
+
+
+def _not_allowed(allowed: str, path: str) -> Response:
+    """405, with the ``Allow`` header HTTP requires of it."""
+    answer = _error(405, f"use {allowed} on {path}")
+    answer.headers["allow"] = [allowed]
+    return answer
 
 
 def _frame(chunk: bytes, sse: bool) -> bytes:

@@ -159,3 +159,32 @@ async def test_plugins_get_request_headers_under_go_canonical_names(tmp_path: Pa
     assert answer.status_code == 200, answer.text
     names = json.loads(answer.json()["choices"][0]["message"]["content"])
     assert {"Authorization", "Content-Type", "User-Agent"} <= set(names), names
+
+
+async def test_a_wrong_method_is_405_with_allow_and_an_unknown_path_404_for_every_format(
+    tmp_path: Path,
+) -> None:
+    wrong = [
+        ("GET", "/v1/chat/completions", "POST"),
+        ("GET", "/v1/responses", "POST"),
+        ("GET", "/v1/messages", "POST"),
+        ("GET", "/v1/messages/count_tokens", "POST"),
+        ("GET", "/v1beta/models/mock-small:generateContent", "POST"),
+        ("PUT", "/v1/models/mock-small:streamGenerateContent", "POST"),
+        ("POST", "/v1/models", "GET"),
+    ]
+    unknown = ["/v1/completions", "/v1/chat", "/v1beta/models/mock-small:embedContent"]
+    async with (
+        gateway(config(tmp_path)) as (_, url),
+        httpx.AsyncClient(base_url=url, headers={"x-api-key": KEY}) as client,
+    ):
+        with trio.fail_after(PATIENCE):
+            refused = [(await client.request(m, path), allow) for m, path, allow in wrong]
+            missing = [await client.post(path, content=chat()) for path in unknown]
+    for answer, allow in refused:
+        assert answer.status_code == 405, answer.request.url
+        assert answer.headers["allow"] == allow  # RFC 9110 requires it of a 405
+        assert answer.json()["error"]["message"] == f"use {allow} on {answer.request.url.path}"
+    for answer in missing:
+        assert answer.status_code == 404
+        assert answer.json()["error"]["message"] == f"no route for {answer.request.url.path}"
