@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -40,23 +41,31 @@ async def test_a_client_that_disconnects_mid_stream_cancels_the_executors_stream
     assert journal.read_text().split() == ["cancelled"]
 
 
-async def test_chunks_arrive_one_by_one_before_the_stream_ends(tmp_path: Path) -> None:
+async def test_each_chunk_reaches_the_client_before_the_executor_sends_the_next(
+    tmp_path: Path,
+) -> None:
+    # The executor holds its second word until this client has read the first: a
+    # gateway that buffered the stream (or its headers) would never give it that.
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
     cfg = config(tmp_path)
-    cfg.plugins[-1].config.update(words=3, delay=0.3)
+    cfg.plugins[-1].config.update(words=3, delay=0, gate=str(gate))
     async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
         with trio.fail_after(PATIENCE):
             async with client.stream(
                 "POST", "/v1/chat/completions", content=chat("slow", stream=True),
                 headers={"x-api-key": KEY},
             ) as response:  # fmt: skip
-                assert response.headers["content-type"].startswith("text/event-stream")
-                started = trio.current_time()
-                arrivals = []
-                async for line in response.aiter_lines():
-                    if line.startswith("data:"):
-                        arrivals.append(trio.current_time() - started)
-    assert len(arrivals) == 5
-    assert arrivals[0] < arrivals[2] - 0.4  # the first word came long before the third
+                assert response.headers["content-type"] == "text/event-stream"
+                assert response.headers["cache-control"] == "no-cache"
+                assert response.headers["transfer-encoding"] == "chunked"
+                frames = (line async for line in response.aiter_lines() if line)
+                first = await anext(frames)
+                await trio.to_thread.run_sync(gate.write_bytes, b"go")
+                rest = [line async for line in frames]
+    words = [json.loads(f[5:])["choices"][0]["delta"].get("content") for f in [first, *rest[:-1]]]
+    assert words == ["w0 ", "w1 ", "w2 ", None]
+    assert rest[-1] == "data: [DONE]"
 
 
 async def test_gemini_routes_take_the_model_from_the_path(tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 
 Config: ``words`` (how many), ``delay`` (seconds between words), ``journal``
 (a file; ``cancelled`` is appended when the host cancels the stream, ``done``
-when a stream ran to its end), ``fail`` (a message the stream ends with, as a
-503 error, after its words), ``stall`` (how many words it sends before it goes quiet
-for good), ``execute-delay`` (seconds ``executor.execute``
-takes; ``execute cancelled`` is journaled if the host cancels it), ``refuse``
+when a stream ran to its end), ``gate`` (a FIFO: the stream reads it to its end
+after its first word, so a test holds the second until it has the first),
+``fail`` (a message the stream ends with, as a 503 error, after its words),
+``stall`` (how many words it sends before it goes quiet for good),
+``execute-delay`` (seconds ``executor.execute`` takes; ``execute cancelled``
+is journaled if the host cancels it), ``refuse``
 (a message ``on_config`` refuses the section with, with the status
 ``refuse-status``), ``pause`` (seconds ``on_config`` takes) and ``mark``
 (journaled by ``on_config`` as ``configured <mark>``). It also declares one
@@ -75,6 +77,9 @@ async def execute_stream(request: api.ExecutorStreamRequest):  # type: ignore[no
         for i in range(int(plugin.config.get("words", 5))):
             if i == plugin.config.get("stall"):
                 await trio.sleep_forever()
+            if i == 1 and plugin.config.get("gate"):
+                gate = Path(plugin.config["gate"])
+                await trio.to_thread.run_sync(gate.read_bytes, abandon_on_cancel=True)
             await trio.sleep(float(plugin.config.get("delay", 0.1)))
             yield frame(f"w{i} ")
     except BaseException:
