@@ -188,3 +188,54 @@ async def test_a_wrong_method_is_405_with_allow_and_an_unknown_path_404_for_ever
     for answer in missing:
         assert answer.status_code == 404
         assert answer.json()["error"]["message"] == f"no route for {answer.request.url.path}"
+
+
+async def test_the_sdks_raise_their_own_error_class_with_the_status_and_the_message(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    cfg.plugins[-1].config.update(words=2, delay=0, fail="upstream fell over")
+    ask = [{"role": "user", "content": "hi"}]
+
+    def failures() -> dict[str, tuple[Exception, list[str]]]:
+        """Each call's exception, and the words streamed before it."""
+        seen: dict[str, tuple[Exception, list[str]]] = {}
+        oa = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
+        an = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
+        calls = {
+            "openai": lambda: oa.chat.completions.create(model="nope", messages=ask),
+            "anthropic": lambda: an.messages.create(model="nope", max_tokens=5, messages=ask),
+            "openai stream": lambda: [
+                c.choices[0].delta.content or ""
+                for c in oa.chat.completions.create(model="slow", messages=ask, stream=True)
+            ],
+            "anthropic stream": lambda: an.messages.stream(
+                model="slow", max_tokens=5, messages=ask
+            ),
+        }
+        with oa, an:
+            for name, call in calls.items():
+                words: list[str] = []
+                try:
+                    answer = call()
+                    if name == "anthropic stream":
+                        with answer as stream:
+                            words.extend(stream.text_stream)
+                except (openai.APIError, anthropic.APIError) as exc:
+                    seen[name] = (exc, words)
+        return seen
+
+    async with gateway(cfg) as (_, url):
+        with trio.fail_after(PATIENCE):
+            seen = await trio.to_thread.run_sync(failures)
+    (oa_404, _), (an_404, _) = seen["openai"], seen["anthropic"]
+    assert isinstance(oa_404, openai.NotFoundError) and oa_404.status_code == 404
+    assert oa_404.message == "Error code: 404 - model 'nope' is not served here"
+    assert isinstance(an_404, anthropic.NotFoundError) and an_404.status_code == 404
+    assert an_404.body == {"error": oa_404.body}  # the same body (the OpenAI SDK keeps "error")
+    # A stream that fails after its first chunk: the words came, then the SDK raises.
+    (oa_late, _), (an_late, an_words) = seen["openai stream"], seen["anthropic stream"]
+    assert type(oa_late) is openai.APIError and oa_late.message == "upstream fell over"
+    assert an_words == ["w0 ", "w1 "]
+    assert type(an_late) is anthropic.APIStatusError and an_late.status_code == 200
+    assert an_late.body == {"error": oa_late.body}
