@@ -37,10 +37,14 @@ def events(text: str) -> list[dict[str, str]]:
     return parsed
 
 
+def text_of(event: dict[str, str]) -> str:
+    """The text of one streamed ``GenerateContentResponse``."""
+    text: str = json.loads(event["data"])["candidates"][0]["content"]["parts"][0]["text"]
+    return text
+
+
 def texts(text: str) -> list[str]:
-    return [
-        json.loads(e["data"])["candidates"][0]["content"]["parts"][0]["text"] for e in events(text)
-    ]
+    return [text_of(event) for event in events(text)]
 
 
 async def test_a_stream_of_multi_line_json_chunks_reaches_the_client_as_one_event_a_chunk(
@@ -83,3 +87,50 @@ async def test_generate_stream_and_count_tokens_are_served_under_v1beta_and_v1(
             assert streamed.headers["x-alt"] == "sse"  # the executor is told the client's alt
             assert texts(streamed.text) == ["echo:", " hi", " there"]
             assert counted.json() == {"totalTokens": 2}
+
+
+async def test_a_gemini_key_counts_in_its_header_or_the_query_and_without_one_each_action_is_401(
+    tmp_path: Path,
+) -> None:
+    base = "/v1beta/models/gemini-echo"
+    async with gateway(gemini(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        with trio.fail_after(PATIENCE):
+            by_header = await client.post(
+                f"{base}:generateContent", headers={"x-goog-api-key": KEY}, json=ASK
+            )
+            by_query = await client.post(f"{base}:generateContent?key={KEY}", json=ASK)
+            refused = [
+                await client.post(f"{base}:{action}", json=ASK)
+                for action in ("generateContent", "streamGenerateContent?alt=sse", "countTokens")
+            ]
+    assert (by_header.status_code, by_query.status_code) == (200, 200)
+    for answer in refused:
+        assert answer.status_code == 401, answer.request.url
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["error"]["type"] == "authentication_error"
+
+
+async def test_a_gemini_stream_that_fails_midway_ends_with_a_data_event_and_no_event_line(
+    tmp_path: Path,
+) -> None:
+    # README: a stream failing after its headers ends with the error body as a last data:
+    # event; only Claude clients get "event: error" (Gemini's SDK reads every line as JSON).
+    async with (
+        gateway(gemini(tmp_path, fail="upstream fell over")) as (_, url),
+        httpx.AsyncClient(base_url=url, headers={"x-goog-api-key": KEY}) as client,
+    ):
+        with trio.fail_after(PATIENCE):
+            answer = await client.post(
+                "/v1beta/models/gemini-echo:streamGenerateContent?alt=sse", json=ASK
+            )
+    assert answer.status_code == 200
+    *words, last = events(answer.text)
+    assert [text_of(event) for event in words] == ["echo:", " hi", " there"]
+    assert list(last) == ["data"]
+    assert json.loads(last["data"]) == {
+        "error": {
+            "message": "upstream fell over",
+            "type": "server_error",
+            "code": "internal_server_error",
+        }
+    }
