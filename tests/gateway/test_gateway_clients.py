@@ -39,10 +39,12 @@ async def test_the_openai_client_gets_a_chat_completion_and_a_streamed_one(tmp_p
     assert streamed == "You said: stream me"
 
 
-async def test_the_anthropic_client_gets_a_message_and_a_streamed_one(tmp_path: Path) -> None:
+async def test_the_anthropic_client_gets_a_message_a_streamed_one_and_a_token_count(
+    tmp_path: Path,
+) -> None:
     async with gateway(config(tmp_path)) as (_, url):
 
-        def talk() -> tuple[str, str]:
+        def talk() -> tuple[str, str, int]:
             client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
             with client:
                 message = client.messages.create(
@@ -56,14 +58,18 @@ async def test_the_anthropic_client_gets_a_message_and_a_streamed_one(tmp_path: 
                     messages=[{"role": "user", "content": "stream claude"}],
                 ) as stream:
                     words = "".join(stream.text_stream)
+                counted = client.messages.count_tokens(
+                    model="mock-small", messages=[{"role": "user", "content": "count these words"}]
+                )
             first = message.content[0]
             assert first.type == "text"
-            return first.text, words
+            return first.text, words, counted.input_tokens
 
         with trio.fail_after(PATIENCE):
-            whole, streamed = await trio.to_thread.run_sync(talk)
+            whole, streamed, tokens = await trio.to_thread.run_sync(talk)
     assert whole == "You said: hello claude"
     assert streamed == "You said: stream claude"
+    assert tokens == 3  # the mock counts words
 
 
 async def test_v1_models_lists_the_plugins_models(tmp_path: Path) -> None:

@@ -127,3 +127,27 @@ async def test_a_stream_that_fails_before_its_first_chunk_answers_with_the_error
             "code": "internal_server_error",
         }
     }
+
+
+async def test_a_stream_with_no_first_chunk_within_the_plugins_timeout_answers_504(
+    tmp_path: Path,
+) -> None:
+    # The headers wait for the first chunk; the wait is the plugin's timeout, and a
+    # client still gets a plain error response, its status and body, not a 200.
+    cfg = config(tmp_path)
+    cfg.plugins[-1].timeout = 0.2
+    cfg.plugins[-1].config.update(delay=0, stall=0)
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        with trio.fail_after(PATIENCE):
+            answer = await client.post(
+                "/v1/chat/completions",
+                content=chat("slow", stream=True),
+                headers={"x-api-key": KEY},
+            )
+    assert answer.status_code == 504
+    assert answer.headers["content-type"] == "application/json"
+    error = answer.json()["error"]
+    assert error["message"] == (
+        "plugin 'slow': executor.execute_stream timed out after 0.2s waiting for a chunk"
+    )
+    assert error["type"] == "server_error"
