@@ -263,7 +263,8 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
     The headers wait for the first chunk (or the end): a stream that fails before
     it answers with the error's status and body, as a failed request does.
     """
-    headers = {k.lower(): v for k, v in stream.headers.items()}
+    # A header with no values is no header (an interceptor's empty list deletes one).
+    headers = {k.lower(): v for k, v in stream.headers.items() if v}
     headers.setdefault("content-type", ["text/event-stream"])
     headers.setdefault("cache-control", ["no-cache"])
     sse = headers["content-type"][0].startswith("text/event-stream")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import trio
 from gateway_harness import KEY, PATIENCE, PLUGINS, config, gateway
 
@@ -134,3 +135,25 @@ async def test_a_gemini_stream_that_fails_midway_ends_with_a_data_event_and_no_e
             "code": "internal_server_error",
         }
     }
+
+
+@pytest.mark.parametrize(
+    ("content_type", "served"), [([], "text/event-stream"), (["application/json"], None)]
+)
+async def test_a_stream_is_events_unless_its_executor_names_another_content_type(
+    tmp_path: Path, content_type: list[str], served: str | None
+) -> None:
+    # No Content-Type, or an empty one: events, each chunk a data: event. Another one
+    # (Gemini without alt=sse answers a JSON array): the chunks pass as they are.
+    async with (
+        gateway(gemini(tmp_path, **{"content-type": content_type})) as (_, url),
+        httpx.AsyncClient(base_url=url, headers={"x-goog-api-key": KEY}) as client,
+    ):
+        with trio.fail_after(PATIENCE):
+            answer = await client.post("/v1beta/models/gemini-echo:streamGenerateContent", json=ASK)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == (served or content_type[0])
+    if served:
+        assert texts(answer.text) == ["echo:", " hi", " there"]
+    else:
+        assert answer.text.startswith('{"candidates": ') and "data:" not in answer.text

@@ -4,7 +4,8 @@
 each word as one ``GenerateContentResponse`` chunk; ``countTokens`` counts words.
 A stream's headers carry ``X-Alt``: the ``Alt`` it was given. Config: ``model`` (its
 name, ``gemini-echo`` if not given), ``fail`` (a message the stream ends with,
-as a 503 error, after its words), ``pretty`` (chunks as multi-line JSON).
+as a 503 error, after its words), ``pretty`` (chunks as multi-line JSON),
+``content-type`` (the stream's ``Content-Type`` values; none given if not set).
 """
 
 import json
@@ -44,7 +45,10 @@ async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
 
 @plugin.on("executor.execute_stream")
 async def execute_stream(request: api.ExecutorStreamRequest):  # type: ignore[no-untyped-def]
-    yield api.ExecutorStreamStart(headers={"X-Alt": [request.alt or "-"]})
+    headers = {"X-Alt": [request.alt or "-"]}
+    if "content-type" in plugin.config:
+        headers["Content-Type"] = plugin.config["content-type"]
+    yield api.ExecutorStreamStart(headers=headers)
     indent = 2 if plugin.config.get("pretty") else None
     words = f"echo: {said(request)}".split()
     for i, word in enumerate(words):
