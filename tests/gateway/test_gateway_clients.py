@@ -179,14 +179,20 @@ async def test_a_wrong_method_is_405_with_allow_and_an_unknown_path_404_for_ever
         ("PUT", "/v1/models/mock-small:streamGenerateContent", "POST"),
         ("POST", "/v1/models", "GET"),
     ]
-    unknown = ["/v1/completions", "/v1/chat", "/v1beta/models/mock-small:embedContent"]
+    unknown = [
+        ("POST", "/v1/completions"),
+        ("POST", "/v1/chat"),
+        ("POST", "/v1beta/models/mock-small:embedContent"),
+        ("GET", "/v1/models/mock-small"),  # the OpenAI SDK's models.retrieve
+        ("GET", "/v1beta/models"),  # Gemini's model listing
+    ]
     async with (
         gateway(config(tmp_path)) as (_, url),
         httpx.AsyncClient(base_url=url, headers={"x-api-key": KEY}) as client,
     ):
         with trio.fail_after(PATIENCE):
             refused = [(await client.request(m, path), allow) for m, path, allow in wrong]
-            missing = [await client.post(path, content=chat()) for path in unknown]
+            missing = [await client.request(m, path, content=chat()) for m, path in unknown]
     for answer, allow in refused:
         assert answer.status_code == 405, answer.request.url
         assert answer.headers["allow"] == allow  # RFC 9110 requires it of a 405
