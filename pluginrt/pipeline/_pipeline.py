@@ -440,6 +440,8 @@ class Pipeline:
         source = normalize_format(request.format)
         await self._intercept_request(state, "request.intercept_before", "", state.model)
         route = self.models.route(state.plugins, state.model)
+        if route is None and not state.model:
+            raise PipelineError(400, "the request names no model")
         if route is None:
             raise PipelineError(404, f"model {state.model!r} is not served here")
         state.route = route
@@ -492,7 +494,15 @@ class Pipeline:
             if request.endpoint is Endpoint.COUNT_TOKENS
             else "executor.execute"
         )
-        answer = await self._call(state, route.executor, method, executor_request, ExecutorResponse)
+        try:
+            answer = await self._call(
+                state, route.executor, method, executor_request, ExecutorResponse
+            )
+        except PluginRemoteError as exc:
+            unserved = _not_implemented(exc, route.executor.id, method, f"model {state.model!r}")
+            if unserved is None:
+                raise
+            raise unserved from exc
         body = await self._response_payload(state, source, answer.payload)
         headers = {k: list(v) for k, v in answer.headers.items()}
         state.detail = usage_detail(answer.payload)
@@ -1044,16 +1054,26 @@ def _canonical(headers: Headers) -> Headers:
     return result
 
 
-def _executor_failure(exc: PluginError, plugin_id: str, provider: str) -> PipelineError:
-    """The error of a failed ``executor.http_request``: 501 not implemented, else 502."""
-    method = "executor.http_request"
+def _not_implemented(
+    exc: Exception, plugin_id: str, method: str, serving: str
+) -> PipelineError | None:
+    """501 naming the executor (``serving``: what it is the executor of), if ``exc`` is
+    its "method not found" for ``method``; else None."""
     if isinstance(exc, PluginRemoteError) and exc.code == METHOD_NOT_FOUND:
         return PipelineError(
             501,
-            f"plugin {plugin_id!r}, the executor of provider {provider!r}, "
-            f"does not implement {method}",
+            f"plugin {plugin_id!r}, the executor of {serving}, does not implement {method}",
             plugin_id=plugin_id,
         )
+    return None
+
+
+def _executor_failure(exc: PluginError, plugin_id: str, provider: str) -> PipelineError:
+    """The error of a failed ``executor.http_request``: 501 not implemented, else 502."""
+    method = "executor.http_request"
+    unserved = _not_implemented(exc, plugin_id, method, f"provider {provider!r}")
+    if unserved is not None:
+        return unserved
     message = str(exc) if method in exc.reason else f"plugin {plugin_id!r}: {method}: {exc.reason}"
     return PipelineError(502, message, plugin_id=plugin_id)
 

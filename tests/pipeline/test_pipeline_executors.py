@@ -221,6 +221,25 @@ async def test_an_unknown_model_is_404_model_not_found(lab: Lab) -> None:
     assert json.loads(answer.body)["error"]["code"] == "model_not_found"
 
 
+async def test_a_request_naming_no_model_is_400(lab: Lab) -> None:
+    async with lab.host(lab.plugin("e", "executor")) as host:
+        answer = await complete(host, request(b"{}", model=""))
+    assert answer.status == 400
+    assert json.loads(answer.body)["error"]["message"] == "the request names no model"
+
+
+async def test_count_tokens_on_an_executor_without_it_is_501_naming_the_plugin(lab: Lab) -> None:
+    async with lab.host(lab.plugin("caller", "caller")) as host:
+        answer = await complete(
+            host, request(b"{}", model="caller-model", endpoint=Endpoint.COUNT_TOKENS)
+        )
+    assert answer.status == 501
+    assert json.loads(answer.body)["error"]["message"] == (
+        "plugin 'caller', the executor of model 'caller-model', "
+        "does not implement executor.count_tokens"
+    )
+
+
 # ------------------------------------------------------------------------ usage
 
 
