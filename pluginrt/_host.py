@@ -66,11 +66,14 @@ HOST_FLAGS = frozenset({"help", "h", "config", "version"})
 _FLAG_TYPES = frozenset({"", "bool", "string", "int", "int64", "float64", "duration"})
 MANAGEMENT_BASE = "/v0/management"
 RESOURCE_BASE = "/v0/resource/plugins"
-#: Management paths the host serves itself, whatever the method (plugins may not take them).
-HOST_PATHS = frozenset(
-    f"{MANAGEMENT_BASE}/{name}"
-    for name in ("plugins", "reload", "auth-files", "usage", "api-call")
-)
+#: Management paths the host serves itself (plugins may not take them), with their methods.
+HOST_PATHS: dict[str, tuple[str, ...]] = {
+    f"{MANAGEMENT_BASE}/plugins": ("GET",),
+    f"{MANAGEMENT_BASE}/reload": ("POST",),
+    f"{MANAGEMENT_BASE}/auth-files": ("GET",),
+    f"{MANAGEMENT_BASE}/usage": ("GET",),
+    f"{MANAGEMENT_BASE}/api-call": ("POST",),
+}
 #: Management path prefixes the host serves itself (``plugins/<id>/...``, ``auth/<p>/login``).
 HOST_PREFIXES = (f"{MANAGEMENT_BASE}/plugins/", f"{MANAGEMENT_BASE}/auth/")
 

@@ -20,14 +20,14 @@ import html
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
 import trio
 
 from pluginrt import api
-from pluginrt._host import MANAGEMENT_BASE, RESOURCE_BASE, Host, RouteBinding
+from pluginrt._host import HOST_PATHS, MANAGEMENT_BASE, RESOURCE_BASE, Host, RouteBinding
 from pluginrt.config import ConfigError
 from pluginrt.host import PluginError, PluginHandle, PluginStatistics
 from pluginrt.host._group import PluginGroup
@@ -115,6 +115,13 @@ def _error(status: int, message: str) -> Response:
     return json_response(status, {"error": {"message": message, "code": status}})
 
 
+def _not_allowed(allowed: Sequence[str], what: str) -> Response:
+    """405, with the ``Allow`` header HTTP requires of it."""
+    answer = _error(405, f"use {' or '.join(allowed)} on {what}")
+    answer.headers["allow"] = [", ".join(allowed)]
+    return answer
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: objects merge, ``null`` deletes, anything else replaces."""
     if not isinstance(patch, dict):
@@ -174,24 +181,25 @@ class Management:
         self, method: str, path: str, headers: Headers, query: Headers, body: bytes
     ) -> Response:
         host = self.host
-        if path == f"{MANAGEMENT_BASE}/plugins" and method == "GET":
+        allowed = HOST_PATHS.get(path)
+        if allowed is not None and method not in allowed:
+            return _not_allowed(allowed, path)
+        if path == f"{MANAGEMENT_BASE}/plugins":
             ids = [p.id for p in host.config.plugins]
             ids += [i for i in host.plugins if i not in ids]
             return json_response(200, {"plugins": [plugin_status(host, i) for i in ids]})
-        if path == f"{MANAGEMENT_BASE}/reload" and method == "POST":
+        if path == f"{MANAGEMENT_BASE}/reload":
             try:
                 await self._reload()
             except ConfigError as exc:
                 return _error(400, str(exc))
             return json_response(200, {"reloaded": True})
-        if path == f"{MANAGEMENT_BASE}/auth-files" and method == "GET":
+        if path == f"{MANAGEMENT_BASE}/auth-files":
             files = [_wire(entry.entry()) for entry in host.auths.entries()]
             return json_response(200, {"files": files})
-        if path == f"{MANAGEMENT_BASE}/usage" and method == "GET":
+        if path == f"{MANAGEMENT_BASE}/usage":
             return json_response(200, {"plugins": host.usage.statistics()})
         if path == f"{MANAGEMENT_BASE}/api-call":
-            if method != "POST":
-                return _error(405, "use POST on this path")
             return await self._api_call(body)
         match = _PLUGIN.match(path)
         if match is not None and (match.group("rest") or "") in _PLUGIN_ACTIONS:
@@ -202,8 +210,9 @@ class Management:
         for binding in host.routes():
             if binding.path == path and binding.method == method:
                 return await self._call(binding, method, path, headers, query, body, escape=True)
-        if any(b.path == path for b in host.routes()):
-            return _error(405, f"method {method} not allowed on {path}")
+        methods = [b.method for b in host.routes() if b.path == path]
+        if methods:
+            return _not_allowed(methods, path)
         return _error(404, f"no management route {method} {path}")
 
     async def _plugin(self, method: str, plugin_id: str, action: str, body: bytes) -> Response:
@@ -213,7 +222,7 @@ class Management:
             return _error(404, f"no plugin {plugin_id!r}")
         allowed = _PLUGIN_ACTIONS[action]
         if method not in allowed:
-            return _error(405, f"use {' or '.join(allowed)} on this path")
+            return _not_allowed(allowed, f"{MANAGEMENT_BASE}/plugins/{plugin_id}{action}")
         if action == "":
             return json_response(200, plugin_status(host, plugin_id))
         if action == "/restart":
@@ -268,7 +277,7 @@ class Management:
         host = self.host
         if state is None:
             if method != "POST":
-                return _error(405, "use POST to start a login")
+                return _not_allowed(["POST"], "a login's start")
             try:
                 options = json.loads(body) if body else {}
             except ValueError as exc:
@@ -286,7 +295,7 @@ class Management:
                 return _error(status_of(exc), str(exc))
             return json_response(200, _wire(started))
         if method != "GET":
-            return _error(405, "use GET to poll a login")
+            return _not_allowed(["GET"], "a login's poll")
         try:
             answer, entry = await host.auths.poll_login(host.active(), provider, state)
         except PluginError as exc:  # the plugin's own status (an unknown state: its 400)
@@ -301,7 +310,7 @@ class Management:
         if ".." in path.split("/"):
             return _error(400, "'..' is not allowed in resource paths")
         if method not in ("GET", "HEAD"):
-            return _error(405, "resources are GET only")
+            return _not_allowed(["GET", "HEAD"], "a resource")
         for binding in self.host.resources():
             if binding.path == path:
                 return await self._call(binding, "GET", path, headers, query, b"", escape=False)

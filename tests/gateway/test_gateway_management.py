@@ -382,3 +382,24 @@ async def test_a_login_started_and_polled_through_the_management_api_saves_an_au
     saved = tmp_path / "auths" / done["file"]
     assert json.loads(saved.read_text())["token"] == "token-state-1"
     assert [f["name"] for f in files["files"]] == [done["file"]]
+
+
+async def test_a_wrong_method_on_a_management_path_is_405_with_allow(tmp_path: Path) -> None:
+    wrong = [
+        ("POST", "/v0/management/plugins", "GET"),
+        ("GET", "/v0/management/reload", "POST"),
+        ("DELETE", "/v0/management/usage", "GET"),
+        ("GET", "/v0/management/api-call", "POST"),
+        ("DELETE", "/v0/management/plugins/mock/config", "GET, PATCH"),
+        ("GET", "/v0/management/plugins/mock/restart", "POST"),
+        ("GET", "/v0/management/auth/mock/login", "POST"),
+        ("POST", "/v0/management/auth/mock/login/some-state", "GET"),
+        ("POST", "/v0/resource/plugins/console/index.html", "GET, HEAD"),
+        ("GET", "/v0/management/slow/echo", "POST"),  # a plugin's route
+    ]
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        answers = [await client.request(m, path, headers=BEARER) for m, path, _ in wrong]
+    assert [(a.status_code, a.headers.get("allow")) for a in answers] == [
+        (405, allow) for _, _, allow in wrong
+    ]
+    assert answers[0].json()["error"]["message"] == "use GET on /v0/management/plugins"
