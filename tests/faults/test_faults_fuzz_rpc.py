@@ -265,5 +265,5 @@ def test_fuzz_any_auth_file_contents_load_without_raising_and_bad_files_are_skip
         store = AuthStore(folder, ModelRegistry(), HostConfigSummary(auth_dir=folder))
         trio.run(store.load, [])
         for entry in store.entries():
-            assert entry.name.endswith(".json") and not entry.name.startswith(".")
+            assert entry.name.lower().endswith(".json") and not entry.name.startswith(".")
             assert entry.name in files
