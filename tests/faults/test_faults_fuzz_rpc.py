@@ -256,6 +256,7 @@ _auth_files = st.dictionaries(
 @fuzz
 @given(_auth_files)
 @example(files={".hidden.json": b'{"type":"x"}'})  # pathlib's glob matches dot files
+@example(files={"d.JSON": b'{"type":"x"}'})  # loaded: any case of .json counts
 def test_fuzz_any_auth_file_contents_load_without_raising_and_bad_files_are_skipped(
     files: dict[str, bytes],
 ) -> None:
