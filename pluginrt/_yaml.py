@@ -2,17 +2,58 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+import shutil
+import typing
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
 
-from .config import Config, ConfigError, _decode
+from .config import Config, ConfigError, PluginConfig, _decode
 
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 _STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
 _UNKNOWN = re.compile(r"unknown field `(?P<key>[^`]*)`")
+_ENUM = re.compile(r"^Invalid enum value (?P<value>.*)$")
+_STR = "tag:yaml.org,2002:str"
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _type_at(path: str) -> object:
+    """The config type at a msgspec path like ``$.plugins[0]`` (None past a known section)."""
+    type_: object = Config
+    for name, index in _STEP.findall(path[1:] if path.startswith("$") else path):
+        if name and isinstance(type_, type) and issubclass(type_, msgspec.Struct):
+            fields = {f.encode_name: f.type for f in msgspec.structs.fields(type_)}
+            type_ = fields.get(name)
+        elif index and typing.get_origin(type_) is list:
+            type_ = typing.get_args(type_)[0]
+        else:
+            return None
+    return type_
+
+
+def _did_you_mean(key: str, path: str) -> str:
+    """`` (did you mean `api-keys`?)`` when a key of the section at ``path`` is close to ``key``."""
+    section = _type_at(path)
+    if not (isinstance(section, type) and issubclass(section, msgspec.Struct)):
+        return ""
+    known = [f.encode_name for f in msgspec.structs.fields(section) if f.encode_name != "base-dir"]
+    close = difflib.get_close_matches(key.lower().replace("_", "-"), known, n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def _enum_reason(reason: str, path: str) -> str:
+    """msgspec's "Invalid enum value 'x'" as the values the key takes."""
+    match = _ENUM.match(reason)
+    choices = typing.get_args(_type_at(path))
+    if match is None or not choices:
+        return reason
+    return f"expected one of {', '.join(map(repr, choices))}, got {match.group('value')}"
 
 
 def _walk(node: yaml.Node | None, path: str) -> tuple[yaml.Node | None, yaml.Node | None]:
@@ -51,9 +92,47 @@ def _located(source: Path, root: yaml.Node | None, reason: str, path: str) -> Co
         if isinstance(parent, yaml.MappingNode):
             key_node = next((k for k, _ in parent.value if k.value == key), key_node)
         where = f"{path}.{key}" if path and path != "$" else key
-        return ConfigError(f"{source}:{_line(key_node)}: {_key_name(where)}: unknown key")
+        hint = _did_you_mean(key, path)
+        return ConfigError(f"{source}:{_line(key_node)}: {_key_name(where)}: unknown key{hint}")
+    if path.endswith("[...]") and isinstance(value_node, yaml.MappingNode):
+        # msgspec names a map's bad value `[...]`: name its key instead.
+        key_node, value_node = next(
+            ((k, v) for k, v in value_node.value if v.tag != _STR), (key_node, value_node)
+        )
+        path = path.removesuffix("[...]") + (f".{key_node.value}" if key_node else "")
+        reason += " (quote the value)" if isinstance(value_node, yaml.ScalarNode) else ""
     node = value_node if value_node is not None else key_node
-    return ConfigError(f"{source}:{_line(node)}: {_key_name(path)}: {reason}")
+    return ConfigError(f"{source}:{_line(node)}: {_key_name(path)}: {_enum_reason(reason, path)}")
+
+
+def _syntax_error(source: Path, exc: yaml.YAMLError) -> ConfigError:
+    """PyYAML's several-line report as one line: file, line, what is wrong, column."""
+    mark = getattr(exc, "problem_mark", None)
+    if not isinstance(exc, yaml.MarkedYAMLError) or mark is None:
+        return ConfigError(f"{source}: not valid YAML: {exc}")
+    what = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
+    return ConfigError(
+        f"{source}:{mark.line + 1}: not valid YAML: {what} (column {mark.column + 1})"
+    )
+
+
+def _check_duplicates(source: Path, node: yaml.Node | None, path: str) -> None:
+    """A key given twice in one mapping is an error (YAML would keep the last silently)."""
+    if isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            _check_duplicates(source, item, f"{path}[{position}]")
+    if not isinstance(node, yaml.MappingNode):
+        return
+    first: dict[object, int] = {}
+    for key, value in node.value:
+        name = f"{path}.{key.value}" if path != "$" else str(key.value)
+        if key.value in first:
+            raise ConfigError(
+                f"{source}:{_line(key)}: {_key_name(name)}: "
+                f"given twice (first on line {first[key.value]})"
+            )
+        first[key.value] = _line(key)
+        _check_duplicates(source, value, name)
 
 
 def load_yaml_config(source: Path) -> Config:
@@ -67,9 +146,8 @@ def load_yaml_config(source: Path) -> Config:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}{line}: not valid YAML: {exc}") from None
+        raise _syntax_error(source, exc) from None
+    _check_duplicates(source, root, "$")
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -86,7 +164,10 @@ def load_yaml_config(source: Path) -> Config:
 
 
 def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
-    """Rules a type cannot say: unique ids, existing scripts."""
+    """Rules a type cannot say: unique ids, commands that exist, a usable proxy URL."""
+    if config.proxy_url and not _is_proxy_url(config.proxy_url):
+        reason = f"expected a URL like http://host:port (schemes: {', '.join(_PROXY_SCHEMES)})"
+        raise _located(source, root, f"{reason}, got {config.proxy_url!r}", "$.proxy-url")
     seen: set[str] = set()
     for position, plugin in enumerate(config.plugins):
         at = f"$.plugins[{position}]"
@@ -95,11 +176,31 @@ def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
         if plugin.id in seen:
             raise _located(source, root, f"plugin id {plugin.id!r} is used twice", f"{at}.id")
         seen.add(plugin.id)
-        if not plugin.command:
-            raise _located(source, root, "expected a script path or a command", f"{at}.command")
-        if isinstance(plugin.command, str) and plugin.command.endswith(".py"):
-            script = config.resolve(plugin.command)
-            if not script.is_file():
-                raise _located(
-                    source, root, f"plugin script {str(script)!r} does not exist", f"{at}.command"
-                )
+        problem = _command_problem(config, plugin)
+        if problem:
+            raise _located(source, root, problem, f"{at}.command")
+
+
+def _is_proxy_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in _PROXY_SCHEMES and bool(parts.hostname)
+
+
+def _command_problem(config: Config, plugin: PluginConfig) -> str:
+    """Why ``plugin``'s command cannot start ("" if it can): a missing script or program."""
+    if not plugin.command:
+        return "expected a script path or a command"
+    argv = config.plugin_command(plugin)
+    if isinstance(plugin.command, str) and plugin.command.endswith(".py"):
+        script = argv[1]
+        return "" if os.path.isfile(script) else f"plugin script {script!r} does not exist"
+    program = argv[0]
+    search = plugin.env.get("PATH", os.environ.get("PATH", os.defpath))
+    if os.sep in program:
+        if not os.path.isfile(program):
+            return f"program {program!r} does not exist"
+        if not os.access(program, os.X_OK):
+            return f"program {program!r} is not executable (chmod +x it, or name its interpreter)"
+    elif shutil.which(program, path=search) is None:
+        return f"program {program!r} is not on PATH"
+    return ""

@@ -1,0 +1,204 @@
+"""The YAML config: README's keys and defaults, and every mistake named with file, line and key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import msgspec
+import pytest
+from gateway_harness import EXAMPLES, ROOT
+
+from pluginrt import load_config
+from pluginrt.config import (
+    DEFAULT_ENV_ALLOW,
+    Config,
+    ConfigError,
+    PluginConfig,
+    RestartConfig,
+    parse_duration,
+)
+
+MOCK = EXAMPLES / "mock_llm.py"
+README = (ROOT / "README.md").read_text()
+
+
+def _rows(table_after: str) -> dict[str, tuple[str, str]]:
+    """The ``| `key` | default | meaning |`` rows of the README table after ``table_after``."""
+    text = README.split(table_after, 1)[1].split("\n\n", 2)[1]
+    rows: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines()[2:]:
+        key, default, meaning = (cell.strip() for cell in line.strip("|").split("|", 2))
+        for name in re.findall(r"`([^`]+)`", key):
+            rows[name] = (default, meaning)
+    return rows
+
+
+def _documented(default: str) -> object:
+    """A README default cell as a value: `8317`, `30s`, `[]`, `""`, `round-robin`."""
+    if default in ("`[]`", "`{}`", '`""`'):
+        return {"`[]`": [], "`{}`": {}, '`""`': ""}[default]
+    values = re.findall(r"`([^`]*)`", default)
+    return values if len(values) > 1 else values[0]
+
+
+def _matches(actual: object, documented: object) -> bool:
+    if isinstance(actual, float) and isinstance(documented, str):
+        return parse_duration(documented) == actual
+    if isinstance(actual, bool):
+        return str(actual).lower() == documented
+    if isinstance(actual, int):
+        return str(actual) == documented
+    return actual == documented
+
+
+def _fields(struct: type[msgspec.Struct]) -> dict[str, object]:
+    return {f.encode_name: f.default for f in msgspec.structs.fields(struct)}
+
+
+def test_every_key_the_readme_documents_exists_with_its_documented_default() -> None:
+    keys = set(_fields(Config)) - {"logging", "base-dir"} | {"logging.level"}  # base-dir: not a key
+    top = _rows("Relative paths\nresolve against the config file's folder.")
+    assert sorted(top) == sorted(keys)
+    defaults = dict(zip(("host", "port"), _documented(top["host"][0]), strict=True))
+    config = Config()
+    for key, (default, _) in top.items():
+        documented = defaults.get(key, _documented(default))
+        section = config.logging if key == "logging.level" else config
+        actual = getattr(section, key.removeprefix("logging.").replace("-", "_"))
+        if key == "env-allow":
+            assert tuple(documented) == DEFAULT_ENV_ALLOW
+        else:
+            assert _matches(actual, documented), (key, actual, documented)
+
+
+def test_every_plugin_key_the_readme_documents_exists_with_its_documented_default() -> None:
+    rows = _rows("Each plugin:")
+    assert sorted(rows) == sorted(_fields(PluginConfig))
+    plugin = PluginConfig(id="a", command="a.py")
+    for key, (default, _) in rows.items():
+        if default in ("required", ""):
+            continue
+        actual = getattr(plugin, key.replace("-", "_"))
+        assert _matches(actual, _documented(default)), (key, actual, default)
+    restart = dict(re.findall(r"`([a-z-]+)` \(([^)]+)\)", rows["restart"][1]))
+    assert sorted(restart) == sorted(_fields(RestartConfig))
+    for key, default in restart.items():
+        assert _matches(getattr(RestartConfig(), key.replace("-", "_")), default), key
+
+
+def test_the_example_config_loads() -> None:
+    config = load_config(EXAMPLES / "gateway.yaml")
+    assert config.request_timeout == 120.0
+    assert [p.id for p in config.plugins][:1] == ["mock"]
+
+
+#: (config text, the error after the file name). {mock} is the example model's script.
+MISTAKES = {
+    "an unknown key, close to a known one": (
+        "api_keys: [k]\n",
+        ":1: api_keys: unknown key (did you mean `api-keys`?)",
+    ),
+    "an unknown plugin key": (
+        "plugins:\n  - id: a\n    command: {mock}\n    enabld: false\n",
+        ":4: plugins[0].enabld: unknown key (did you mean `enabled`?)",
+    ),
+    "an unknown restart key": (
+        "plugins:\n  - id: a\n    command: {mock}\n    restart:\n      backof: 1s\n",
+        ":5: plugins[0].restart.backof: unknown key (did you mean `backoff`?)",
+    ),
+    "an unknown key like no other": ("colour: red\n", ":1: colour: unknown key\n"),
+    "a scheduler that is not built in": (
+        "scheduler: random\n",
+        ":1: scheduler: expected one of 'round-robin', 'fill-first', got 'random'",
+    ),
+    "a log level that is not one": (
+        "logging:\n  level: verbose\n",
+        ":2: logging.level: expected one of 'debug', 'info', 'warning', 'error', got 'verbose'",
+    ),
+    "a bad duration": (
+        "shutdown-grace: 10 minutes\n",
+        ":1: shutdown-grace: expected a duration like 500ms, 30s, 2m or a number of seconds, "
+        "got '10 minutes'",
+    ),
+    "a negative duration": (
+        "plugins:\n  - id: a\n    command: {mock}\n    timeout: -5\n",
+        ":4: plugins[0].timeout: a duration must not be negative",
+    ),
+    "a port that is text": ("port: http\n", ":1: port: Expected `int`, got `str`"),
+    "a negative port": ("port: -1\n", ":1: port: Expected `int` >= 0"),
+    "an env that is a list": (
+        "plugins:\n  - id: a\n    command: {mock}\n    env: [A=1]\n",
+        ":4: plugins[0].env: Expected `object`, got `array`",
+    ),
+    "an env value that is not text": (
+        "plugins:\n  - id: a\n    command: {mock}\n    env:\n      A: x\n      DEBUG: 1\n",
+        ":6: plugins[0].env.DEBUG: Expected `str`, got `int` (quote the value)",
+    ),
+    "a key given twice": ("port: 1\nhost: h\nport: 2\n", ":3: port: given twice (first on line 1)"),
+    "a plugin key given twice": (
+        "plugins:\n  - id: a\n    command: {mock}\n    id: b\n",
+        ":4: plugins[0].id: given twice (first on line 2)",
+    ),
+    "a duplicate plugin id": (
+        "plugins:\n  - id: a\n    command: {mock}\n  - id: a\n    command: {mock}\n",
+        ":4: plugins[1].id: plugin id 'a' is used twice",
+    ),
+    "a missing id": (
+        "plugins:\n  - command: {mock}\n",
+        ":2: plugins[0]: Object missing required field `id`",
+    ),
+    "a program not on PATH": (
+        "plugins:\n  - id: a\n    command: [pluginrt-no-such-program, x]\n",
+        ":3: plugins[0].command: program 'pluginrt-no-such-program' is not on PATH",
+    ),
+    "a program that does not exist": (
+        "plugins:\n  - id: a\n    command: ./nope\n",
+        ":3: plugins[0].command: program '{dir}/nope' does not exist",
+    ),
+    "a program that is not executable": (
+        "plugins:\n  - id: a\n    command: [./plain.txt]\n",
+        ":3: plugins[0].command: program '{dir}/plain.txt' is not executable",
+    ),
+    "a proxy URL that is not one": (
+        "proxy-url: proxy.local:3128\n",
+        ":1: proxy-url: expected a URL like http://host:port (schemes: http, https, socks5, "
+        "socks5h), got 'proxy.local:3128'",
+    ),
+    "a tab": (
+        "port: 1\n\thost: h\n",
+        ":2: not valid YAML: while scanning for the next token; "
+        "found character '\\t' that cannot start any token (column 1)\n",
+    ),
+    "an unclosed list": ("api-keys: [a\n", ":2: not valid YAML: while parsing a flow sequence"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISTAKES))
+def test_a_mistake_is_one_error_line_naming_the_file_the_line_and_the_key(
+    tmp_path: Path, case: str
+) -> None:
+    text, expected = MISTAKES[case]
+    (tmp_path / "plain.txt").write_text("not a program\n")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.format(mock=MOCK))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"{path}{expected.format(dir=tmp_path)}" in message + "\n"
+
+
+def test_a_program_is_looked_up_on_the_path_the_plugin_gets(tmp_path: Path) -> None:
+    program = tmp_path / "bin" / "my-plugin"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        f"plugins:\n  - id: a\n    command: [my-plugin]\n    env: {{PATH: '{program.parent}'}}\n"
+    )
+    assert load_config(path).plugin_command(load_config(path).plugins[0]) == ("my-plugin",)
+    path.write_text("plugins:\n  - id: a\n    command: [my-plugin]\n")
+    with pytest.raises(ConfigError, match="'my-plugin' is not on PATH"):
+        load_config(path)
