@@ -297,7 +297,11 @@ def run(
                 click.echo(f"error: unexpected argument(s): {' '.join(args)}", err=True)
                 return 2
             async with trio.open_nursery() as nursery:
-                binds = await nursery.start(partial(serve, host, config_path=config_path))
+                try:
+                    binds = await nursery.start(partial(serve, host, config_path=config_path))
+                except OSError as exc:
+                    click.echo(f"error: {config_path}: {exc.strerror}", err=True)
+                    return 1
                 click.echo(summary(host, binds), err=True)
             return 0
 

@@ -46,6 +46,8 @@ async def serve(
 ) -> None:
     """Serve ``host`` on its configured address; ``task_status`` gets the bound URLs.
 
+    Raises OSError naming the address if it cannot be listened on (in use, unknown host).
+
     With ``handle_signals``, SIGTERM and SIGINT shut down gracefully and SIGHUP
     reloads ``config_path``. Cancel the caller's scope to stop at once.
     """
@@ -61,16 +63,34 @@ async def serve(
     config.keep_alive_timeout = KEEP_ALIVE_TIMEOUT
     stop = trio.Event()
     hypercorn_serve: Any = hypercorn.trio.serve
-    async with trio.open_nursery() as nursery:
+    binds: list[str] = []
+    try:
+        async with trio.open_nursery() as nursery:
 
-        async def server(task_status: trio.TaskStatus[list[str]]) -> None:
-            await hypercorn_serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
-            nursery.cancel_scope.cancel()  # the server is down: stop watching signals
+            async def server(task_status: trio.TaskStatus[list[str]]) -> None:
+                await hypercorn_serve(
+                    app, config, shutdown_trigger=stop.wait, task_status=task_status
+                )
+                nursery.cancel_scope.cancel()  # the server is down: stop watching signals
 
-        if handle_signals:
-            await nursery.start(_signals, app, stop, nursery.cancel_scope)
-        binds: list[str] = await nursery.start(server)
-        task_status.started(binds)
+            if handle_signals:
+                await nursery.start(_signals, app, stop, nursery.cancel_scope)
+            binds = await nursery.start(server)
+            task_status.started(binds)
+    except* OSError as group:
+        if binds:
+            raise
+        raise _listen_error(config.bind[0], group) from None
+
+
+def _listen_error(bind: str, group: BaseExceptionGroup[OSError]) -> OSError:
+    """One OSError saying which address could not be listened on, and why."""
+    cause: BaseException = group
+    while isinstance(cause, BaseExceptionGroup):
+        cause = cause.exceptions[0]
+    reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+    errno = cause.errno if isinstance(cause, OSError) else None
+    return OSError(errno, f"cannot listen on {bind} (the config's host and port): {reason}")
 
 
 async def _signals(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -151,6 +152,27 @@ async def test_a_plugin_flag_handler_gets_the_program_and_every_argument_as_give
             capture_stderr=True,
         )
     assert done.stdout.decode().splitlines()[1] == json.dumps(["-c", *argv])
+
+
+async def test_a_port_in_use_exits_1_with_one_line_naming_the_address(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path.write_text(f"port: {port}\nplugins: []\n")
+        # A process of its own: hypercorn leaves the socket that failed to bind to the GC.
+        with trio.fail_after(PATIENCE):
+            done = await trio.run_process(
+                [sys.executable, "-c", "from pluginrt.cli import main; main()", "run", str(path)],
+                capture_stderr=True,
+                check=False,
+            )
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        f"error: {path}: cannot listen on 127.0.0.1:{port} (the config's host and port): "
+        "Address already in use\n"
+    )
 
 
 def test_an_unknown_flag_is_a_usage_error(tmp_path: Path) -> None:
