@@ -140,9 +140,15 @@ def _run_script(argv: list[str]) -> None:
     main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
     main.__cached__ = None  # type: ignore[attr-defined]
     sys.modules["__main__"] = main
-    with open(path, "rb") as file:
-        code = compile(file.read(), path, "exec")
-    exec(code, main.__dict__)
+    try:
+        with open(path, "rb") as file:
+            source = file.read()
+    except OSError as exc:  # what python says of a script it cannot open, and its status
+        where = os.path.join(os.getcwd(), script)
+        reason = f"[Errno {exc.errno}] {exc.strerror}"
+        print(f"{sys.executable}: can't open file {where!r}: {reason}", file=sys.stderr)
+        raise SystemExit(2) from None
+    exec(compile(source, path, "exec"), main.__dict__)
 
 
 def _title_setter() -> Any:

@@ -100,3 +100,18 @@ async def test_a_start_cancelled_while_the_launcher_forks_leaves_no_process(
     with trio.move_on_after(0.02):
         async with open_plugins([shelf("good")]):
             pytest.fail("started within 20 ms")  # pragma: no cover
+
+
+@pytest.mark.parametrize("launcher", ["0", "1"])
+async def test_a_missing_script_fails_as_python_would_without_a_traceback(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, launcher: str
+) -> None:
+    monkeypatch.setenv("PLUGINRT_LAUNCHER", launcher)
+    script = str(tmp_path / "missing.py")
+    spec = PluginSpec(id="missing", command=(script,), restart=RestartPolicy(max_restarts=0))
+    with trio.fail_after(10):
+        async with open_plugins([spec]) as plugins:
+            error = str(plugins["missing"].last_error)
+    assert "(exited with status 2)" in error
+    assert f"can't open file '{script}': [Errno 2] No such file or directory" in error
+    assert "Traceback" not in error
