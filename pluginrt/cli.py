@@ -56,28 +56,37 @@ _ID_HELP = (
     "argument after the program that is a file, else of the program)."
 )
 _VERBOSE = click.option(
-    "--verbose", "-v", is_flag=True, help="Also show the plugin's stderr and host.log lines."
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also show the plugin's stderr and host.log lines, and the host's warnings.",
 )
+_SECONDS = click.FloatRange(min=0, min_open=True)
 
 
 def _spec_from(
     command: tuple[str, ...], plugin_id: str | None, timeout: float, verbose: bool
 ) -> PluginSpec:
-    # Plugins' stderr and host.log lines are logged at INFO: shown with --verbose.
+    # Plugins' stderr and host.log lines are logged at INFO: shown with --verbose. Without
+    # it, the one error line is the command's own (a failed start is not logged twice).
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=logging.INFO if verbose else logging.CRITICAL,
         format="%(levelname)s %(name)s: %(message)s",
     )
     protect_handlers()
     if not command:
         raise click.UsageError("give the plugin's command after --")
+    if plugin_id is not None and not plugin_id.strip():
+        raise click.BadParameter("the plugin id must not be blank", param_hint="--id")
     return one_shot_spec(command, plugin_id=plugin_id, timeout=timeout)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--id", "plugin_id", help=_ID_HELP)
-@click.option("--timeout", default=10.0, show_default=True, help="Handshake timeout, seconds.")
+@click.option(
+    "--timeout", default=10.0, type=_SECONDS, show_default=True, help="Handshake timeout, seconds."
+)
 @_VERBOSE
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def inspect(
@@ -105,7 +114,13 @@ def inspect(
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--method", "-m", help="The method to call; if omitted, the last argument is.")
 @click.option("--params", default="{}", show_default=True, help="The params, as JSON.")
-@click.option("--timeout", default=30.0, show_default=True, help="Handshake and call timeout.")
+@click.option(
+    "--timeout",
+    default=30.0,
+    type=_SECONDS,
+    show_default=True,
+    help="Handshake and call timeout, seconds.",
+)
 @click.option("--id", "plugin_id", help=_ID_HELP)
 @_VERBOSE
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import trio
 from click.testing import CliRunner
 
 from pluginrt.cli import main
@@ -107,3 +108,39 @@ def test_call_without_a_method_is_a_usage_error() -> None:
     code, _, err = run("call", "--", GOOD)
     assert code == 2
     assert "METHOD" in err
+
+
+def test_a_timeout_that_is_not_above_zero_is_a_usage_error() -> None:
+    for command in ("inspect", "call"):
+        code, _, err = run(command, "--timeout", "0", "--", GOOD, "test.echo")
+        assert code == 2
+        assert "Invalid value for '--timeout': 0.0 is not in the range x>0" in err
+
+
+def test_a_blank_id_is_a_usage_error() -> None:
+    code, _, err = run("inspect", "--id", " ", "--", GOOD)
+    assert code == 2
+    assert "Invalid value for --id: the plugin id must not be blank" in err
+
+
+async def test_a_plugin_that_will_not_start_is_one_error_line_without_verbose(
+    tmp_path: Path,
+) -> None:
+    script = str(tmp_path / "gone.py")
+
+    async def inspect(*flags: str) -> str:
+        # A process of its own: the log's handlers are its own, not pytest's.
+        argv = ["inspect", *flags, "--", script]
+        with trio.fail_after(10):
+            done = await trio.run_process(
+                [sys.executable, "-c", "from pluginrt.cli import main; main()", *argv],
+                capture_stderr=True,
+                check=False,
+            )
+        assert done.returncode == 1
+        return str(done.stderr.decode())
+
+    quiet = await inspect()
+    assert quiet.startswith("Error: plugin 'gone': failed to start")
+    assert quiet.count("can't open file") == 1
+    assert "ERROR pluginrt.plugin.gone: failed after 0 restart(s)" in await inspect("-v")
