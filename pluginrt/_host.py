@@ -343,12 +343,15 @@ class Host:
         self.pipeline.settings.scheduler = config.scheduler
         refused: dict[str, Exception] = {}
         for plugin_id in old.keys() - new.keys():
+            logger.info("reload: stopping plugin %s (no longer in the config)", plugin_id)
             await self.plugins.remove(plugin_id)
             self.models.forget_plugin(plugin_id)
         for plugin_id, plugin in new.items():
             before = old.get(plugin_id)
             if not plugin.enabled:
                 if plugin_id in self.plugins:
+                    if before is None or before.enabled:
+                        logger.info("reload: stopping plugin %s (disabled)", plugin_id)
                     await self.plugins.stop(plugin_id)
                 continue
             spec = plugin_spec(config, plugin)
@@ -356,15 +359,21 @@ class Host:
             if handle is None or before is None or handle.state is PluginState.STOPPED:
                 if handle is not None:
                     await self.plugins.remove(plugin_id)
+                logger.info("reload: starting plugin %s", plugin_id)
                 await self.plugins.start(spec)
-            elif _restart_needed(before, plugin, env_allow_changed=env_changed) or (
+                continue
+            changed = _restart_keys(before, plugin, env_allow_changed=env_changed)
+            if changed or (
                 # Not running (restarting, failed): reconfigure cannot reach it, and
                 # its next start would register with the old section.
                 before.config != plugin.config and handle.state is not PluginState.RUNNING
             ):
+                why = ", ".join(changed or ["config"])
+                logger.info("reload: restarting plugin %s (changed: %s)", plugin_id, why)
                 await self.plugins.remove(plugin_id)
                 await self.plugins.start(spec)
             elif before.config != plugin.config and handle.state is PluginState.RUNNING:
+                logger.info("reload: handing plugin %s its new config section", plugin_id)
                 try:
                     await handle.reconfigure(plugin.config)
                 except Exception as exc:
@@ -410,22 +419,26 @@ def _restart_needed(
     So does a change of the global ``env-allow`` (the environment is fixed at
     spawn), of ``max-line`` and ``instances`` (fixed when the pipes open).
     """
-    if env_allow_changed:
-        return True
-    return _process_fields(before) != _process_fields(after)
+    return bool(_restart_keys(before, after, env_allow_changed=env_allow_changed))
 
 
-def _process_fields(plugin: PluginConfig) -> tuple[object, ...]:
-    return (
-        plugin.command,
-        plugin.env,
-        plugin.priority,
-        plugin.timeout,
-        plugin.restart,
-        plugin.max_line,
-        plugin.instances,
-        plugin.handshake_timeout,
-    )
+#: The keys of a plugin whose change needs a new process (all but ``config``, ``enabled``).
+_PROCESS_KEYS = (
+    "command", "env", "priority", "timeout", "restart", "max-line", "instances",
+    "handshake-timeout",
+)  # fmt: skip
+
+
+def _restart_keys(
+    before: PluginConfig, after: PluginConfig, *, env_allow_changed: bool = False
+) -> list[str]:
+    """The changed keys that need ``before``'s processes restarted (see _restart_needed)."""
+    changed = [
+        key
+        for key in _PROCESS_KEYS
+        if getattr(before, key.replace("-", "_")) != getattr(after, key.replace("-", "_"))
+    ]
+    return [*changed, "env-allow"] if env_allow_changed else changed
 
 
 def _bad_path(path: str) -> bool:

@@ -144,6 +144,34 @@ async def test_a_reload_reconfigures_changed_sections_starts_new_plugins_and_sto
     assert [n for _, n in calls["d-added"]] == [1]
 
 
+async def test_a_reload_logs_one_line_for_each_plugin_it_starts_stops_restarts_or_reconfigures(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    keep = lab.plugin("a-keep", "interceptor", stages=["before"])
+    section = lab.plugin("b-section", "interceptor", stages=["before"])
+    moved = lab.plugin("c-moved", "interceptor", stages=["before"])
+    gone = lab.plugin("d-gone", "interceptor", stages=["before"])
+    off = lab.plugin("e-off", "interceptor", stages=["before"])
+    async with lab.host(keep, section, moved, gone, off) as host:
+        caplog.set_level(logging.INFO, logger="pluginrt.host")
+        await host.reload(
+            lab.config(
+                keep,
+                {**section, "config": {**section["config"], "append": "|new"}},
+                {**moved, "priority": 7, "timeout": "6s"},
+                {**off, "enabled": False},
+                lab.plugin("f-new", "interceptor", stages=["before"]),
+            )
+        )
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("reload:")] == [
+        "reload: stopping plugin d-gone (no longer in the config)",
+        "reload: handing plugin b-section its new config section",
+        "reload: restarting plugin c-moved (changed: priority, timeout)",
+        "reload: stopping plugin e-off (disabled)",
+        "reload: starting plugin f-new",
+    ]
+
+
 async def test_a_reload_with_calls_in_flight_loses_none_of_them(lab: Lab) -> None:
     executor = lab.plugin("exec", "executor", 10, sleep=0.5)
     interceptor = lab.plugin("icpt", "interceptor", stages=["before"], append="|old")
