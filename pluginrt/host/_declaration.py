@@ -98,21 +98,26 @@ def validate(plugin_id: str, answer: RegisterAnswer, logger: logging.Logger) -> 
             raise refuse("an Executor needs ExecutorInputFormats")
         if not capabilities.executor_output_formats:
             raise refuse("an Executor needs ExecutorOutputFormats")
-    warnings: list[str] = []
-    for field, wire in (
-        ("version", "Version"),
-        ("author", "Author"),
-        ("github_repository", "GitHubRepository"),
-    ):
-        if not getattr(metadata, field).strip():
-            warnings.append(f"Metadata.{wire} is missing")
+    # Missing metadata is the author's to fix (inspect shows it), not the operator's:
+    # logged at debug, on every start. An unknown capability may be a typo: a warning.
+    missing = [
+        f"Metadata.{wire} is missing"
+        for field, wire in (
+            ("version", "Version"),
+            ("author", "Author"),
+            ("github_repository", "GitHubRepository"),
+        )
+        if not getattr(metadata, field).strip()
+    ]
+    for warning in missing:
+        logger.debug("%s", warning)
+    unknown = []
     if isinstance(raw_keys, dict):
         known = set(_WIRE_NAMES.values())
-        for key in sorted(set(raw_keys) - known):
-            warnings.append(f"unknown capability {key!r} ignored")
-    for warning in warnings:
+        unknown = [f"unknown capability {key!r} ignored" for key in sorted(set(raw_keys) - known)]
+    for warning in unknown:
         logger.warning("%s", warning)
-    return Declaration(version, metadata, capabilities, tuple(warnings))
+    return Declaration(version, metadata, capabilities, (*missing, *unknown))
 
 
 def _object(raw: msgspec.Raw) -> bytes:

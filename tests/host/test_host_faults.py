@@ -266,6 +266,23 @@ async def test_a_declaration_is_checked_against_the_rules(
             assert rule in str(plugin.last_error) and "declaration" in str(plugin.last_error)
 
 
+async def test_an_unknown_capability_is_a_warning_and_missing_metadata_only_a_debug_line(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture
+) -> None:
+    capabilities = {"UsagePlugin": {}, "Teleporter": {}}
+    declaration = {"protocol_version": 1, "metadata": {"Name": "n"}, "capabilities": capabilities}
+    env = {"SHELF_DECLARATION": json.dumps(declaration)}
+    caplog.set_level(logging.DEBUG, logger="pluginrt")
+    with trio.fail_after(10):
+        async with open_plugins([shelf("declaration", env=env)]) as plugins:
+            assert plugins["declaration"].state is PluginState.RUNNING
+    ours = [r for r in caplog.records if r.name == "pluginrt.plugin.declaration"]
+    logged = {r.getMessage(): r.levelname for r in ours}
+    assert logged["unknown capability 'Teleporter' ignored"] == "WARNING"
+    for field in ("Version", "Author", "GitHubRepository"):
+        assert logged[f"Metadata.{field} is missing"] == "DEBUG"
+
+
 async def test_an_oauth_model_provider_is_asked_neither_model_static_nor_model_register(
     shelf: Shelf,
 ) -> None:
