@@ -25,6 +25,9 @@ from ._app import Gateway
 __all__ = ["serve"]
 
 logger = logging.getLogger("pluginrt.gateway")
+#: hypercorn's own log; its "Running on ..." says what ``pluginrt listening on`` says.
+server_log = logging.getLogger("pluginrt.gateway.server")
+server_log.addFilter(lambda record: not str(record.msg).startswith("Running on "))
 
 #: Seconds an idle keep-alive connection is kept. Longer than clients keep theirs
 #: (httpx and the OpenAI SDK: 5 s), or the server may close a connection just as a
@@ -56,7 +59,7 @@ async def serve(
     config.bind = [_bind(host.config.host, host.config.port)]
     config.graceful_timeout = float(host.config.shutdown_grace)
     config.accesslog = None  # the Gateway writes one access line per request itself
-    config.errorlog = logging.getLogger("pluginrt.gateway")
+    config.errorlog = server_log
     config.include_server_header = False
     # Longer than clients keep idle connections (httpx and the OpenAI SDK: 5 s), so the
     # server never closes a connection at the moment a client reuses it.
@@ -81,6 +84,7 @@ async def serve(
         if binds:
             raise
         raise _listen_error(config.bind[0], group) from None
+    logger.info("stopped serving %s; stopping the plugins", ", ".join(binds))
 
 
 def _listen_error(bind: str, group: BaseExceptionGroup[OSError]) -> OSError:

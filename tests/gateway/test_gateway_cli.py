@@ -283,7 +283,7 @@ async def test_sighup_reloads_the_config_file(tmp_path: Path) -> None:
     plugins = f"plugins:\n  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
     path.write_text(f"port: 0\napi-keys: [{KEY}]\n{plugins}")
     with trio.fail_after(PATIENCE):
-        process, url, _ = await _start(path)
+        process, url, lines = await _start(path)
         try:
             async with httpx.AsyncClient(base_url=url) as client:
                 before = await client.get("/v1/models", headers={"x-api-key": "sk-other"})
@@ -294,6 +294,10 @@ async def test_sighup_reloads_the_config_file(tmp_path: Path) -> None:
                 ).status_code != 200:
                     await trio.sleep(0.05)
             process.send_signal(signal.SIGINT)
+            assert process.stderr is not None
+            rest = b""
+            while data := await process.stderr.receive_some():
+                rest += data
             status = await process.wait()
         finally:
             if process.returncode is None:
@@ -303,3 +307,7 @@ async def test_sighup_reloads_the_config_file(tmp_path: Path) -> None:
             await process.stderr.aclose()
     assert before.status_code == 401
     assert status == 0
+    log = "\n".join(lines) + rest.decode()
+    assert "Running on" not in log  # hypercorn's, said again by "pluginrt listening on"
+    assert f"stopped serving {url}; stopping the plugins" in log
+    assert f"config reloaded from {path}" in log
