@@ -111,6 +111,11 @@ def _counters(stats: PluginStatistics) -> dict[str, Any]:
     }
 
 
+def _has_usage(handle: PluginHandle) -> bool:
+    declaration = handle.declaration
+    return declaration is not None and declaration.capabilities.usage_plugin is not None
+
+
 def _error(status: int, message: str) -> Response:
     return json_response(status, {"error": {"message": message, "code": status}})
 
@@ -198,7 +203,10 @@ class Management:
             files = [_wire(entry.entry()) for entry in host.auths.entries()]
             return json_response(200, {"files": files})
         if path == f"{MANAGEMENT_BASE}/usage":
-            return json_response(200, {"plugins": host.usage.statistics()})
+            # Every usage plugin, with zeros until its first record.
+            zeros = {"delivered": 0, "dropped": 0, "queued": 0}
+            usage = {h.id: zeros for h in host.active() if _has_usage(h)}
+            return json_response(200, {"plugins": usage | host.usage.statistics()})
         if path == f"{MANAGEMENT_BASE}/api-call":
             return await self._api_call(body)
         match = _PLUGIN.match(path)

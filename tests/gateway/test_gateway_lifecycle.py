@@ -144,9 +144,12 @@ async def test_the_log_names_the_plugin_and_method_of_a_failed_request_and_a_fai
 async def test_management_usage_counts_the_records_each_usage_plugin_took(tmp_path: Path) -> None:
     usage = tmp_path / "usage"
     async with gateway(_with_usage(tmp_path, tmp_path / "journal", usage)) as (_, url):
+        async with httpx.AsyncClient(base_url=url) as client:
+            first = await client.get("/v0/management/usage", headers=MANAGEMENT)
         with trio.fail_after(PATIENCE):
             await _one_more_request(url, usage)
         async with httpx.AsyncClient(base_url=url) as client:
             answer = await client.get("/v0/management/usage", headers=MANAGEMENT)
+    assert first.json() == {"plugins": {"usage": {"delivered": 0, "dropped": 0, "queued": 0}}}
     assert answer.status_code == 200
     assert answer.json() == {"plugins": {"usage": {"delivered": 1, "dropped": 0, "queued": 0}}}
