@@ -108,6 +108,19 @@ def test_check_handshakes_every_plugin_and_prints_a_summary(tmp_path: Path) -> N
     assert "config OK: 2 plugin(s) ready" in result.output
 
 
+def test_check_exits_1_naming_a_plugin_that_did_not_start(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(
+        f"plugins:\n  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
+        f"  - id: quits\n    command: [{sys.executable}, -c, 'raise SystemExit(3)']\n"
+        "    restart: {max-restarts: 0}\n"
+    )
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "(exited with status 3)" in result.output
+    assert result.output.endswith("FAILED: quits did not start\n")
+
+
 def test_a_script_in_a_list_command_resolves_against_the_config_folder(tmp_path: Path) -> None:
     (tmp_path / "mock.py").write_text((EXAMPLES / "mock_llm.py").read_text())
     path = tmp_path / "gateway.yaml"

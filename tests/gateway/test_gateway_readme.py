@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import msgspec
 import trio
+from click.testing import CliRunner
 from gateway_harness import EXAMPLES, PATIENCE, ROOT, gateway
 
 from pluginrt import load_config
-from pluginrt.config import from_mapping
+from pluginrt.cli import main
 
 README = (ROOT / "README.md").read_text()
 
@@ -82,20 +83,39 @@ async def test_the_readme_curls_work_against_the_example_gateway() -> None:
     assert page.status_code == 200 and "<h1>" in page.text
 
 
-async def test_the_readme_plugin_serves_its_model(tmp_path: Path) -> None:
+async def test_the_readme_plugin_serves_its_model_from_the_config_lines_it_gives(
+    tmp_path: Path,
+) -> None:
     (snippet,) = blocks("python")
     assert len(snippet.splitlines()) <= 22
-    script = tmp_path / "shout.py"
-    script.write_text(snippet)
-    config = from_mapping(
-        {"port": 0, "auth-dir": str(tmp_path), "plugins": [{"id": "shout", "command": str(script)}]}
-    )
+    (tmp_path / "shout.py").write_text(snippet)
+    entry = re.search(r"Add it to a config as `(- id: shout)` / `(command: shout.py)`", README)
+    assert entry is not None
+    path = tmp_path / "gateway.yaml"
+    path.write_text(f"port: 0\nplugins:\n  {entry[1]}\n    {entry[2]}\n")
+    config = load_config(path)  # the script resolves against the config's folder
     body = {"model": "shout", "messages": [{"role": "user", "content": "hello"}]}
     async with gateway(config) as (_, base), httpx.AsyncClient(base_url=base) as client:
         with trio.fail_after(PATIENCE):
             answer = await client.post("/v1/chat/completions", content=msgspec.json.encode(body))
     assert answer.status_code == 200, answer.text
     assert answer.json()["choices"][0]["message"]["content"] == "HELLO"
+
+
+def test_inspect_shows_what_the_readme_plugin_declares(tmp_path: Path) -> None:
+    assert "`pluginrt\ninspect -- ./plugin` shows what a plugin declares" in README
+    (snippet,) = blocks("python")
+    (tmp_path / "shout.py").write_text(snippet)
+    result = CliRunner().invoke(main, ["inspect", "--", str(tmp_path / "shout.py")])
+    assert result.exit_code == 0, result.output
+    assert "Executor" in result.output and "shout" in result.output
+
+
+def test_the_fuzz_command_runs_more_examples_of_the_fuzz_tests() -> None:
+    command = "PLUGINRT_FUZZ_EXAMPLES=20000 python -m pytest tests/faults -k fuzz"
+    assert f"`{command}`" in README
+    fuzz = (ROOT / "tests" / "faults" / "test_faults_fuzz.py").read_text()
+    assert 'int(os.environ.get("PLUGINRT_FUZZ_EXAMPLES", ' in fuzz
 
 
 def test_the_gateway_package_exports_exactly_its_public_names() -> None:
