@@ -121,6 +121,19 @@ def test_check_exits_1_naming_a_plugin_that_did_not_start(tmp_path: Path) -> Non
     assert result.output.endswith("FAILED: quits did not start\n")
 
 
+def test_a_disabled_plugin_is_not_started(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(
+        f"plugins:\n  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
+        f"  - id: slow\n    command: {PLUGINS / 'slow_stream.py'}\n    enabled: false\n"
+    )
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "  slow  disabled\n" in result.output
+    assert "models: mock-large, mock-small\n" in result.output
+    assert "config OK: 1 plugin(s) ready" in result.output  # the slow model is not served
+
+
 def test_a_script_in_a_list_command_resolves_against_the_config_folder(tmp_path: Path) -> None:
     (tmp_path / "mock.py").write_text((EXAMPLES / "mock_llm.py").read_text())
     path = tmp_path / "gateway.yaml"
@@ -289,6 +302,33 @@ async def test_a_stream_still_open_when_the_shutdown_grace_ends_gets_an_error_ev
         }
     }
     assert status == 0
+
+
+async def test_logging_level_warning_leaves_out_the_info_lines(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    mock = f"  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
+    path.write_text(f"port: 0\nlogging:\n  level: warning\nplugins:\n{mock}")
+    with trio.fail_after(PATIENCE):
+        process, url, lines = await _start(path)
+        try:
+            async with httpx.AsyncClient(base_url=url) as client:
+                assert (await client.get("/v1/models")).status_code == 200
+            process.send_signal(signal.SIGTERM)
+            assert process.stderr is not None
+            rest = b""
+            while data := await process.stderr.receive_some():
+                rest += data
+            assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            assert process.stderr is not None
+            await process.stderr.aclose()
+    logged = [line for line in [*lines, *rest.decode().splitlines()] if " pluginrt." in line]
+    assert [line.split(" ", 1)[1] for line in logged] == [
+        "WARNING pluginrt.gateway: SIGTERM: shutting down; requests in flight get 10s to finish"
+    ]
 
 
 async def test_sighup_reloads_the_config_file(tmp_path: Path) -> None:
