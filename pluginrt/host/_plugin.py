@@ -435,7 +435,12 @@ class PluginHandle:
                 if trio.current_time() - started >= self.spec.restart.healthy_after:
                     in_a_row = 0
                 if in_a_row >= self.spec.restart.max_restarts:
-                    self.logger.error("failed after %d restart(s): %s", in_a_row, error)
+                    self.logger.error(
+                        "failed after %d restart(s) in a row; not restarted again until a "
+                        "restart or a reload asks for it: %s",
+                        in_a_row,
+                        error,
+                    )
                     self._state = PluginState.FAILED
                     return
                 delay = self.spec.restart.backoff(in_a_row)
