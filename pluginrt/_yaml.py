@@ -164,7 +164,11 @@ def load_yaml_config(source: Path) -> Config:
 
 
 def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
-    """Rules a type cannot say: unique ids, commands that exist, a usable proxy URL."""
+    """Rules a type cannot say: keys not blank, unique ids, commands that exist, a proxy URL."""
+    for position, key in enumerate(config.api_keys):
+        if not key.strip():  # an unset variable, say: it would admit no one, silently
+            where = f"$.api-keys[{position}]"
+            raise _located(source, root, "expected a key, got a blank one", where)
     if config.proxy_url and not _is_proxy_url(config.proxy_url):
         reason = f"expected a URL like http://host:port (schemes: {', '.join(_PROXY_SCHEMES)})"
         raise _located(source, root, f"{reason}, got {config.proxy_url!r}", "$.proxy-url")

@@ -135,6 +135,10 @@ MISTAKES = {
         "plugins:\n  - id: a\n    command: {mock}\n    env:\n      A: x\n      DEBUG: 1\n",
         ":6: plugins[0].env.DEBUG: Expected `str`, got `int` (quote the value)",
     ),
+    "a blank API key": (
+        "api-keys:\n  - sk-1\n  - ''\n",
+        ":3: api-keys[1]: expected a key, got a blank one",
+    ),
     "a key given twice": ("port: 1\nhost: h\nport: 2\n", ":3: port: given twice (first on line 1)"),
     "a plugin key given twice": (
         "plugins:\n  - id: a\n    command: {mock}\n    id: b\n",
