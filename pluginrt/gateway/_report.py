@@ -25,7 +25,7 @@ def _plugin_lines(host: Host) -> list[str]:
             name = f"{handle.metadata.name} {handle.metadata.version}".strip()
             lines.append(f"  {plugin.id:<{width}}  {handle.state!s:<8} {name}: {caps}")
         else:
-            lines.append(f"  {plugin.id:<{width}}  {handle.state!s:<8} {handle.last_error}")
+            lines.append(f"  {plugin.id:<{width}}  {handle.state!s}: {handle.last_error}")
     return lines
 
 

@@ -117,6 +117,7 @@ def test_check_exits_1_naming_a_plugin_that_did_not_start(tmp_path: Path) -> Non
     )
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 1
+    assert "\n  quits  failed: plugin 'quits': failed to start: " in result.output
     assert "(exited with status 3)" in result.output
     assert result.output.endswith("FAILED: quits did not start\n")
 
