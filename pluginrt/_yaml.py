@@ -164,11 +164,19 @@ def load_yaml_config(source: Path) -> Config:
 
 
 def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
-    """Rules a type cannot say: keys not blank, unique ids, commands that exist, a proxy URL."""
+    """Rules a type cannot say: keys not blank, an auth-dir that can be a folder, unique
+    ids, commands that exist, a proxy URL."""
     for position, key in enumerate(config.api_keys):
         if not key.strip():  # an unset variable, say: it would admit no one, silently
             where = f"$.api-keys[{position}]"
             raise _located(source, root, "expected a key, got a blank one", where)
+    auth_dir = config.resolve(config.auth_dir)
+    existing = next(path for path in (auth_dir, *auth_dir.parents) if path.exists())
+    if not existing.is_dir():
+        reason = f"{str(existing)!r} is not a folder" + (
+            "" if existing == auth_dir else f" (the auth-dir {str(auth_dir)!r} would be in it)"
+        )
+        raise _located(source, root, reason, "$.auth-dir")
     if config.proxy_url and not _is_proxy_url(config.proxy_url):
         reason = f"expected a URL like http://host:port (schemes: {', '.join(_PROXY_SCHEMES)})"
         raise _located(source, root, f"{reason}, got {config.proxy_url!r}", "$.proxy-url")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import trio
@@ -169,6 +170,17 @@ def _load(config_path: str) -> Config:
         raise SystemExit(2) from None
 
 
+def _serve_config(main_task: Callable[[], Awaitable[int]], config_path: str) -> NoReturn:
+    """Run ``main_task`` and exit with its status; an OSError (an auth-dir that cannot be
+    created, say) is one error line and status 1."""
+    try:
+        status = trio.run(main_task)
+    except OSError as exc:
+        click.echo(f"error: {config_path}: {exc.strerror or exc}", err=True)
+        raise SystemExit(1) from None
+    raise SystemExit(status)
+
+
 def _logging(level: str) -> None:
     # Only pluginrt's own loggers get the level: an embedding (or a test) keeps its root.
     logging.basicConfig(
@@ -320,7 +332,7 @@ def run(
                 click.echo(summary(host, binds), err=True)
             return 0
 
-    raise SystemExit(trio.run(main_task))
+    _serve_config(main_task, config_path)
 
 
 @main.command()
@@ -340,4 +352,4 @@ def check(config_path: str) -> None:
         click.echo(report.text)
         return 0 if report.ok else 1
 
-    raise SystemExit(trio.run(main_task))
+    _serve_config(main_task, config_path)

@@ -167,7 +167,12 @@ class AuthStore:
     # ------------------------------------------------------------- reading
 
     def ensure_directory(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Create the directory if need be; OSError names it as the ``auth-dir``."""
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = f"cannot create the auth-dir {str(self.directory)!r}: {exc.strerror or exc}"
+            raise OSError(exc.errno, reason) from None
 
     async def load(self, plugins: Sequence[PluginLike]) -> None:
         """(Re)read every ``.json`` file of the directory and its folders, as the Go host

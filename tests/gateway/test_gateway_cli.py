@@ -122,6 +122,19 @@ def test_check_exits_1_naming_a_plugin_that_did_not_start(tmp_path: Path) -> Non
     assert result.output.endswith("FAILED: quits did not start\n")
 
 
+def test_an_auth_dir_that_cannot_be_created_exits_1_with_one_line_naming_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text("auth-dir: /proc/pluginrt-auths\nplugins: []\n")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"error: {path}: cannot create the auth-dir '/proc/pluginrt-auths': "
+    )
+    assert len(result.output.splitlines()) == 1
+
+
 def test_a_disabled_plugin_is_not_started(tmp_path: Path) -> None:
     path = tmp_path / "gateway.yaml"
     path.write_text(

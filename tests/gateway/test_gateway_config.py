@@ -139,6 +139,15 @@ MISTAKES = {
         "api-keys:\n  - sk-1\n  - ''\n",
         ":3: api-keys[1]: expected a key, got a blank one",
     ),
+    "an auth-dir that is a file": (
+        "auth-dir: plain.txt\n",
+        ":1: auth-dir: '{dir}/plain.txt' is not a folder\n",
+    ),
+    "an auth-dir inside a file": (
+        "auth-dir: plain.txt/auths\n",
+        ":1: auth-dir: '{dir}/plain.txt' is not a folder (the auth-dir '{dir}/plain.txt/auths' "
+        "would be in it)",
+    ),
     "a key given twice": ("port: 1\nhost: h\nport: 2\n", ":3: port: given twice (first on line 1)"),
     "a plugin key given twice": (
         "plugins:\n  - id: a\n    command: {mock}\n    id: b\n",
