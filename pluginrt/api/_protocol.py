@@ -163,8 +163,9 @@ class Capabilities(Wire, rename=go):
     management_api: CapabilityDecl | None = None
 
 
-class RegisterParams(Wire):
-    """``plugin.register`` params: the host's first call."""
+class RegisterParams(Wire, omit_defaults=False):
+    """``plugin.register`` params: the host's first call (every key is sent, ``config``
+    even when empty)."""
 
     protocol_version: int
     plugin_id: str = ""
@@ -180,8 +181,8 @@ class RegisterResult(Wire):
     capabilities: Capabilities = msgspec.field(default_factory=Capabilities)
 
 
-class ReconfigureParams(Wire):
-    """``plugin.reconfigure`` params: the plugin's new config section."""
+class ReconfigureParams(Wire, omit_defaults=False):
+    """``plugin.reconfigure`` params: the plugin's new config section (``{}`` is sent too)."""
 
     config: Map[str, Any] = msgspec.field(default_factory=dict)
 

@@ -1,0 +1,135 @@
+"""The handshake, reconfigure and shutdown, as a plugin without an SDK meets them
+(PROTOCOL.md, Handshake)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+import trio
+from wire_harness import PATIENCE, PEER, Wire, client_request, decoded, run
+
+from pluginrt.host import PluginClosed, PluginSpec, RestartPolicy, open_plugins
+from pluginrt.pipeline import ClientResponse
+
+
+@pytest.mark.parametrize("config", [{}, {"greeting": "hi", "n": [1, 2]}])
+async def test_register_params_carry_the_version_the_id_the_config_and_the_host_summary(
+    wire: Wire, config: dict[str, object]
+) -> None:
+    async with wire.host(**config):
+        pass
+    first = wire.received()[0]
+    assert first["method"] == "plugin.register"
+    params = first["params"]
+    assert set(params) == {"protocol_version", "plugin_id", "config", "host"}
+    assert (params["protocol_version"], params["plugin_id"]) == (1, "wire")
+    assert params["config"] == config  # an empty section too: {} rather than no key
+    assert params["host"]["AuthDir"] == str(wire.dir / "auths")
+
+
+async def test_reconfigure_hands_over_the_new_section_under_config(wire: Wire) -> None:
+    async with wire.host(greeting="hi") as host:
+        await host.plugins["wire"].reconfigure({})
+        await host.plugins["wire"].reconfigure({"greeting": "ho"})
+    sent = [m["params"] for m in wire.received("plugin.reconfigure")]
+    assert sent == [{"config": {}}, {"config": {"greeting": "ho"}}]
+
+
+async def test_a_capability_declared_null_is_not_implemented(wire: Wire) -> None:
+    declaration = {
+        "protocol_version": 1,
+        "metadata": {"Name": "wire"},
+        "capabilities": {
+            "Executor": {"identifier": "wire"},
+            "ExecutorModelScope": "static",
+            "ExecutorInputFormats": ["openai"],
+            "ExecutorOutputFormats": ["openai"],
+            "ModelProvider": {},
+            "RequestInterceptor": None,
+            "UsagePlugin": None,
+        },
+    }
+    async with wire.host(declaration=declaration) as host:
+        capabilities = host.plugins["wire"].capabilities
+        assert capabilities.request_interceptor is None and capabilities.usage_plugin is None
+        await run(host, {"do": "request"})
+    methods = [m["method"] for m in wire.received() if "method" in m]
+    assert methods == ["plugin.register", "model.static", "executor.execute", "plugin.shutdown"]
+
+
+async def test_shutdown_is_answered_then_stdin_closes_and_no_signal_follows(wire: Wire) -> None:
+    async with wire.host(on_shutdown="linger"):
+        pass
+    assert wire.received()[-1]["method"] == "plugin.shutdown"
+    assert wire.events() == ["eof", "exit"]  # stdin closed; it exited before any SIGTERM
+
+
+async def test_a_plugin_that_lingers_after_stdin_closes_gets_sigterm(tmp_path: Path) -> None:
+    wire = Wire(tmp_path)
+    spec = PluginSpec(
+        id="wire",
+        command=(str(PEER),),
+        config={"on_shutdown": "stay"},
+        env={"WIRE_JOURNAL": str(wire.journal)},
+        shutdown_timeout=0.5,
+        grace_period=0.2,
+        restart=RestartPolicy(max_restarts=0),
+    )
+    with trio.fail_after(PATIENCE):
+        async with open_plugins([spec]):
+            pass
+    assert wire.events() == ["eof", "sigterm"]
+
+
+async def _until_received(wire: Wire, method: str) -> None:
+    # Polls: the plugin is a real process; what it read reaches its journal with no event of ours.
+    with trio.fail_after(PATIENCE):
+        while not wire.received(method):  # noqa: ASYNC110
+            await trio.sleep(0.01)
+
+
+async def test_calls_answered_after_the_shutdown_answer_reach_their_callers(wire: Wire) -> None:
+    answers: list[object] = []
+    async with wire.host() as host:
+
+        async def held() -> None:
+            answers.append(await host.handle(client_request({"do": "hold"})))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(held)
+            await _until_received(wire, "executor.execute")
+            await host.plugins.stop("wire")
+    [answer] = answers
+    assert isinstance(answer, ClientResponse) and answer.status == 200, answer
+    assert json.loads(answer.body) == {"held": True}
+    out = [e["out"] for e in wire.entries() if "out" in e]
+    assert [m.get("result") for m in out[-2:]] == [{}, {"Payload": out[-1]["result"]["Payload"]}]
+    assert decoded(out[-1]["result"]["Payload"]) == {"held": True}
+
+
+async def test_a_call_left_unanswered_when_a_stopped_plugin_exits_fails_as_closed(
+    wire: Wire,
+) -> None:
+    failures: list[BaseException] = []
+    async with wire.host(on_shutdown="drop") as host:
+        handle = host.plugins["wire"]
+
+        async def held() -> None:
+            try:
+                await handle.call("executor.execute", _command({"do": "hold"}), dict)
+            except PluginClosed as exc:  # we stopped it: not a crash
+                failures.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(held)
+            await _until_received(wire, "executor.execute")
+            await host.plugins.stop("wire")
+    [failure] = failures
+    assert str(failure) == "plugin 'wire': stopped by the host"
+
+
+def _command(command: dict[str, object]) -> dict[str, object]:
+    return {"Model": "wire-1", "Payload": base64.b64encode(json.dumps(command).encode()).decode()}
