@@ -78,3 +78,24 @@ async def run(host: Host, command: dict[str, Any]) -> Any:
 
 def decoded(value: str) -> Any:
     return json.loads(base64.b64decode(value))
+
+
+async def serve_http(nursery: trio.Nursery, answer: bytes | None) -> str:
+    """A bare HTTP/1.1 server on loopback writing ``answer`` to each request (None: never
+    answering). Returns its URL."""
+
+    async def connection(stream: trio.SocketStream) -> None:
+        async with stream:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = await stream.receive_some()
+                if not data:
+                    return
+                head += data
+            if answer is None:
+                await trio.sleep_forever()
+            await stream.send_all(answer)
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    nursery.start_soon(trio.serve_listeners, connection, listeners)
+    return f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}"
