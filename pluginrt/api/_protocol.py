@@ -237,8 +237,8 @@ class LogParams(Wire):
     fields: Map[str, Any] = msgspec.field(default_factory=dict)
 
 
-class HostAuthListResponse(Wire):
-    """``host.auth.list`` result."""
+class HostAuthListResponse(Wire, omit_defaults=False):
+    """``host.auth.list`` result (``files`` is sent even when empty)."""
 
     files: List[HostAuthFileEntry] = msgspec.field(default_factory=list)
 
