@@ -7,8 +7,12 @@ import base64
 import json
 from typing import Any
 
+import pytest
 import trio
 from wire_harness import Wire, decoded, run, serve_http
+
+from pluginrt.api import HTTPRequest
+from pluginrt.pipeline import PipelineError
 
 
 def b64(value: Any) -> str:
@@ -109,3 +113,27 @@ async def test_the_auth_store_callbacks_answer_their_documented_shapes(wire: Wir
     assert (entry["name"], entry["type"], entry["path"]) == ("ann.json", "wire", wrote["path"])
     assert got == {**index, "name": "ann.json", "path": wrote["path"], "json": saved}
     assert runtime["auth"]["auth_index"] == entry["auth_index"]
+
+
+@pytest.mark.parametrize("served", [True, False])
+async def test_an_operators_api_call_reaches_the_executor_with_its_auth_and_a_callback_id(
+    wire: Wire, served: bool
+) -> None:
+    auth = {"type": "wire", "token": "t-1"}
+    (wire.dir / "auths").mkdir()
+    (wire.dir / "auths" / "ann.json").write_text(json.dumps(auth))
+    request = HTTPRequest(method="post", url="https://up.example/v1", headers={"x-a": ["1"]})
+    async with wire.host(no_http_request=not served) as host:
+        if not served:
+            with pytest.raises(PipelineError) as info:
+                await host.http_request("ann.json", request)
+            assert info.value.status == 501
+            return
+        answer = await host.http_request("ann.json", request)
+    call = json.loads(answer.body)
+    assert call["method"] == "executor.http_request" and call["host_callback_id"]
+    params = call["params"]
+    assert (params["AuthID"], params["AuthProvider"]) == ("ann.json", "wire")
+    assert json.loads(base64.b64decode(params["StorageJSON"])) == auth
+    assert (params["Method"], params["URL"]) == ("POST", "https://up.example/v1")
+    assert params["Headers"] == {"X-A": ["1"]}  # Go's canonical names

@@ -75,7 +75,7 @@ async def test_a_plugin_that_lingers_after_stdin_closes_gets_sigterm(tmp_path: P
         config={"on_shutdown": "stay"},
         env={"WIRE_JOURNAL": str(wire.journal)},
         shutdown_timeout=0.5,
-        grace_period=0.2,
+        grace_period=0.5,
         restart=RestartPolicy(max_restarts=0),
     )
     with trio.fail_after(PATIENCE):

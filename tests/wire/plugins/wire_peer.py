@@ -276,6 +276,15 @@ def execute_stream(message):
     end(stream_id, command.get("end"))
 
 
+def http_request(message):
+    """Answer the request as it came, as the upstream's body (config ``no_http_request``:
+    not served)."""
+    if CONFIG.get("no_http_request"):
+        fail(message, -32601, "wire: method not found: executor.http_request")
+        return
+    answer(message, {"StatusCode": 200, "Body": b64(json.dumps(message))})
+
+
 def register(message):
     CONFIG.update(message["params"].get("config") or {})
     declaration = CONFIG.get("declaration") or {
@@ -320,6 +329,7 @@ METHODS = {
     "model.static": lambda m: answer(m, {"Provider": "wire", "Models": [{"ID": "wire-1"}]}),
     "executor.execute": execute,
     "executor.execute_stream": execute_stream,
+    "executor.http_request": http_request,
 }
 
 
