@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -137,3 +138,35 @@ async def test_an_operators_api_call_reaches_the_executor_with_its_auth_and_a_ca
     assert json.loads(base64.b64decode(params["StorageJSON"])) == auth
     assert (params["Method"], params["URL"]) == ("POST", "https://up.example/v1")
     assert params["Headers"] == {"X-A": ["1"]}  # Go's canonical names
+
+
+async def test_a_host_call_without_a_callback_id_is_served_as_the_plugins_own(wire: Wire) -> None:
+    nested = {"entry_protocol": "openai", "model": "wire-1", "body": b64({"do": "request"})}
+    calls = [
+        {"method": "host.auth.list", "params": {}, "callback": "none"},
+        {"method": "host.model.execute", "params": nested, "callback": "none"},
+        {"method": "host.model.execute", "params": nested, "callback": "cb-unknown"},
+    ]
+    async with wire.host() as host:
+        answers = await run(host, {"do": "calls", "calls": calls})
+    listed, *executed = [a["result"] for a in answers]
+    assert listed == {"files": []}
+    assert [r["status_code"] for r in executed] == [200, 200]
+
+
+async def test_host_log_lines_are_logged_at_their_level_and_an_unknown_level_at_info(
+    wire: Wire, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    names = ("trace", "debug", "info", "warn", "warning", "error", "verbose")
+    log = {"jsonrpc": "2.0", "method": "host.log"}
+    lines = [json.dumps({**log, "params": {"level": name, "message": name}}) for name in names]
+    async with wire.host() as host:
+        await run(host, {"do": "raw", "lines": lines})
+    # the ping after the lines was answered, so every one of them was served
+    levels = {r.getMessage().split(" ")[0]: r.levelname for r in caplog.records
+              if r.name == "pluginrt.plugin.wire"}  # fmt: skip
+    assert [levels[name] for name in ("trace", "debug", "info", "warn", "warning", "error")] == [
+        "DEBUG", "DEBUG", "INFO", "WARNING", "WARNING", "ERROR",
+    ]  # fmt: skip
+    assert levels["verbose"] == "INFO"

@@ -133,3 +133,22 @@ async def test_a_call_left_unanswered_when_a_stopped_plugin_exits_fails_as_close
 
 def _command(command: dict[str, object]) -> dict[str, object]:
     return {"Model": "wire-1", "Payload": base64.b64encode(json.dumps(command).encode()).decode()}
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        (None, "plugin.register did not answer a protocol_version"),
+        (1.0, "Expected `int | null`, got `float` - at `$.protocol_version`"),
+        ("1", "Expected `int | null`, got `str` - at `$.protocol_version`"),
+    ],
+)
+async def test_a_protocol_version_that_is_not_the_integer_1_is_refused_naming_the_field(
+    wire: Wire, version: object, reason: str
+) -> None:
+    declaration = {"metadata": {"Name": "wire"}, "capabilities": {"UsagePlugin": {}}}
+    if version is not None:
+        declaration["protocol_version"] = version
+    async with wire.host(declaration=declaration) as host:
+        error = host.plugins["wire"].last_error
+    assert str(error).startswith("plugin 'wire': ") and str(error).endswith(reason), error

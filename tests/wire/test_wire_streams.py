@@ -4,11 +4,12 @@ them (PROTOCOL.md, Streams)."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
 import trio
-from wire_harness import Wire
+from wire_harness import Wire, run
 
 from pluginrt.api import ExecutorStreamRequest, ExecutorStreamStart
 from pluginrt.host import PluginHandle
@@ -116,3 +117,20 @@ async def test_a_stream_call_abandoned_before_its_headers_is_cancelled_with_doll
     [call, _] = wire.received("executor.execute_stream")
     assert [m["params"] for m in wire.received("$/cancel")] == [{"id": call["id"]}]
     assert wire.received("stream.cancel") == []
+
+
+async def test_chunks_and_ends_for_a_stream_the_host_does_not_know_are_ignored(
+    wire: Wire, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As chunks still on their way when stream.cancel arrives are.
+    lines = [
+        '{"jsonrpc":"2.0","method":"stream.chunk","params":{"stream_id":"gone","payload":"YQ=="}}',
+        '{"jsonrpc":"2.0","method":"stream.end","params":{"stream_id":"gone","error":null}}',
+    ]
+    async with wire.host() as host:
+        seen = await run(host, {"do": "raw", "lines": lines})
+        assert [m.get("result") for m in seen] == [{}]  # nothing but the ping's answer
+        again = await start(host.plugins["wire"], {"chunks": ["x"]}, window=2)
+        assert [chunk async for chunk in again] == [b"x"]
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [r for r in warned if "gone" in r.getMessage()]
