@@ -7,6 +7,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import trio
 
 from pluginrt import Host, open_host
 from pluginrt.config import from_mapping
+from pluginrt.gateway import serve
 from pluginrt.pipeline import ClientRequest, ClientResponse, Endpoint
 
 PEER = Path(__file__).parent / "plugins" / "wire_peer.py"
@@ -99,3 +101,19 @@ async def serve_http(nursery: trio.Nursery, answer: bytes | None) -> str:
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     nursery.start_soon(trio.serve_listeners, connection, listeners)
     return f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}"
+
+
+@asynccontextmanager
+async def gateway(wire: Wire, **config: Any) -> AsyncIterator[str]:
+    """The real gateway (``pluginrt run``'s server) over a host of the plugin; its base URL."""
+    mapping = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "auth-dir": str(wire.dir / "auths"),
+        "plugins": [wire.plugin(**config)],
+    }
+    with trio.fail_after(PATIENCE):
+        async with open_host(from_mapping(mapping)) as host, trio.open_nursery() as nursery:
+            binds = await nursery.start(partial(serve, host, handle_signals=False))
+            yield binds[0]
+            nursery.cancel_scope.cancel()
