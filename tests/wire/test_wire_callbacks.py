@@ -157,7 +157,7 @@ async def test_a_host_call_without_a_callback_id_is_served_as_the_plugins_own(wi
 async def test_host_log_lines_are_logged_at_their_level_and_an_unknown_level_at_info(
     wire: Wire, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="pluginrt")
     names = ("trace", "debug", "info", "warn", "warning", "error", "verbose")
     log = {"jsonrpc": "2.0", "method": "host.log"}
     lines = [json.dumps({**log, "params": {"level": name, "message": name}}) for name in names]

@@ -42,7 +42,7 @@ async def test_a_line_that_is_not_json_or_not_json_rpc_is_answered_with_a_null_i
 async def test_a_batch_from_the_plugin_is_answered_with_one_array_without_its_notifications(
     wire: Wire, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="pluginrt")
     params = {"level": "info", "message": "in a batch"}
     log = {"jsonrpc": "2.0", "method": "host.log", "params": params}
     batch = [json.loads(PING % '"b1"'), log, json.loads(PING % '"b2"')]
@@ -77,7 +77,7 @@ async def test_the_plugins_ids_are_its_own_even_the_id_of_the_call_it_is_serving
 async def test_stderr_is_logged_line_by_line_under_the_plugins_id(
     wire: Wire, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="pluginrt")
     text = "first line\nsecond line\r\nlatin-1 \xe9\nno newline at the end"
     async with wire.host() as host:
         await run(host, {"do": "stderr", "text": text})

@@ -84,13 +84,6 @@ async def test_a_plugin_that_lingers_after_stdin_closes_gets_sigterm(tmp_path: P
     assert wire.events() == ["eof", "sigterm"]
 
 
-async def _until_received(wire: Wire, method: str) -> None:
-    # Polls: the plugin is a real process; what it read reaches its journal with no event of ours.
-    with trio.fail_after(PATIENCE):
-        while not wire.received(method):  # noqa: ASYNC110
-            await trio.sleep(0.01)
-
-
 async def test_calls_answered_after_the_shutdown_answer_reach_their_callers(wire: Wire) -> None:
     answers: list[object] = []
     async with wire.host() as host:
@@ -100,7 +93,7 @@ async def test_calls_answered_after_the_shutdown_answer_reach_their_callers(wire
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(held)
-            await _until_received(wire, "executor.execute")
+            await wire.until_received("executor.execute")
             await host.plugins.stop("wire")
     [answer] = answers
     assert isinstance(answer, ClientResponse) and answer.status == 200, answer
@@ -125,7 +118,7 @@ async def test_a_call_left_unanswered_when_a_stopped_plugin_exits_fails_as_close
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(held)
-            await _until_received(wire, "executor.execute")
+            await wire.until_received("executor.execute")
             await host.plugins.stop("wire")
     [failure] = failures
     assert str(failure) == "plugin 'wire': stopped by the host"

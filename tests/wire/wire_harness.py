@@ -60,6 +60,13 @@ class Wire:
             return got
         return [m for m in got if isinstance(m, dict) and m.get("method") == method]
 
+    async def until_received(self, method: str) -> None:
+        """Wait until the plugin has read a message of ``method``."""
+        # Polls: the plugin is a real process; its journal grows with no event of ours.
+        with trio.fail_after(PATIENCE):
+            while not self.received(method):  # noqa: ASYNC110
+                await trio.sleep(0.01)
+
     def events(self) -> list[str]:
         return [e["event"] for e in self.entries() if "event" in e]
 
