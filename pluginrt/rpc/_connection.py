@@ -37,7 +37,7 @@ import types
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 import trio
@@ -180,6 +180,9 @@ class _ChunkLine(msgspec.Struct, forbid_unknown_fields=True):
 _ENGINE_NOTIFICATIONS = frozenset(
     {"$/cancel", "stream.chunk", "stream.end", "stream.credit", "stream.cancel"}
 )
+
+#: ``"result": null``, as Go writes a nil pointer or map: read as ``{}`` if the type allows.
+_NULL_RESULT: Final = msgspec.Raw(b"null")
 
 _CHUNK_PREFIX = b'{"jsonrpc":"2.0","method":"stream.chunk","params":'
 _CHUNK_LINE = msgspec.json.Decoder(_ChunkLine)
@@ -432,6 +435,9 @@ class Connection:
             # Set: _on_response answers no call with neither result nor error.
             return decoder.decode(answer.result)  # type: ignore[arg-type]
         except msgspec.DecodeError as exc:
+            if answer.result == _NULL_RESULT:  # Go's nil pointer or map: the zero value, if any
+                with contextlib.suppress(msgspec.DecodeError):
+                    return decoder.decode(b"{}")
             raise ProtocolError(
                 f"{self.name}: {method} answered with an invalid result "
                 f"({result_type.__name__}): {exc}"

@@ -11,6 +11,7 @@ import pytest
 import trio
 from wire_harness import PATIENCE, PEER, Wire, client_request, decoded, run
 
+from pluginrt.api import ExecutorResponse
 from pluginrt.host import PluginClosed, PluginSpec, RestartPolicy, open_plugins
 from pluginrt.pipeline import ClientResponse
 
@@ -145,3 +146,13 @@ async def test_a_protocol_version_that_is_not_the_integer_1_is_refused_naming_th
     async with wire.host(declaration=declaration) as host:
         error = host.plugins["wire"].last_error
     assert str(error).startswith("plugin 'wire': ") and str(error).endswith(reason), error
+
+
+async def test_a_null_result_is_read_as_the_zero_value_as_go_writes_a_nil_pointer_or_map(
+    wire: Wire,
+) -> None:
+    async with wire.host(null_answers=True) as host:
+        plugin = host.plugins["wire"]
+        await plugin.reconfigure({"greeting": "ho"})  # answered "result": null, not {}
+        answer = await plugin.call("executor.execute", _command({"do": "null"}), ExecutorResponse)
+    assert answer == ExecutorResponse()

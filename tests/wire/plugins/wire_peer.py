@@ -204,6 +204,12 @@ def do_stderr(command, message):
     return {}
 
 
+def do_null(command, message):
+    """``null``: answer ``"result": null``, as Go writes a nil pointer or map."""
+    answer(message, None)
+    return None
+
+
 def do_hold(command, message):
     """``hold``: answer nothing now; answered with ``{"held": true}`` once shutting down."""
     HELD.append(message)
@@ -224,6 +230,7 @@ COMMANDS = {
     "request": do_request,
     "stderr": do_stderr,
     "hold": do_hold,
+    "null": do_null,
     "wait_cancel": do_wait_cancel,
 }
 
@@ -325,7 +332,7 @@ def on_sigterm(signum, frame):
 METHODS = {
     "plugin.register": register,
     "plugin.shutdown": shutdown,
-    "plugin.reconfigure": lambda m: answer(m, {}),
+    "plugin.reconfigure": lambda m: answer(m, None if CONFIG.get("null_answers") else {}),
     "model.static": lambda m: answer(m, {"Provider": "wire", "Models": [{"ID": "wire-1"}]}),
     "executor.execute": execute,
     "executor.execute_stream": execute_stream,
