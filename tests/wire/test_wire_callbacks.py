@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -170,3 +171,27 @@ async def test_host_log_lines_are_logged_at_their_level_and_an_unknown_level_at_
         "DEBUG", "DEBUG", "INFO", "WARNING", "WARNING", "ERROR",
     ]  # fmt: skip
     assert levels["verbose"] == "INFO"
+
+
+async def test_usage_records_come_as_notifications_in_go_encodings(wire: Wire) -> None:
+    declaration = {
+        "protocol_version": 1,
+        "metadata": {"Name": "wire"},
+        "capabilities": {
+            "Executor": {"identifier": "wire"},
+            "ExecutorModelScope": "static",
+            "ExecutorInputFormats": ["openai"],
+            "ExecutorOutputFormats": ["openai"],
+            "ModelProvider": {},
+            "UsagePlugin": {},
+        },
+    }
+    async with wire.host(declaration=declaration) as host:
+        await run(host, {"do": "request"})
+        await wire.until_received("usage.handle")  # sent without delaying the response
+    [usage] = wire.received("usage.handle")
+    assert "id" not in usage
+    record = usage["params"]
+    assert (record["Provider"], record["Model"]) == ("wire", "wire-1")
+    assert isinstance(record["Latency"], int) and record["Latency"] > 0  # nanoseconds
+    assert datetime.fromisoformat(record["RequestedAt"]).tzinfo is not None  # RFC 3339
