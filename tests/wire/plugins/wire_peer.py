@@ -21,7 +21,6 @@ import sys
 
 JOURNAL = os.environ["WIRE_JOURNAL"]
 CONFIG = {}
-INBOX = []  # messages read while waiting for another, served by the main loop later
 HELD = []  # requests answered only at shutdown (command "hold")
 STREAMS = {}  # stream_id -> credit left
 NEXT_ID = [0]
@@ -57,12 +56,9 @@ def read():
     return message
 
 
-def next_message():
-    return INBOX.pop(0) if INBOX else read()
-
-
 def wait_for(matches):
-    """Read until a message ``matches``; the others wait in the inbox."""
+    """Read until a message ``matches``, serving the requests read meanwhile (notifications
+    and answers need nothing more: credit is counted as it is read)."""
     while True:
         message = read()
         if message is None:
@@ -71,8 +67,6 @@ def wait_for(matches):
             return message
         if is_request(message):
             dispatch(message)  # a call nested in ours (host.model.execute may call us again)
-        else:
-            INBOX.append(message)
 
 
 def is_answer(message, id_):
@@ -216,13 +210,6 @@ def do_hold(command, message):
     return None
 
 
-def do_wait_cancel(command, message):
-    """``wait_cancel``: answer nothing until the host's ``$/cancel`` for this call."""
-    wait_for(lambda m: is_call(m, "$/cancel") and m["params"]["id"] == message["id"])
-    fail(message, -32800, "executor.execute was cancelled")
-    return None
-
-
 COMMANDS = {
     "calls": do_calls,
     "raw": do_raw,
@@ -231,7 +218,6 @@ COMMANDS = {
     "stderr": do_stderr,
     "hold": do_hold,
     "null": do_null,
-    "wait_cancel": do_wait_cancel,
 }
 
 
@@ -351,7 +337,7 @@ def dispatch(message):
 def main():
     signal.signal(signal.SIGTERM, on_sigterm)
     while True:
-        message = next_message()
+        message = read()
         if message is None:
             journal({"event": "exit"})
             return
