@@ -188,7 +188,9 @@ def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
         if plugin.id in seen:
             raise _located(source, root, f"plugin id {plugin.id!r} is used twice", f"{at}.id")
         seen.add(plugin.id)
-        problem = _command_problem(config, plugin)
+        # A disabled plugin's command may be missing here (that can be why it is off);
+        # enabled later, it fails to start with the same reason.
+        problem = _command_problem(config, plugin) if plugin.enabled else ""
         if problem:
             raise _located(source, root, problem, f"{at}.command")
 

@@ -215,3 +215,11 @@ def test_a_program_is_looked_up_on_the_path_the_plugin_gets(tmp_path: Path) -> N
     path.write_text("plugins:\n  - id: a\n    command: [my-plugin]\n")
     with pytest.raises(ConfigError, match="'my-plugin' is not on PATH"):
         load_config(path)
+
+
+def test_a_disabled_plugin_may_name_a_command_this_machine_lacks(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        "plugins:\n  - id: a\n    command: [pluginrt-no-such-program]\n    enabled: false\n"
+    )
+    assert load_config(path).plugins[0].enabled is False
