@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from pluginrt.api import (
     Empty,
@@ -162,7 +163,9 @@ async def test_stopping_a_plugin_lets_its_calls_in_flight_finish() -> None:
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(slow_call)
-                await trio.sleep(0.1)
+                # Sent: the plugin reads it before plugin.shutdown, the line after it.
+                await trio.testing.wait_all_tasks_blocked()
+                assert echo.statistics().in_flight == 1
                 await plugins.stop("echo")
             assert echo.state is PluginState.STOPPED
     assert answers == [b"slow"]
