@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import trio
-from wire_harness import Wire, decoded, run, serve_http
+from wire_harness import Wire, declaration, decoded, run, serve_http
 
 from pluginrt.api import HTTPRequest
 from pluginrt.pipeline import PipelineError
@@ -174,19 +174,7 @@ async def test_host_log_lines_are_logged_at_their_level_and_an_unknown_level_at_
 
 
 async def test_usage_records_come_as_notifications_in_go_encodings(wire: Wire) -> None:
-    declaration = {
-        "protocol_version": 1,
-        "metadata": {"Name": "wire"},
-        "capabilities": {
-            "Executor": {"identifier": "wire"},
-            "ExecutorModelScope": "static",
-            "ExecutorInputFormats": ["openai"],
-            "ExecutorOutputFormats": ["openai"],
-            "ModelProvider": {},
-            "UsagePlugin": {},
-        },
-    }
-    async with wire.host(declaration=declaration) as host:
+    async with wire.host(declaration=declaration(UsagePlugin={})) as host:
         await run(host, {"do": "request"})
         await wire.until_received("usage.handle")  # sent without delaying the response
     [usage] = wire.received("usage.handle")

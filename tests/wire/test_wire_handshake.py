@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from wire_harness import PATIENCE, PEER, Wire, client_request, decoded, run
+from wire_harness import PATIENCE, PEER, Wire, client_request, declaration, decoded, run
 
 from pluginrt.api import ExecutorResponse
 from pluginrt.host import PluginClosed, PluginSpec, RestartPolicy, open_plugins
@@ -40,20 +40,8 @@ async def test_reconfigure_hands_over_the_new_section_under_config(wire: Wire) -
 
 
 async def test_a_capability_declared_null_is_not_implemented(wire: Wire) -> None:
-    declaration = {
-        "protocol_version": 1,
-        "metadata": {"Name": "wire"},
-        "capabilities": {
-            "Executor": {"identifier": "wire"},
-            "ExecutorModelScope": "static",
-            "ExecutorInputFormats": ["openai"],
-            "ExecutorOutputFormats": ["openai"],
-            "ModelProvider": {},
-            "RequestInterceptor": None,
-            "UsagePlugin": None,
-        },
-    }
-    async with wire.host(declaration=declaration) as host:
+    nulls = declaration(RequestInterceptor=None, UsagePlugin=None)
+    async with wire.host(declaration=nulls) as host:
         capabilities = host.plugins["wire"].capabilities
         assert capabilities.request_interceptor is None and capabilities.usage_plugin is None
         await run(host, {"do": "request"})

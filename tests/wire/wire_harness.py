@@ -23,6 +23,23 @@ PEER = Path(__file__).parent / "plugins" / "wire_peer.py"
 PATIENCE = 10.0
 
 
+def declaration(**capabilities: Any) -> dict[str, Any]:
+    """The peer's own declaration (an executor of model ``wire-1``), with ``capabilities``
+    added or (given None) declared null."""
+    return {
+        "protocol_version": 1,
+        "metadata": {"Name": "wire"},
+        "capabilities": {
+            "Executor": {"identifier": "wire"},
+            "ExecutorModelScope": "static",
+            "ExecutorInputFormats": ["openai"],
+            "ExecutorOutputFormats": ["openai"],
+            "ModelProvider": {},
+            **capabilities,
+        },
+    }
+
+
 class Wire:
     """A host running ``wire_peer.py`` as plugin ``wire``, and that plugin's journal."""
 
