@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -221,23 +223,40 @@ def test_an_unknown_flag_is_a_usage_error(tmp_path: Path) -> None:
     assert "No such option '--nope'" in result.output
 
 
-async def _start(config: Path) -> tuple[trio.Process, str, list[str]]:
-    """``pluginrt run CONFIG`` as a real process; its URL once listening; its stderr lines."""
+@asynccontextmanager
+async def _running(config: Path) -> AsyncIterator[tuple[trio.Process, str, list[str]]]:
+    """``pluginrt run CONFIG`` as a real process; its URL once listening; its stderr lines
+    so far. Killed on the way out if it is still running."""
     process = await trio.lowlevel.open_process(
         [sys.executable, "-c", "from pluginrt.cli import main; main()", "run", str(config)],
         stderr=subprocess.PIPE,
     )
     assert process.stderr is not None
-    lines: list[str] = []
-    buffer = b""
-    while not any("listening on" in line for line in lines):
-        data = await process.stderr.receive_some()
-        assert data, "pluginrt run exited before listening:\n" + "\n".join(lines)
-        buffer += data
-        *done, buffer = buffer.split(b"\n")
-        lines += [line.decode() for line in done]
-    url = next(line for line in lines if "listening on" in line).split("listening on ")[1]
-    return process, url.strip(), lines
+    try:
+        lines: list[str] = []
+        buffer = b""
+        while not any("listening on" in line for line in lines):
+            data = await process.stderr.receive_some()
+            assert data, "pluginrt run exited before listening:\n" + "\n".join(lines)
+            buffer += data
+            *done, buffer = buffer.split(b"\n")
+            lines += [line.decode() for line in done]
+        url = next(line for line in lines if "listening on" in line).split("listening on ")[1]
+        yield process, url.strip(), lines
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.stderr.aclose()
+
+
+async def _rest_of_stderr(process: trio.Process) -> bytes:
+    """What ``process`` writes to stderr from now until it closes it."""
+    assert process.stderr is not None
+    rest = b""
+    while data := await process.stderr.receive_some():
+        rest += data
+    return rest
 
 
 def _alive(pid: int) -> bool:
@@ -252,8 +271,7 @@ async def _sigterm_mid_stream(path: Path) -> tuple[list[str], int, list[int]]:
     """Run the gateway of ``path``, stream ``slow`` and SIGTERM the gateway at the first
     event: the events received, its exit status, and its plugins' pids."""
     with trio.fail_after(PATIENCE):
-        process, url, _ = await _start(path)
-        try:
+        async with _running(path) as (process, url, _):
             async with httpx.AsyncClient(base_url=url) as client:
                 listing = await client.get(
                     "/v0/management/plugins", headers={"X-Management-Key": MANAGEMENT_KEY}
@@ -270,12 +288,6 @@ async def _sigterm_mid_stream(path: Path) -> tuple[list[str], int, list[int]]:
                             if len(received) == 1:
                                 process.send_signal(signal.SIGTERM)
             status = await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            assert process.stderr is not None
-            await process.stderr.aclose()
     return received, status, pids
 
 
@@ -323,22 +335,12 @@ async def test_logging_level_warning_leaves_out_the_info_lines(tmp_path: Path) -
     mock = f"  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
     path.write_text(f"port: 0\nlogging:\n  level: warning\nplugins:\n{mock}")
     with trio.fail_after(PATIENCE):
-        process, url, lines = await _start(path)
-        try:
+        async with _running(path) as (process, url, lines):
             async with httpx.AsyncClient(base_url=url) as client:
                 assert (await client.get("/v1/models")).status_code == 200
             process.send_signal(signal.SIGTERM)
-            assert process.stderr is not None
-            rest = b""
-            while data := await process.stderr.receive_some():
-                rest += data
+            rest = await _rest_of_stderr(process)
             assert await process.wait() == 0
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            assert process.stderr is not None
-            await process.stderr.aclose()
     logged = [line for line in [*lines, *rest.decode().splitlines()] if " pluginrt." in line]
     assert [line.split(" ", 1)[1] for line in logged] == [
         "WARNING pluginrt.gateway: SIGTERM: shutting down; requests in flight get 10s to finish"
@@ -350,8 +352,7 @@ async def test_sighup_reloads_the_config_file(tmp_path: Path) -> None:
     plugins = f"plugins:\n  - id: mock\n    command: {EXAMPLES / 'mock_llm.py'}\n"
     path.write_text(f"port: 0\napi-keys: [{KEY}]\n{plugins}")
     with trio.fail_after(PATIENCE):
-        process, url, lines = await _start(path)
-        try:
+        async with _running(path) as (process, url, lines):
             async with httpx.AsyncClient(base_url=url) as client:
                 before = await client.get("/v1/models", headers={"x-api-key": "sk-other"})
                 path.write_text(f"port: 0\napi-keys: [sk-other]\n{plugins}")
@@ -361,17 +362,8 @@ async def test_sighup_reloads_the_config_file(tmp_path: Path) -> None:
                 ).status_code != 200:
                     await trio.sleep(0.05)
             process.send_signal(signal.SIGINT)
-            assert process.stderr is not None
-            rest = b""
-            while data := await process.stderr.receive_some():
-                rest += data
+            rest = await _rest_of_stderr(process)
             status = await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            assert process.stderr is not None
-            await process.stderr.aclose()
     assert before.status_code == 401
     assert status == 0
     log = "\n".join(lines) + rest.decode()
