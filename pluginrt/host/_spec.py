@@ -75,6 +75,14 @@ class PluginSpec:
             raise ValueError(f"plugin {self.id!r}: the command is empty")
         if self.instances < 1:
             raise ValueError(f"plugin {self.id!r}: instances must be at least 1")
+        # trio refuses a negative or NaN deadline deep in the supervisor: say so here.
+        if self.call_timeout is not None and not self.call_timeout > 0:
+            raise ValueError(f"plugin {self.id!r}: call_timeout must be positive (or None)")
+        if not self.handshake_timeout > 0:
+            raise ValueError(f"plugin {self.id!r}: handshake_timeout must be positive")
+        for name in ("shutdown_timeout", "grace_period"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"plugin {self.id!r}: {name} must not be negative")
 
     @property
     def argv(self) -> list[str]:

@@ -83,3 +83,22 @@ def test_a_lone_script_runs_under_the_current_python() -> None:
         PluginSpec(id=" ", command=("p.py",))
     with pytest.raises(ValueError, match="empty"):
         PluginSpec(id="x", command=())
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("call_timeout", 0.0, "call_timeout must be positive"),
+        ("call_timeout", float("nan"), "call_timeout must be positive"),
+        ("handshake_timeout", -1.0, "handshake_timeout must be positive"),
+        ("shutdown_timeout", -0.5, "shutdown_timeout must not be negative"),
+        ("grace_period", float("nan"), "grace_period must not be negative"),
+    ],
+)
+def test_a_spec_refuses_a_timeout_trio_could_not_wait_for(
+    field: str, value: float, message: str
+) -> None:
+    # A negative handshake timeout used to hang the supervisor, not fail.
+    with pytest.raises(ValueError, match=f"plugin 'x': {message}"):
+        PluginSpec(id="x", command=("p.py",), **{field: value})
+    PluginSpec(id="x", command=("p.py",), call_timeout=None, shutdown_timeout=0.0)
