@@ -41,6 +41,8 @@ __all__ = ["Gateway"]
 
 logger = logging.getLogger("pluginrt.gateway")
 access = logging.getLogger("pluginrt.access")
+#: The response header naming the pipeline's id of the request, as the logs do.
+REQUEST_ID = "x-request-id"
 
 #: path -> (client format, endpoint when not chosen by "stream" in the body)
 _ROUTES: dict[str, tuple[str, Endpoint | None]] = {
@@ -95,11 +97,15 @@ class Gateway:
             return  # websockets: not served (hypercorn closes the connection)
         started = trio.current_time()
         status = 0
+        request_id = "-"
 
         async def send_and_note(message: MutableMapping[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, request_id
             if message["type"] == "http.response.start":
                 status = message["status"]
+                for name, value in message.get("headers", ()):
+                    if name == b"x-request-id":
+                        request_id = value.decode("latin-1")
             await send(message)
 
         try:
@@ -107,12 +113,13 @@ class Gateway:
         finally:
             client = scope.get("client") or ("-", 0)
             access.info(
-                "%s %s %s %s %.0fms",
+                "%s %s %s %s %.0fms %s",
                 client[0],
                 scope["method"],
                 scope["path"],
                 status or "-",
                 (trio.current_time() - started) * 1000,
+                request_id,
             )
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -155,7 +162,7 @@ class Gateway:
         )
         answer = await self.host.handle(request)
         assert isinstance(answer, ClientResponse)
-        await send_response(send, Response(answer.status, answer.headers, answer.body))
+        await send_response(send, _response(answer))
 
     async def _client(
         self, scope: Scope, receive: Receive, send: Send, path: str, method: str
@@ -205,7 +212,7 @@ class Gateway:
         if isinstance(answer, ClientStream):
             await _stream(fmt, answer, receive, send)
             return
-        await send_response(send, Response(answer.status, answer.headers, answer.body))
+        await send_response(send, _response(answer))
 
 
 async def _unless_client_leaves(
@@ -238,6 +245,15 @@ def _error(status: int, message: str) -> Response:
     return Response(status, {"content-type": ["application/json"]}, client_error(status, message))
 
 
+def _response(answer: ClientResponse) -> Response:
+    """The pipeline's answer, with its request id in ``X-Request-Id`` (as the logs name it)."""
+    headers = answer.headers
+    if answer.request_id:
+        headers = {k: v for k, v in headers.items() if k.lower() != REQUEST_ID}
+        headers[REQUEST_ID] = [answer.request_id]
+    return Response(answer.status, headers, answer.body)
+
+
 def _not_allowed(allowed: str, path: str) -> Response:
     """405, with the ``Allow`` header HTTP requires of it."""
     answer = _error(405, f"use {allowed} on {path}")
@@ -265,6 +281,8 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
     """
     # A header with no values is no header (an interceptor's empty list deletes one).
     headers = {k.lower(): v for k, v in stream.headers.items() if v}
+    if stream.request_id:
+        headers[REQUEST_ID] = [stream.request_id]
     headers.setdefault("content-type", ["text/event-stream"])
     headers.setdefault("cache-control", ["no-cache"])
     sse = headers["content-type"][0].startswith("text/event-stream")

@@ -245,9 +245,11 @@ class Pipeline:
                 await self._authenticate(state)
                 admitted = True
             if request.endpoint is Endpoint.MODELS:
-                return self._list_models(state)
-            answer = await self._execute(state)
+                answer: ClientResponse | ClientStream = self._list_models(state)
+            else:
+                answer = await self._execute(state)
             streaming = isinstance(answer, ClientStream)  # it ends when the stream does
+            answer.request_id = state.request_id
             return answer
         except Exception as exc:
             status = status_of(exc)
@@ -265,7 +267,8 @@ class Pipeline:
             # A refusal may come without any I/O (no key, a failed plugin): still yield,
             # so a client retrying in a tight loop cannot starve the host.
             await trio.lowlevel.checkpoint()
-            return ClientResponse(status, dict(_JSON), client_error(status, message))
+            body = client_error(status, message)
+            return ClientResponse(status, dict(_JSON), body, request_id=state.request_id)
         except trio.Cancelled:  # the client went away, or the host stops: a 499 all the same
             if admitted:  # as with a 401, a client not yet let in made no request
                 self._record_usage(state, failure=(499, "the request was cancelled"))

@@ -59,6 +59,8 @@ class ClientResponse:
     status: int
     headers: Headers
     body: bytes
+    #: The pipeline's id of the request (``r12``), as its log lines name it.
+    request_id: str = ""
 
 
 @dataclass
@@ -74,6 +76,8 @@ class ClientStream:
     headers: Headers
     chunks: AsyncIterator[bytes]
     _close: Callable[[], Awaitable[None]]
+    #: The pipeline's id of the request (``r12``), as its log lines name it.
+    request_id: str = ""
 
     async def aclose(self) -> None:
         await self._close()

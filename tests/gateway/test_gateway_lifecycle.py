@@ -153,3 +153,28 @@ async def test_management_usage_counts_the_records_each_usage_plugin_took(tmp_pa
     assert first.json() == {"plugins": {"usage": {"delivered": 0, "dropped": 0, "queued": 0}}}
     assert answer.status_code == 200
     assert answer.json() == {"plugins": {"usage": {"delivered": 1, "dropped": 0, "queued": 0}}}
+
+
+async def test_each_answer_names_its_request_id_as_the_access_and_pipeline_logs_do(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="pluginrt")
+    async with gateway(config(tmp_path)) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        with trio.fail_after(PATIENCE):
+            plain = await client.post(
+                "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
+            )
+            async with client.stream(
+                "POST", "/v1/chat/completions", content=chat(stream=True),
+                headers={"x-api-key": KEY},
+            ) as streamed:  # fmt: skip
+                await streamed.aread()
+            missing = await client.post(
+                "/v1/chat/completions", content=chat("nope"), headers={"x-api-key": KEY}
+            )
+    ids = [a.headers["x-request-id"] for a in (plain, streamed, missing)]
+    assert len(set(ids)) == 3 and all(i.startswith("r") for i in ids), ids
+    access = [r.getMessage() for r in caplog.records if r.name == "pluginrt.access"]
+    assert [line.rsplit(" ", 1)[1] for line in access] == ids
+    failed = [r.getMessage() for r in caplog.records if r.name == "pluginrt.pipeline"]
+    assert any(m.startswith(f"request {ids[2]} ") and "nope" in m for m in failed), failed
