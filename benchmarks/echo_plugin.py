@@ -19,6 +19,15 @@ plugin = Plugin("bench-echo", version="1.0.0", author="pluginrt")
 plugin.executor("echo", input_formats=["openai"], output_formats=["openai"], scope="static")
 
 
+def _json_object(payload: bytes) -> dict:
+    """``payload`` as a JSON object, or {}: a random body may begin with ``{`` too."""
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 @plugin.on("model.static")
 async def models(request: api.StaticModelRequest) -> api.ModelResponse:
     return api.ModelResponse(provider="echo", models=[api.ModelInfo(id="echo", object="model")])
@@ -28,7 +37,7 @@ async def models(request: api.StaticModelRequest) -> api.ModelResponse:
 async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
     spin = int(request.metadata.get("spin", 0))  # CPU-bound work, on the event loop
     if not spin and request.payload.startswith(b"{"):  # a client request through the pipeline
-        spin = int(json.loads(request.payload).get("spin", 0))
+        spin = int(_json_object(request.payload).get("spin", 0))
     if spin:
         sum(range(spin))
     fetches = int(request.metadata.get("fetches", 0))  # callbacks to the host
@@ -44,7 +53,7 @@ async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
 async def execute_stream(request: api.ExecutorStreamRequest) -> AsyncIterator[object]:
     asked = request.metadata
     if "chunks" not in asked and request.payload.startswith(b"{"):
-        asked = json.loads(request.payload)  # a client request through the pipeline
+        asked = _json_object(request.payload)  # a client request through the pipeline
     chunk = b"x" * int(asked.get("size", 100))
     for _ in range(int(asked.get("chunks", 1))):
         yield chunk
