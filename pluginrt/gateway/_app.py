@@ -43,6 +43,7 @@ logger = logging.getLogger("pluginrt.gateway")
 access = logging.getLogger("pluginrt.access")
 #: The response header naming the pipeline's id of the request, as the logs do.
 REQUEST_ID = "x-request-id"
+_REQUEST_ID_RAW = REQUEST_ID.encode()
 
 #: path -> (client format, endpoint when not chosen by "stream" in the body)
 _ROUTES: dict[str, tuple[str, Endpoint | None]] = {
@@ -104,7 +105,7 @@ class Gateway:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 for name, value in message.get("headers", ()):
-                    if name == b"x-request-id":
+                    if name == _REQUEST_ID_RAW:
                         request_id = value.decode("latin-1")
             await send(message)
 

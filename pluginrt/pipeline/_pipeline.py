@@ -73,8 +73,9 @@ from ._payloads import thinking_config, usage_detail
 from ._rules import (
     ChunkHistory,
     apply_header_edits,
-    canonical_header_key,
+    canonical_headers,
     client_error,
+    is_token,
     normalize_format,
     ordered,
 )
@@ -340,7 +341,7 @@ class Pipeline:
             auth_provider=auth.provider,
             method=method,
             url=request.url,
-            headers=_canonical(request.headers),
+            headers=canonical_headers((n, v) for n, vs in request.headers.items() for v in vs),
             body=request.body,
             storage_json=auth.storage_json,
             metadata=auth.metadata,
@@ -1037,24 +1038,12 @@ def _presented_key(request: ClientRequest) -> str:
     return ""
 
 
-#: The bytes of an HTTP method token (RFC 9110).
-_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
 def _http_method(method: str) -> str:
     """``method`` upper-cased; a :class:`PipelineError` (400) unless it is a token."""
     upper = method.strip().upper()
-    if not upper or not _TOKEN.issuperset(upper):
+    if not is_token(upper):
         raise PipelineError(400, f"method must be an HTTP method such as GET, got {method!r}")
     return upper
-
-
-def _canonical(headers: Headers) -> Headers:
-    """``headers`` keyed by Go's canonical names (a Go plugin's ``Header.Get`` finds them)."""
-    result: Headers = {}
-    for name, values in headers.items():
-        result.setdefault(canonical_header_key(name), []).extend(values)
-    return result
 
 
 def _not_implemented(

@@ -20,6 +20,8 @@ __all__ = [
     "error_kind",
     "apply_header_edits",
     "canonical_header_key",
+    "canonical_headers",
+    "is_token",
     "normalize_format",
     "ordered",
 ]
@@ -66,6 +68,11 @@ def ordered(plugins: Iterable[R]) -> list[R]:
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
+def is_token(text: str) -> bool:
+    """Whether ``text`` is an HTTP token (RFC 9110): a header name, a method."""
+    return bool(text) and _TOKEN.issuperset(text)
+
+
 @functools.lru_cache(maxsize=1024)  # every request repeats the same few names
 def canonical_header_key(name: str) -> str:
     """``name`` as Go's ``textproto.CanonicalMIMEHeaderKey`` writes it: ``Content-Type``.
@@ -73,9 +80,17 @@ def canonical_header_key(name: str) -> str:
     A Go plugin's ``http.Header.Get`` looks only under the canonical name, so
     headers handed to plugins are keyed so; a name that is not a token stays as it is.
     """
-    if not name or not _TOKEN.issuperset(name):
+    if not is_token(name):
         return name
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def canonical_headers(pairs: Iterable[tuple[str, str]]) -> Headers:
+    """Header (name, value) pairs keyed by Go's canonical names, values in order."""
+    result: Headers = {}
+    for name, value in pairs:
+        result.setdefault(canonical_header_key(name), []).append(value)
+    return result
 
 
 def apply_header_edits(

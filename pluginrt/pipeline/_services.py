@@ -47,7 +47,7 @@ from pluginrt.rpc import CallContext, Empty, Handler, HandlerError, StreamError
 from ._authstore import AuthStore, AuthStoreError
 from ._callbacks import CallbackRegistry
 from ._pipeline import Pipeline
-from ._rules import canonical_header_key
+from ._rules import canonical_headers
 from ._types import ClientRequest, ClientResponse, Endpoint, PluginLike
 
 __all__ = ["HTTPBridge", "HostServices"]
@@ -56,13 +56,6 @@ logger = logging.getLogger("pluginrt.callbacks")
 
 #: The largest chunk one ``stream_read`` returns.
 READ_CHUNK = 32 * 1024
-
-
-def _headers(headers: httpx.Headers) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    for name, value in headers.multi_items():
-        result.setdefault(canonical_header_key(name), []).append(value)
-    return result
 
 
 class HTTPBridge:
@@ -105,7 +98,7 @@ class HTTPBridge:
             ) from None
         return HTTPResponse(
             status_code=response.status_code,
-            headers=_headers(response.headers),
+            headers=canonical_headers(response.headers.multi_items()),
             body=response.content,
         )
 
@@ -232,7 +225,7 @@ class HostServices:
             stream_id = self._register(ctx, "h", _HostStream(chunks, response.aclose))
             return HostHTTPStreamResponse(
                 status_code=response.status_code,
-                headers=_headers(response.headers),
+                headers=canonical_headers(response.headers.multi_items()),
                 stream_id=stream_id,
             )
 

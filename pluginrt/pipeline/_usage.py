@@ -44,8 +44,6 @@ class UsageQueue:
     def __init__(self, capacity: int = 1024, *, retry_for: float = 10.0) -> None:
         self.capacity = capacity
         self.retry_for = retry_for
-        self.delivered = 0
-        self.dropped = 0
         self._lanes: dict[str, _Lane] = {}
         self._nursery: trio.Nursery | None = None
 
@@ -61,7 +59,6 @@ class UsageQueue:
                 lane.send.send_nowait(record)
                 lane.unsettled += 1
             except trio.WouldBlock:
-                self.dropped += 1
                 lane.dropped += 1
                 logger.warning(
                     "usage queue of %s full (%d records): a record was dropped (%d so far)",
@@ -69,6 +66,16 @@ class UsageQueue:
                     self.capacity,
                     lane.dropped,
                 )
+
+    @property
+    def delivered(self) -> int:
+        """Records delivered, to every usage plugin."""
+        return sum(lane.delivered for lane in self._lanes.values())
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped (a full queue, or a plugin that did not take them), in all."""
+        return sum(lane.dropped for lane in self._lanes.values())
 
     def statistics(self) -> dict[str, dict[str, int]]:
         """Per usage plugin: records ``delivered``, ``dropped`` (queue full, or the plugin
@@ -109,10 +116,8 @@ class UsageQueue:
                 lane.unsettled -= 1
                 if delivered:
                     lane.delivered += 1
-                    self.delivered += 1
                 else:
                     lane.dropped += 1
-                    self.dropped += 1
 
     async def _deliver(self, plugin: PluginLike, record: UsageRecord) -> bool:
         """Hand ``record`` to ``plugin``, waiting (within ``retry_for``) for one that is
