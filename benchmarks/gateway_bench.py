@@ -261,8 +261,7 @@ class _RawHTTP:
 
 async def _wait_ready(port: int, process: trio.Process) -> None:
     models = (
-        f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Bearer {API_KEY}\r\n\r\n"
+        f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {API_KEY}\r\n\r\n"
     ).encode()
     with trio.fail_after(30):
         while process.returncode is None:

@@ -327,9 +327,7 @@ class Host:
             or not new[plugin_id].enabled
             or (
                 plugin_id in old
-                and _restart_needed(
-                    old[plugin_id], new[plugin_id], env_allow_changed=env_changed
-                )
+                and _restart_needed(old[plugin_id], new[plugin_id], env_allow_changed=env_changed)
             )
         ]
         if stopping:
@@ -589,4 +587,3 @@ async def _refresh_auths(host: Host, most: float = 30.0, least: float = 1.0) -> 
             await host.auths.refresh_due(host.active())
         except Exception:
             logger.exception("auth refresh failed")
-

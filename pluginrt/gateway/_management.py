@@ -158,9 +158,7 @@ def _wire(value: msgspec.Struct) -> Any:
 class Management:
     """Answers management and resource requests for ``host``."""
 
-    def __init__(
-        self, host: Host, reload: Callable[[], Awaitable[None]], lock: trio.Lock
-    ) -> None:
+    def __init__(self, host: Host, reload: Callable[[], Awaitable[None]], lock: trio.Lock) -> None:
         self.host = host
         self._reload = reload
         self._lock = lock  # the gateway's reload lock (reload takes it itself)

@@ -61,6 +61,7 @@ class Process(Protocol):
 
     async def wait(self) -> int: ...
 
+
 #: Longest stderr line kept whole; longer ones are cut (a line is for humans).
 _MAX_STDERR_LINE = 2048
 

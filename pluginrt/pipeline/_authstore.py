@@ -84,8 +84,9 @@ class AuthEntry:
         """What ``host.auth.list`` shows: never the file's contents."""
         try:
             stat = self.path.stat()
-            size, modified = stat.st_size, datetime.datetime.fromtimestamp(
-                stat.st_mtime, datetime.UTC
+            size, modified = (
+                stat.st_size,
+                datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC),
             )
         except OSError:
             size, modified = 0, ZERO_TIME
@@ -233,7 +234,7 @@ class AuthStore:
                 break
         if data is None:
             if not provider:
-                logger.error("auth file %s skipped: no \"type\" and no plugin parses it", name)
+                logger.error('auth file %s skipped: no "type" and no plugin parses it', name)
                 return None
             data = AuthData(provider=provider, storage_json=raw)
         data.provider = (data.provider or provider).lower()
@@ -293,9 +294,7 @@ class AuthStore:
         when there are any; else every usable auth of the provider, since a
         static model is served with any of them.
         """
-        usable = [
-            e for e in self.entries() if e.data.provider == provider and not e.data.disabled
-        ]
+        usable = [e for e in self.entries() if e.data.provider == provider and not e.data.disabled]
         specific = [e for e in usable if any(m.id == model for m in e.models)]
         return specific or usable
 

@@ -466,9 +466,7 @@ class Pipeline:
         # translated back", which cannot be checked before there is a response. Read as:
         # then the input format, which a request translator just reached (the likeliest to
         # have a response translator back), then the first declared.
-        state.output_format = _pick_format(
-            caps.executor_output_formats, source, state.input_format
-        )
+        state.output_format = _pick_format(caps.executor_output_formats, source, state.input_format)
         payload = await self._apply_thinking(state, route, payload)
         state.payload = payload
         # A stream's params are the same request plus its stream_id and window.

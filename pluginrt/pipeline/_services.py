@@ -139,9 +139,7 @@ class HTTPBridge:
 class _HostStream:
     """A host-owned stream a plugin pulls with ``stream_read``."""
 
-    def __init__(
-        self, chunks: AsyncIterator[bytes], close: Callable[[], Awaitable[None]]
-    ) -> None:
+    def __init__(self, chunks: AsyncIterator[bytes], close: Callable[[], Awaitable[None]]) -> None:
         self._chunks = chunks
         self._close = close
         self._rest = b""

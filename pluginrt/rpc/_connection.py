@@ -1187,8 +1187,7 @@ class Connection:
                     expected = handler.result
                     if expected is not None and not isinstance(result, expected):
                         raise TypeError(
-                            f"{method} must return {expected.__name__}, "
-                            f"not {type(result).__name__}"
+                            f"{method} must return {expected.__name__}, not {type(result).__name__}"
                         )
                     response = _ENCODER.encode(
                         _Result("2.0", id, _EMPTY if result is None else result)

@@ -113,4 +113,3 @@ def test_times_keep_their_offset_and_microseconds(when: datetime.datetime) -> No
     assert again.requested_at == when
     assert again.requested_at.utcoffset() == when.utcoffset()
     assert again.requested_at.microsecond == when.microsecond
-

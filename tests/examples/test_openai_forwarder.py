@@ -27,7 +27,7 @@ async def test_the_forwarder_posts_to_the_configured_base_url_through_host_http_
 
 
 async def test_the_forwarder_reframes_a_split_upstream_stream_into_whole_events() -> None:
-    fake = FakeHost(http_stream=[b"data: {\"a\"", b": 1}\n\nda", b"ta: [DONE]\n\n"])
+    fake = FakeHost(http_stream=[b'data: {"a"', b": 1}\n\nda", b"ta: [DONE]\n\n"])
     async with start("openai_forwarder.py", config=SECTION, host=fake) as handle:
         request = api.ExecutorRequest(model="up-model", stream=True, payload=b"{}")
         _, chunks = await stream(handle, request)

@@ -264,8 +264,9 @@ async def test_a_peer_that_never_reads_gets_no_more_queued_than_the_high_water_m
         assert plugin.statistics().bytes_queued == 0
 
 
-async def test_a_peer_that_never_reads_is_read_no_further_once_its_requests_held_pass_a_limit(
-) -> None:
+async def test_a_peer_that_never_reads_is_read_no_further_once_its_requests_held_pass_a_limit() -> (
+    None
+):
     ours, theirs = trio.testing.lockstep_stream_pair()
     raw = Raw(theirs, theirs)
     handlers = {"big": Handler(Value, big), "echo": Handler(Value, echo)}

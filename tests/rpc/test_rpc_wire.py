@@ -506,7 +506,6 @@ async def test_handlers_over_the_limit_queue_visibly_and_a_cancelled_one_never_r
     assert local.count("local_started", queued) == 0
 
 
-
 async def test_a_go_style_response_with_error_null_resolves_the_call(
     client: tuple[Connection, Raw],
 ) -> None:
@@ -565,11 +564,15 @@ async def test_try_send_writes_what_notify_would_and_stops_at_the_credit(
     assert out.try_send(b"two")
     assert not out.try_send(b"three")  # the window of 2 is spent
     fast, general, second = [await raw.receive() for _ in range(3)]
-    assert fast == general == {
-        "jsonrpc": "2.0",
-        "method": "stream.chunk",
-        "params": {"stream_id": stream_id, "payload": "AP8gY2h1bms="},
-    }
+    assert (
+        fast
+        == general
+        == {
+            "jsonrpc": "2.0",
+            "method": "stream.chunk",
+            "params": {"stream_id": stream_id, "payload": "AP8gY2h1bms="},
+        }
+    )
     assert second["params"] == {"stream_id": stream_id, "payload": "dHdv"}
     cancel = {"jsonrpc": "2.0", "method": "stream.cancel", "params": {"stream_id": stream_id}}
     await raw.send(cancel)
