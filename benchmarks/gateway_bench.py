@@ -45,11 +45,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from floor import percentile
 
+import pluginrt
 from pluginrt import open_host
 from pluginrt.config import load_config
 from pluginrt.pipeline import ClientRequest, ClientResponse, ClientStream, Endpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Where the pluginrt this script imported lives: ``pluginrt run`` starts there, so it
+#: runs the same code as the baseline (``-c`` puts its working directory first on the
+#: path), also when another tree is measured with PYTHONPATH.
+PLUGINRT_TREE = os.path.dirname(os.path.dirname(os.path.abspath(pluginrt.__file__)))
 MOCK = os.path.join(ROOT, "examples", "mock_llm.py")
 #: The CPU-bound model of the scale rows, and the work each of its requests asks for.
 ECHO = os.path.join(ROOT, "benchmarks", "echo_plugin.py")
@@ -171,7 +176,7 @@ async def _gateway(
     figures: dict[str, Load] = {}
     command = [sys.executable, "-c", "from pluginrt.cli import main; main()", "run", config_path]
     process = await trio.lowlevel.open_process(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PLUGINRT_TREE
     )
     pool: list[_RawHTTP] = []
     try:
