@@ -307,12 +307,12 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
             nursery.start_soon(watch_for_disconnect)
             tail = b""
             try:
-                async for chunk in stream.chunks:
+                async for batch in stream.batches:
                     if not started:
                         started = True
                         await send(start)
-                    await send({"type": "http.response.body", "body": _frame(chunk, sse),
-                                "more_body": True})  # fmt: skip
+                    body = b"".join([_frame(chunk, sse) for chunk in batch])
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
             except PipelineError as exc:
                 if not started:
                     finished = True
@@ -342,7 +342,7 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
     finally:
         with trio.CancelScope(shield=True):
             await stream.aclose()
-            aclose = getattr(stream.chunks, "aclose", None)
+            aclose = getattr(stream.batches, "aclose", None)
             if aclose is not None:
                 await aclose()
 

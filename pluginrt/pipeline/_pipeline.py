@@ -575,7 +575,18 @@ class Pipeline:
             raise
         state.response_headers = headers
 
-        async def chunks() -> AsyncGenerator[bytes, None]:
+        # Chunks that came together go on together, unless a plugin is asked about
+        # each: then each goes on as soon as its answers are in, not after the rest's.
+        one_by_one = bool(interceptors) or any(
+            _chain(state.plugins, capability)
+            for capability in (
+                "response_translator",
+                "response_before_translator",
+                "response_after_translator",
+            )
+        )
+
+        async def batches() -> AsyncGenerator[list[bytes], None]:
             nonlocal started
             started = True  # from here on, this generator's finally records the usage
             chain_headers = dict(headers)
@@ -584,6 +595,7 @@ class Pipeline:
             failure: tuple[int, str] | None = None
             try:
                 while batch := await incoming.receive_batch():
+                    ready: list[bytes] = []
                     for raw in batch:
                         if state.ttft == 0.0:
                             state.ttft = time.monotonic() - state.started
@@ -626,7 +638,12 @@ class Pipeline:
                         index += 1
                         if not dropped:
                             history.add(chunk)
-                            yield chunk
+                            ready.append(chunk)
+                            if one_by_one:
+                                yield ready
+                                ready = []
+                    if ready:
+                        yield ready
             except Exception as exc:
                 if closed:  # the consumer closed the stream under this read: it went away
                     failure = (499, "the client went away")
@@ -651,7 +668,7 @@ class Pipeline:
                 self._record_usage(state, failure=failure)
                 self._finished(state)
 
-        stream = chunks()
+        stream = batches()
 
         async def aclose() -> None:
             """Stop early: the generator is finalized now, not whenever it is collected."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -69,18 +70,30 @@ class ClientStream:
 
     Iterate ``chunks`` to the end, or call :meth:`aclose` to stop early (the
     executor's stream is cancelled). Errors after the headers were sent end
-    the iteration with a :class:`PipelineError`.
+    the iteration with a :class:`PipelineError`. ``batches`` gives the same
+    chunks a list at a time: every chunk that was ready together, for a
+    consumer that can send several at once. Use one or the other.
     """
 
     status: int
     headers: Headers
-    chunks: AsyncIterator[bytes]
+    batches: AsyncIterator[list[bytes]]
     _close: Callable[[], Awaitable[None]]
     #: The pipeline's id of the request (``r12``), as its log lines name it.
     request_id: str = ""
 
+    @functools.cached_property
+    def chunks(self) -> AsyncIterator[bytes]:
+        return _flatten(self.batches)
+
     async def aclose(self) -> None:
         await self._close()
+
+
+async def _flatten(batches: AsyncIterator[list[bytes]]) -> AsyncIterator[bytes]:
+    async for batch in batches:
+        for chunk in batch:
+            yield chunk
 
 
 class PipelineError(Exception):

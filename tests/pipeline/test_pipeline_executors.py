@@ -265,6 +265,39 @@ async def test_a_usage_plugin_that_sleeps_does_not_delay_responses(lab: Lab) -> 
         await lab.until(lambda: len(lab.calls("usage")) >= 1)
 
 
+async def _batches_read_slowly(answer: ClientStream) -> list[list[bytes]]:
+    """Every batch of ``answer``, with a pause after each for the executor to get ahead."""
+    batches = []
+    async for batch in answer.batches:
+        batches.append(batch)
+        await trio.sleep(0.02)
+    return batches
+
+
+async def test_chunks_that_came_together_reach_the_consumer_as_one_batch(lab: Lab) -> None:
+    executor = lab.plugin("e", "executor", chunks={"count": 100, "size": 8})
+    async with lab.host(executor) as host:
+        answer = await host.handle(request(endpoint=Endpoint.STREAM))
+        assert isinstance(answer, ClientStream)
+        batches = await _batches_read_slowly(answer)
+    assert [chunk for batch in batches for chunk in batch] == [
+        f"c{i};".encode().ljust(8, b"x") for i in range(100)
+    ]
+    # While the consumer paused, chunks piled up: they came in one go, not one await each.
+    assert max(map(len, batches)) > 1, [len(batch) for batch in batches]
+
+
+async def test_with_a_chunk_interceptor_each_chunk_goes_on_as_soon_as_it_is_intercepted(
+    lab: Lab,
+) -> None:
+    executor = lab.plugin("e", "executor", chunks={"count": 20, "size": 8})
+    async with lab.host(executor, lab.plugin("i", "chunks", append="!")) as host:
+        answer = await host.handle(request(endpoint=Endpoint.STREAM))
+        assert isinstance(answer, ClientStream)
+        batches = await _batches_read_slowly(answer)
+    assert batches == [[f"c{i};".encode().ljust(8, b"x") + b"!"] for i in range(20)]
+
+
 async def test_a_stream_that_ends_with_an_error_fails_with_its_status_after_the_chunks(
     lab: Lab,
 ) -> None:
