@@ -164,12 +164,15 @@ def load_yaml_config(source: Path) -> Config:
 
 
 def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
-    """Rules a type cannot say: keys not blank, an auth-dir that can be a folder, unique
+    """Rules a type cannot say: keys and host not blank, an auth-dir that can be a folder, unique
     ids, commands that exist, a proxy URL."""
     for position, key in enumerate(config.api_keys):
         if not key.strip():  # an unset variable, say: it would admit no one, silently
             where = f"$.api-keys[{position}]"
             raise _located(source, root, "expected a key, got a blank one", where)
+    if not config.host.strip():  # an unset variable, say: it would listen on every address
+        reason = "expected an address to listen on, got a blank one (0.0.0.0 means every IPv4 one)"
+        raise _located(source, root, reason, "$.host")
     auth_dir = config.resolve(config.auth_dir)
     existing = next(path for path in (auth_dir, *auth_dir.parents) if path.exists())
     if not existing.is_dir():

@@ -139,6 +139,11 @@ MISTAKES = {
         "api-keys:\n  - sk-1\n  - ''\n",
         ":3: api-keys[1]: expected a key, got a blank one",
     ),
+    "a blank host": (
+        "host: ''\n",
+        ":1: host: expected an address to listen on, got a blank one "
+        "(0.0.0.0 means every IPv4 one)",
+    ),
     "an auth-dir that is a file": (
         "auth-dir: plain.txt\n",
         ":1: auth-dir: '{dir}/plain.txt' is not a folder\n",
