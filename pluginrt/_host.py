@@ -161,12 +161,13 @@ class Host:
         )
 
     def down(self) -> list[PluginHandle]:
-        """Enabled plugins that declared themselves once but are out of the chains now
-        (failed): the pipeline lets no client in while a frontend auth one is."""
+        """Enabled plugins out of the chains now: failed ones, and ones that never declared
+        themselves (their capabilities are unknown). The pipeline lets no client in while
+        one of them may be the frontend auth that would have refused it."""
         return [
             h
             for h in self.plugins.values()
-            if h.state not in _SERVING and h.declaration is not None and self._enabled(h.id)
+            if (h.state not in _SERVING or h.declaration is None) and self._enabled(h.id)
         ]
 
     def _enabled(self, plugin_id: str) -> bool:

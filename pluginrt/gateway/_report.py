@@ -34,14 +34,30 @@ def _models(host: Host) -> str:
     return ", ".join(models) if models else "(none)"
 
 
+def _client_access(host: Host) -> str:
+    """Who gets in, as the pipeline's frontend auth step will decide it."""
+    providers = [h for h in host.active() if h.capabilities.frontend_auth_provider]
+    exclusive = [h for h in providers if h.capabilities.frontend_auth_provider_exclusive]
+    if exclusive:
+        return f"frontend auth by {exclusive[0].id} alone (api-keys off)"
+    ways = [f"{len(host.config.api_keys)} API key(s)"] if host.config.api_keys else []
+    if providers:
+        ways.append("frontend auth by " + ", ".join(h.id for h in providers))
+    if ways:
+        return " or ".join(ways)
+    unknown = [h.id for h in host.down() if h.declaration is None]
+    if unknown:
+        return f"none let in until {', '.join(unknown)} declares itself (it may be a frontend auth)"
+    return "open to all (no api-keys, no frontend auth plugin)"
+
+
 def summary(host: Host, binds: list[str]) -> str:
     """The start-up summary an operator reads: address, plugins, models, management."""
     lines = [f"pluginrt listening on {', '.join(binds)}"]
     lines.append("plugins:")
     lines += _plugin_lines(host)
     lines.append(f"models: {_models(host)}")
-    keys = len(host.config.api_keys)
-    lines.append(f"client API keys: {keys}" if keys else "client API keys: none (open to all)")
+    lines.append(f"clients: {_client_access(host)}")
     if host.config.management_key:
         lines.append(f"management API: {MANAGEMENT_BASE}/ (management key required)")
     else:

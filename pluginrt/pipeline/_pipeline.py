@@ -368,17 +368,27 @@ class Pipeline:
     def _refuse_while_auth_is_down(self, others: bool) -> None:
         """Fail closed: a frontend auth plugin that failed must not open the gateway. While
         an exclusive one is down no client is let in (the API keys stay off); while any
-        is down and there is no other way in (``others``: keys or providers), neither."""
-        down = [p for p in self._down() if p.capabilities.frontend_auth_provider]
-        if not down:
-            return
-        blocking = [p for p in down if p.capabilities.frontend_auth_provider_exclusive]
-        if blocking or not others:
-            plugin = (blocking or down)[0]
+        is down and there is no other way in (``others``: keys or providers), neither.
+        A plugin that never declared itself may be one: with no other way in, it counts."""
+        down = self._down()
+        auth = [p for p in down if p.capabilities.frontend_auth_provider]
+        blocking = [p for p in auth if p.capabilities.frontend_auth_provider_exclusive]
+        if blocking or (auth and not others):
+            plugin = (blocking or auth)[0]
             raise PipelineError(
                 503,
                 f"frontend auth plugin {plugin.id!r} is not running: "
                 "no client is let in until it is back",
+                plugin_id=plugin.id,
+            )
+        unknown = [p for p in down if p.declaration is None]
+        if unknown and not others:
+            plugin = unknown[0]
+            raise PipelineError(
+                503,
+                f"plugin {plugin.id!r} has not declared its capabilities (it never finished "
+                "its handshake): it may be the gateway's frontend auth, so no client is let "
+                "in until it starts or is disabled",
                 plugin_id=plugin.id,
             )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from pluginrt.api import Capabilities, Metadata
+from pluginrt.host import Declaration
 from pluginrt.rpc import IncomingStream
 
 __all__ = [
@@ -124,6 +125,11 @@ class PluginLike(Protocol):
 
     @property
     def capabilities(self) -> Capabilities: ...
+
+    @property
+    def declaration(self) -> Declaration | None:
+        """What it declared in its handshake; None while it never got that far."""
+        ...
 
     @property
     def logger(self) -> logging.Logger: ...

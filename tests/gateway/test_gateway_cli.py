@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,10 @@ import trio
 from click.testing import CliRunner
 from gateway_harness import EXAMPLES, KEY, MANAGEMENT_KEY, PATIENCE, PLUGINS
 
+from pluginrt import open_host
 from pluginrt.cli import main
+from pluginrt.config import from_mapping
+from pluginrt.gateway import summary
 
 BAD_CONFIGS = {
     "unknown key": (
@@ -221,6 +225,41 @@ def test_an_unknown_flag_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", str(_flag_config(tmp_path)), "--nope"])
     assert result.exit_code == 2
     assert "No such option '--nope'" in result.output
+
+
+_NEVER_DECLARES = {
+    "id": "mystery",
+    "command": [sys.executable, "-c", "raise SystemExit(3)"],
+    "restart": {"max-restarts": 0},
+}
+
+
+@pytest.mark.parametrize(
+    ("keys", "plugins", "said"),
+    [
+        ([KEY], [], "clients: 1 API key(s)"),
+        ([], [], "clients: open to all (no api-keys, no frontend auth plugin)"),
+        ([KEY], ["frontend_auth"], "clients: 1 API key(s) or frontend auth by frontend_auth"),
+        (
+            [KEY],
+            ["exclusive_frontend_auth"],
+            "clients: frontend auth by exclusive_frontend_auth alone (api-keys off)",
+        ),
+        ([], [_NEVER_DECLARES], "clients: none let in until mystery declares itself"),
+    ],
+)
+async def test_the_start_up_summary_says_who_gets_in(
+    tmp_path: Path, keys: list[str], plugins: list[Any], said: str
+) -> None:
+    entries = [
+        p if isinstance(p, dict) else {"id": p, "command": str(EXAMPLES / f"{p}.py")}
+        for p in [*plugins, "mock_llm"]
+    ]
+    config = from_mapping({"auth-dir": str(tmp_path), "api-keys": keys, "plugins": entries})
+    with trio.fail_after(PATIENCE):
+        async with open_host(config) as host:
+            text = summary(host, ["http://127.0.0.1:1"])
+    assert said in text.splitlines()[-2]
 
 
 @asynccontextmanager

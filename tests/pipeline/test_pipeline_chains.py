@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
+from typing import Any
 
 import pytest
 import trio
@@ -242,6 +244,46 @@ async def test_with_api_keys_a_failed_provider_leaves_the_keys_working(lab: Lab)
             for token in ("sk-key", "a-token")
         ]
     assert statuses == [200, 401]
+
+
+def _never_declares(lab: Lab, restarts: int) -> dict[str, Any]:
+    """A plugin that exits before its handshake: whether it was a frontend auth is unknown."""
+    entry = lab.plugin("mystery", "frontend", 10)
+    entry["command"] = [sys.executable, "-c", "raise SystemExit(3)"]
+    entry["restart"] = {"max-restarts": restarts, "backoff": "10s"}
+    return entry
+
+
+@pytest.mark.parametrize("restarts", [0, 5])
+async def test_a_plugin_that_never_declared_does_not_leave_the_gateway_open(
+    lab: Lab, restarts: int
+) -> None:
+    async with lab.host(_never_declares(lab, restarts), lab.plugin(*EXECUTOR)) as host:
+        assert host.plugins["mystery"].declaration is None
+        answer = await complete(host, request())
+    assert answer.status == 503
+    message = json.loads(answer.body)["error"]["message"]
+    assert "plugin 'mystery' has not declared its capabilities" in message
+    assert lab.calls("execute") == []
+
+
+async def test_with_api_keys_a_plugin_that_never_declared_leaves_the_keys_working(
+    lab: Lab,
+) -> None:
+    settings = {"api-keys": ["sk-key"]}
+    async with lab.host(_never_declares(lab, 0), lab.plugin(*EXECUTOR), **settings) as host:
+        statuses = [
+            (await complete(host, request(headers=bearer(token)))).status
+            for token in ("sk-key", "other")
+        ]
+    assert statuses == [200, 401]
+
+
+async def test_a_disabled_plugin_that_never_declared_is_no_bar(lab: Lab) -> None:
+    mystery = {**_never_declares(lab, 0), "enabled": False}
+    async with lab.host(mystery, lab.plugin(*EXECUTOR)) as host:
+        answer = await complete(host, request())
+    assert answer.status == 200
 
 
 # -------------------------------------------------------------------- scheduler
