@@ -316,7 +316,10 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
             except PipelineError as exc:
                 if not started:
                     finished = True
-                    await send_response(send, _error(exc.status, exc.message))
+                    answer = _error(exc.status, exc.message)
+                    if stream.request_id:
+                        answer.headers[REQUEST_ID] = [stream.request_id]
+                    await send_response(send, answer)
                     nursery.cancel_scope.cancel()
                     return
                 tail = error_event(fmt, exc.status, exc.message)

@@ -120,6 +120,8 @@ async def test_a_stream_that_fails_before_its_first_chunk_answers_with_the_error
             again = await client.post(path, headers={header: key}, json=body)
     assert (answer.status_code, again.status_code) == (503, 503)
     assert answer.headers["content-type"] == "application/json"
+    ids = {answer.headers.get("x-request-id"), again.headers.get("x-request-id")}
+    assert len(ids) == 2 and all(i and i.startswith("r") for i in ids), ids
     assert answer.json() == {
         "error": {
             "message": "upstream fell over",
