@@ -95,7 +95,10 @@ logger = logging.getLogger("pluginrt.rpc")
 class _Read(Message, kw_only=True):
     """A message as read. An answer is also what its caller is woken with: trio hands
     a woken task's value to ``.unwrap()`` (see ``wait_task_rescheduled``), and this
-    unwraps to itself, sparing every answer an ``outcome.Value`` (7% of a call)."""
+    unwraps to itself, sparing every answer an ``outcome.Value`` (7% of a call).
+    A request read without ``jsonrpc`` is invalid (JSON-RPC 2.0 requires it)."""
+
+    jsonrpc: str = ""
 
     def unwrap(self) -> Message:
         return self

@@ -90,12 +90,13 @@ async def test_json_that_is_not_json_rpc_is_an_invalid_request(
     ("message", "says"),
     [
         ({"jsonrpc": "1.0", "id": 5, "method": "echo", "params": {"value": 1}}, "jsonrpc"),
+        ({"id": 5, "method": "$/ping"}, "jsonrpc"),
         ({"jsonrpc": "2.0", "id": 5, "method": "$/cancel", "params": {"id": 1}}, "notification"),
         ({"jsonrpc": "2.0", "id": 5, "method": "stream.credit"}, "notification"),
         ({"jsonrpc": "2.0", "id": None, "method": "$/ping"}, "null"),
     ],
 )
-async def test_a_wrong_jsonrpc_version_a_notification_sent_as_a_request_or_a_null_id_is_invalid(
+async def test_a_missing_or_wrong_jsonrpc_a_notification_sent_as_a_request_or_a_null_id_is_invalid(
     served: Raw, message: dict[str, Any], says: str
 ) -> None:
     await served.send(message, PING)
