@@ -48,7 +48,7 @@ from ._authstore import AuthStore, AuthStoreError
 from ._callbacks import CallbackRegistry
 from ._pipeline import Pipeline
 from ._rules import canonical_headers
-from ._types import ClientRequest, ClientResponse, Endpoint, PluginLike
+from ._types import ClientRequest, ClientResponse, Endpoint, PipelineError, PluginLike
 
 __all__ = ["HTTPBridge", "HostServices"]
 
@@ -139,12 +139,18 @@ class HTTPBridge:
 class _HostStream:
     """A host-owned stream a plugin pulls with ``stream_read``."""
 
-    def __init__(self, chunks: AsyncIterator[bytes], close: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes],
+        close: Callable[[], Awaitable[None]],
+        first: bytes | None = b"",
+    ) -> None:
+        """``first``: a chunk read from ``chunks`` already (None: they had ended)."""
         self._chunks = chunks
         self._close = close
-        self._rest = b""
+        self._rest = first or b""
         self._lock = trio.Lock()
-        self.done = False
+        self.done = first is None
 
     async def read(self) -> HostModelStreamReadResponse:
         async with self._lock:
@@ -280,7 +286,18 @@ class HostServices:
                 raise HandlerError(
                     answer.body.decode("utf-8", "replace"), http_status=answer.status
                 )
-            stream_id = self._register(ctx, "m", _HostStream(answer.chunks, answer.aclose))
+            # As the gateway does, answer once the first chunk is in: a stream that fails
+            # before it fails this call with its status, not a 200 whose first read fails.
+            chunks = answer.chunks
+            try:
+                first = await anext(chunks, None)
+            except BaseException as exc:
+                with trio.CancelScope(shield=True):
+                    await answer.aclose()
+                if isinstance(exc, PipelineError):
+                    raise HandlerError(exc.message, code=exc.code, http_status=exc.status) from None
+                raise
+            stream_id = self._register(ctx, "m", _HostStream(chunks, answer.aclose, first))
             return HostModelStreamResponse(
                 status_code=answer.status, headers=answer.headers, stream_id=stream_id
             )

@@ -78,6 +78,27 @@ async def test_a_nested_model_stream_whose_executor_goes_quiet_fails_the_read_na
     }
 
 
+async def test_a_nested_model_stream_that_fails_before_its_first_chunk_fails_the_call(
+    lab: Lab,
+) -> None:
+    # As a gateway client gets the error's status, not a 200 whose stream then fails.
+    fail = {"message": "upstream fell over", "http_status": 503}
+    executor = lab.plugin("exec", "executor", chunks=[], stream_fail=fail)
+    async with lab.host(lab.plugin(*CALLER), executor) as host:
+        answer = await call(host, {"do": "model_stream_all", "model": "m1"})
+        streamed = await call(host, {"do": "model_stream_all", "model": "m1", "body": "x"})
+    assert answer["refused"].startswith("upstream fell over"), answer
+    assert answer["http_status"] == 503
+    assert streamed == answer
+
+
+async def test_a_nested_model_stream_with_no_chunk_at_all_reads_done(lab: Lab) -> None:
+    executor = lab.plugin("exec", "executor", chunks=[])
+    async with lab.host(lab.plugin(*CALLER), executor) as host:
+        answer = await call(host, {"do": "model_stream_all", "model": "m1"})
+    assert answer == {"chunks": [], "error": ""}
+
+
 # httpx's and httpcore's body iterators nest async generators that closing the
 # response does not finalize (encode/httpx#3686), so a body left unread warns
 # when collected. Only those libraries' generators are let off here.

@@ -96,7 +96,11 @@ async def perform(command: dict[str, Any]) -> Any:
         except Exception as exc:
             return {"read": "", "error": str(exc)}
     if action == "model_stream_all":
-        return await read_all(await host.model.execute_stream(nested(command, True)))
+        try:
+            stream = await host.model.execute_stream(nested(command, True))
+        except Exception as exc:
+            return {"refused": str(exc), "http_status": getattr(exc, "http_status", 0)}
+        return await read_all(stream)
     if action == "http_stream_all":
         return await read_all(await host.http.do_stream(api.HTTPRequest(url=command["url"])))
     if action == "stream_flag":
