@@ -472,11 +472,9 @@ class Pipeline:
         )
         payload = await self._normalize_request(state, source)
         payload = await self._translate_request(state, source, payload, upstream_model, probe)
-        # SEMANTICS.md: the client's format if declared, else "one whose responses can be
-        # translated back", which cannot be checked before there is a response. Read as:
-        # then the input format, which a request translator just reached (the likeliest to
-        # have a response translator back), then the first declared.
-        state.output_format = _pick_format(caps.executor_output_formats, source, state.input_format)
+        state.output_format = await self._reach_output_format(
+            state, source, _formats(caps.executor_output_formats)
+        )
         payload = await self._apply_thinking(state, route, payload)
         state.payload = payload
         # A stream's params are the same request plus its stream_id and window.
@@ -881,6 +879,43 @@ class Pipeline:
                 state.input_format = target
                 return state.body, translated
         raise self._untranslatable(state, source, declared)
+
+    async def _reach_output_format(
+        self, state: _State, source: str, declared: Sequence[str]
+    ) -> str:
+        """The client's format if declared, else one whose responses a translator turns
+        into it (SEMANTICS.md), the input format first; else the input format or the
+        first declared.
+
+        There is no response yet, so each response translator is asked about each
+        candidate with the body ``{}``: an answer, or an error, says it translates
+        that pair, as one that does not declines with an empty body before reading.
+        """
+        if source in declared or len(declared) < 2:
+            return _pick_format(declared, source)
+        candidates = sorted(declared, key=lambda name: name != state.input_format)
+        for candidate in candidates:
+            params = ResponseTransformRequest(
+                from_format=candidate,
+                to_format=source,
+                model=state.model,
+                stream=state.stream,
+                original_request=state.request.body,
+                body=b"{}",
+            )
+            for plugin in _chain(state.plugins, "response_translator"):
+                try:
+                    answer = await self._call(
+                        state, plugin, "response.translate", params, PayloadResponse
+                    )
+                except Exception as exc:
+                    if isinstance(exc, PluginRemoteError) and exc.code == METHOD_NOT_FOUND:
+                        continue
+                    logger.debug("%s failed on a probe: taken as translating", plugin.id)
+                    return candidate
+                if answer.body:
+                    return candidate
+        return candidates[0]
 
     async def _translate_request(
         self,

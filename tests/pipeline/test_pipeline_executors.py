@@ -88,6 +88,22 @@ async def test_format_is_the_output_format_and_source_format_the_input_format(
     assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("claude", "openai")]
 
 
+@pytest.mark.parametrize("outputs", [["gemini", "claude"], ["claude", "gemini"]])
+async def test_the_output_format_is_one_a_response_translator_turns_into_the_clients(
+    lab: Lab, outputs: list[str]
+) -> None:
+    translator = lab.plugin("t", "transformer", translate="answer", tag="t",
+                            formats=[["claude", "openai"]])  # fmt: skip
+    executor = lab.plugin("e", "executor", inputs=["openai"], outputs=outputs)
+    async with lab.host(translator, executor) as host:
+        answer = await complete(host, request("x"))
+        _, chunks = await streamed(host, request("x", endpoint=Endpoint.STREAM))
+    assert answer.status == 200, answer.body
+    body, _, mark = answer.body.rpartition(b"|")
+    assert (json.loads(body)["format"], mark) == ("claude", b"st:t")
+    assert chunks == [b"one|st:t", b"two|st:t", b"three|st:t"]
+
+
 async def test_a_static_scope_executor_never_gets_model_for_auth(lab: Lab) -> None:
     lab.write_auth("s.json", {"type": "probe"})
     static = lab.plugin("static", "executor", scope="static", auth_models=["secret"])
@@ -150,7 +166,8 @@ async def test_an_undeclared_client_format_goes_to_the_first_declared_one_a_tran
     assert lab.calls("after")[0]["to_format"] == "claude"  # told before it is translated
     asked = [(c["source"], c["target"]) for c in lab.calls("rt")]
     assert asked == [("openai", "gemini"), ("openai", "claude")]
-    assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("claude", "openai")]
+    # The output format is asked about first (a probe), then the answer is translated.
+    assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("claude", "openai")] * 2
 
 
 async def test_a_body_rewritten_after_auth_is_translated_anew_to_the_format_chosen_before(
