@@ -111,6 +111,15 @@ class Gateway:
 
         try:
             await self._dispatch(scope, receive, send_and_note)
+        except BaseException as exc:
+            # Cut off from outside before it answered (the shutdown grace ran out): a
+            # 503 rather than a torn connection, if the client still listens.
+            if not status and _cancelled(exc):
+                logger.warning("%s cut off (shutdown grace over): answered 503", scope["path"])
+                with trio.move_on_after(1) as last_word:
+                    last_word.shield = True
+                    await send_response(send_and_note, _error(503, "the gateway is shutting down"))
+            raise
         finally:
             client = scope.get("client") or ("-", 0)
             access.info(
@@ -331,16 +340,14 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
             nursery.cancel_scope.cancel()
     except BaseException as exc:
         # Cut off from outside (the shutdown grace ran out): end with an error, not a
-        # torn connection, if the client still listens.
-        if not finished and _cancelled(exc):
+        # torn connection, if the client still listens (before the headers, the app
+        # answers 503: see Gateway.__call__).
+        if started and not finished and _cancelled(exc):
             logger.warning("stream cut off (shutdown grace over); it ends with an error")
             with trio.move_on_after(1) as last_word:
                 last_word.shield = True
-                if started:
-                    tail = error_event(fmt, 503, "the gateway is shutting down")
-                    await send({"type": "http.response.body", "body": tail, "more_body": False})
-                else:
-                    await send_response(send, _error(503, "the gateway is shutting down"))
+                tail = error_event(fmt, 503, "the gateway is shutting down")
+                await send({"type": "http.response.body", "body": tail, "more_body": False})
         raise
     finally:
         with trio.CancelScope(shield=True):

@@ -330,8 +330,8 @@ async def _sigterm_mid_stream(path: Path) -> tuple[list[str], int, list[int]]:
     return received, status, pids
 
 
-def _slow_gateway(path: Path, grace: str, words: int, *extra: str) -> Path:
-    slow = {"words": words, "delay": 0.1}
+def _slow_gateway(path: Path, grace: str, words: int, *extra: str, **config: object) -> Path:
+    slow = {"words": words, "delay": 0.1, **config}
     path.write_text(
         f"port: 0\napi-keys: [{KEY}]\nmanagement-key: {MANAGEMENT_KEY}\n"
         f"shutdown-grace: {grace}\nplugins:\n{''.join(extra)}"
@@ -366,6 +366,34 @@ async def test_a_stream_still_open_when_the_shutdown_grace_ends_gets_an_error_ev
             "code": "internal_server_error",
         }
     }
+    assert status == 0
+
+
+async def test_a_request_still_in_flight_when_the_shutdown_grace_ends_gets_503(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal"
+    slow = {"execute-delay": 60, "journal": str(journal)}
+    path = _slow_gateway(tmp_path / "gateway.yaml", "300ms", 1, **slow)
+    answers: list[httpx.Response] = []
+    with trio.fail_after(PATIENCE):
+        async with _running(path) as (process, url, _):
+            async with httpx.AsyncClient(base_url=url) as client, trio.open_nursery() as nursery:
+
+                async def ask() -> None:
+                    body = {"model": "slow", "messages": []}
+                    headers = {"x-api-key": KEY}
+                    answers.append(
+                        await client.post("/v1/chat/completions", json=body, headers=headers)
+                    )
+
+                nursery.start_soon(ask)
+                while not journal.exists() or "execute started" not in journal.read_text():  # noqa: ASYNC110
+                    await trio.sleep(0.02)
+                process.send_signal(signal.SIGTERM)
+            status = await process.wait()
+    assert [a.status_code for a in answers] == [503]
+    assert answers[0].json()["error"]["message"] == "the gateway is shutting down"
     assert status == 0
 
 

@@ -6,8 +6,8 @@ when a stream ran to its end), ``gate`` (a FIFO: the stream reads it to its end
 after its first word, so a test holds the second until it has the first),
 ``fail`` (a message the stream ends with, as a 503 error, after its words),
 ``stall`` (how many words it sends before it goes quiet for good),
-``execute-delay`` (seconds ``executor.execute`` takes; ``execute cancelled``
-is journaled if the host cancels it), ``refuse``
+``execute-delay`` (seconds ``executor.execute`` takes, after it journals
+``execute started``; ``execute cancelled`` is journaled if the host cancels it), ``refuse``
 (a message ``on_config`` refuses the section with, with the status
 ``refuse-status``), ``pause`` (seconds ``on_config`` takes) and ``mark``
 (journaled by ``on_config`` as ``configured <mark>``). It also declares one
@@ -59,6 +59,7 @@ async def models(request: api.StaticModelRequest) -> api.ModelResponse:
 
 @plugin.on("executor.execute")
 async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
+    note("execute started")
     try:
         await trio.sleep(float(plugin.config.get("execute-delay", 0)))
     except BaseException:
