@@ -85,17 +85,30 @@ class HTTPBridge:
             request.method.upper() or "GET", request.url, headers=headers, content=request.body
         )
 
+    def _failed(self, method: str, request: HTTPRequest, exc: httpx.HTTPError) -> HandlerError:
+        """The error a plugin gets for a request that got no answer: a timeout (504) says
+        so (httpx's message is empty), anything else is unreachable (502)."""
+        name = f"{method} {request.method.upper() or 'GET'} {request.url}"
+        if isinstance(exc, httpx.TimeoutException):
+            return HandlerError(
+                f"{name}: no answer within {self.timeout:g}s (request-timeout)",
+                code="upstream_timeout",
+                http_status=504,
+                retryable=True,
+            )
+        return HandlerError(
+            f"{name}: {str(exc) or type(exc).__name__}",
+            code="upstream_unreachable",
+            http_status=502,
+            retryable=True,
+        )
+
     async def do(self, request: HTTPRequest, proxy_url: str = "") -> HTTPResponse:
         client = self.client(proxy_url)
         try:
             response = await client.send(self._request(client, request))
         except httpx.HTTPError as exc:
-            raise HandlerError(
-                f"host.http.do {request.method or 'GET'} {request.url}: {exc}",
-                code="upstream_unreachable",
-                http_status=502,
-                retryable=True,
-            ) from None
+            raise self._failed("host.http.do", request, exc) from None
         return HTTPResponse(
             status_code=response.status_code,
             headers=canonical_headers(response.headers.multi_items()),
@@ -107,12 +120,7 @@ class HTTPBridge:
         try:
             return await client.send(self._request(client, request), stream=True)
         except httpx.HTTPError as exc:
-            raise HandlerError(
-                f"host.http.do_stream {request.method or 'GET'} {request.url}: {exc}",
-                code="upstream_unreachable",
-                http_status=502,
-                retryable=True,
-            ) from None
+            raise self._failed("host.http.do_stream", request, exc) from None
 
     async def body(self, response: httpx.Response, request: HTTPRequest) -> AsyncIterator[bytes]:
         """``response``'s raw body; a failed read raises an error naming the request

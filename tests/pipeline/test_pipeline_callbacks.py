@@ -270,7 +270,7 @@ async def test_outbound_http_goes_through_the_auths_proxy_before_the_configured_
     assert seen == {"auth": [b"GET http://upstream.invalid/x HTTP/1.1"], "configured": []}
 
 
-async def test_outbound_http_that_outlasts_the_request_timeout_fails(lab: Lab) -> None:
+async def test_outbound_http_outlasting_the_request_timeout_fails_504_saying_so(lab: Lab) -> None:
     async def never(stream: trio.SocketStream, head: bytes) -> None:
         await trio.sleep_forever()
 
@@ -280,7 +280,8 @@ async def test_outbound_http_that_outlasts_the_request_timeout_fails(lab: Lab) -
             with trio.fail_after(5):
                 answer = await call(host, {"do": "http", "url": f"http://127.0.0.1:{port}/"})
         nursery.cancel_scope.cancel()
-    assert f"host.http.do GET http://127.0.0.1:{port}/" in answer["error"]
+    said = f"host.http.do GET http://127.0.0.1:{port}/: no answer within 0.2s (request-timeout)"
+    assert answer == {"error": said, "http_status": 504}
 
 
 async def test_host_auth_list_is_sorted_by_name_and_get_reads_each_by_its_index(lab: Lab) -> None:

@@ -120,7 +120,8 @@ async def perform(command: dict[str, Any]) -> Any:
         try:
             answer = await host.http.do(api.HTTPRequest(method="GET", url=command["url"]))
         except Exception as exc:
-            return {"error": str(exc)}
+            said, status = getattr(exc, "message", str(exc)), getattr(exc, "http_status", 0)
+            return {"error": said, "http_status": status}
         return {"status": answer.status_code, "body": text(answer.body)}
     if action == "http_headers":
         answer = await host.http.do(api.HTTPRequest(method="GET", url=command["url"]))
