@@ -12,7 +12,12 @@ from datetime import UTC, datetime, timedelta
 from plugin_sdk import Plugin, PluginError, run
 from pluginrt import api
 
-plugin = Plugin("mock-auth", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "mock-auth",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 plugin.auth_provider("mock")
 polls: dict[str, int] = {}  # login state -> polls so far
 

@@ -18,7 +18,12 @@ from pluginrt.api import (
     CommandLineRegistrationResponse,
 )
 
-plugin = Plugin("mock-cli", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "mock-cli",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 
 
 @plugin.on("command_line.register")

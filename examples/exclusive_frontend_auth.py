@@ -9,7 +9,12 @@ and names the principal after ``X-Team-Member``.
 from plugin_sdk import Plugin, run
 from pluginrt.api import FrontendAuthRequest, FrontendAuthResponse
 
-plugin = Plugin("team-gate", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "team-gate",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 plugin.frontend_auth("team-gate", exclusive=True)
 
 

@@ -8,7 +8,12 @@ an unknown token answers "not handled", so the next provider may try.
 from plugin_sdk import Plugin, run
 from pluginrt.api import FrontendAuthRequest, FrontendAuthResponse
 
-plugin = Plugin("token-auth", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "token-auth",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 plugin.frontend_auth("token-auth")
 
 

@@ -12,7 +12,12 @@ import json
 from plugin_sdk import Plugin, host, run
 from pluginrt import api
 
-plugin = Plugin("host-callbacks", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "host-callbacks",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 plugin.executor("callbacks", input_formats=["openai"], output_formats=["openai"], scope="static")
 
 

@@ -12,7 +12,12 @@ from collections import Counter
 from plugin_sdk import Plugin, run
 from pluginrt import api
 
-plugin = Plugin("mock-console", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "mock-console",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 hits: Counter[str] = Counter()
 PAGE = b"<!doctype html><title>mock</title><h1>mock console</h1><p>see <code>mock/stats</code>"
 

@@ -14,7 +14,12 @@ from typing import Any
 from plugin_sdk import Plugin, host, run
 from pluginrt import api
 
-plugin = Plugin("mock", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "mock",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 plugin.executor("mock", input_formats=["openai"], output_formats=["openai"], scope="static")
 JSON = {"Content-Type": ["application/json"]}
 

@@ -10,7 +10,12 @@ import json
 from plugin_sdk import Plugin, run
 from pluginrt.api import AuthModelRequest, ModelInfo, ModelResponse, StaticModelRequest
 
-plugin = Plugin("model-provider", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "model-provider",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 TIERS = {"free": ["mock-small"], "pro": ["mock-small", "mock-large", "mock-pro"]}
 
 

@@ -7,7 +7,12 @@ host asks once at start-up and lists the models under the returned provider.
 from plugin_sdk import Plugin, run
 from pluginrt.api import ModelInfo, ModelRegistrationRequest, ModelRegistrationResponse
 
-plugin = Plugin("model-registrar", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "model-registrar",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 
 
 @plugin.on("model.register")

@@ -23,7 +23,12 @@ from typing import Any
 from plugin_sdk import Plugin, PluginError, host, run
 from pluginrt import api
 
-plugin = Plugin("openai-forwarder", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "openai-forwarder",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 plugin.executor("openai-compatible", input_formats=["openai"], output_formats=["openai"])
 
 

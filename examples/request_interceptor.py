@@ -11,7 +11,12 @@ import json
 from plugin_sdk import Plugin, run
 from pluginrt.api import RequestInterceptRequest, RequestInterceptResponse
 
-plugin = Plugin("request-tagger", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "request-tagger",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 
 
 def tag(request: RequestInterceptRequest, stage: str) -> RequestInterceptResponse:

@@ -11,7 +11,12 @@ from typing import Any
 from plugin_sdk import Plugin, run
 from pluginrt.api import PayloadResponse, RequestTransformRequest
 
-plugin = Plugin("claude-to-openai", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "claude-to-openai",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 
 
 def text(content: Any) -> str:

@@ -10,7 +10,12 @@ import json
 from plugin_sdk import Plugin, run
 from pluginrt.api import ResponseInterceptRequest, ResponseInterceptResponse
 
-plugin = Plugin("response-footer", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "response-footer",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 
 
 @plugin.on("response.intercept_after")

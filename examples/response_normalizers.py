@@ -11,7 +11,12 @@ import json
 from plugin_sdk import Plugin, run
 from pluginrt.api import PayloadResponse, ResponseTransformRequest
 
-plugin = Plugin("response-tidy", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "response-tidy",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 
 
 @plugin.on("response.normalize_before")

@@ -12,7 +12,12 @@ from typing import Any
 from plugin_sdk import Plugin, run
 from pluginrt.api import PayloadResponse, ResponseTransformRequest
 
-plugin = Plugin("openai-to-claude", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "openai-to-claude",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 STOP = {"stop": "end_turn", "length": "max_tokens"}
 
 

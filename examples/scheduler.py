@@ -8,7 +8,12 @@ scheduler (``round-robin`` is the other one).
 from plugin_sdk import Plugin, run
 from pluginrt.api import SCHEDULER_BUILTIN_FILL_FIRST, SchedulerPickRequest, SchedulerPickResponse
 
-plugin = Plugin("header-scheduler", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "header-scheduler",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 
 
 @plugin.on("scheduler.pick")

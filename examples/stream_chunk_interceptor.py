@@ -13,7 +13,12 @@ from pluginrt.api import (
     StreamChunkInterceptResponse,
 )
 
-plugin = Plugin("chunk-filter", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "chunk-filter",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 
 
 @plugin.on("response.intercept_stream_chunk")

@@ -11,7 +11,12 @@ import json
 from plugin_sdk import Plugin, run
 from pluginrt.api import PayloadResponse, ThinkingApplyRequest
 
-plugin = Plugin("mock-thinking", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "mock-thinking",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 plugin.thinking_applier("mock")
 
 

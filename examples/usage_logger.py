@@ -12,7 +12,12 @@ from collections import Counter
 from plugin_sdk import Plugin, run
 from pluginrt.api import UsageRecord
 
-plugin = Plugin("usage-logger", version="1.0.0", author="pluginrt")
+plugin = Plugin(
+    "usage-logger",
+    version="1.0.0",
+    author="pluginrt",
+    github_repository="https://github.com/pluginrt/pluginrt",
+)
 totals: Counter[str] = Counter()
 
 

@@ -13,7 +13,12 @@ const CAPABILITIES = {
   ExecutorOutputFormats: ["openai"],
   ModelProvider: {},
 };
-const METADATA = { Name: "node-echo", Version: "1.0.0", Author: "pluginrt" };
+const METADATA = {
+  Name: "node-echo",
+  Version: "1.0.0",
+  Author: "pluginrt",
+  GitHubRepository: "https://github.com/pluginrt/pluginrt",
+};
 const streams = new Map(); // stream_id -> { credit, chunks: [Buffer], cancelled }
 
 const line = (message) => JSON.stringify({ jsonrpc: "2.0", ...message }) + "\n";

@@ -59,8 +59,13 @@ def declared_capabilities(capabilities: Capabilities) -> list[str]:
     ]
 
 
-def validate(plugin_id: str, answer: RegisterAnswer, logger: logging.Logger) -> Declaration:
-    """Check ``answer`` and return the declaration; raise :class:`PluginDeclarationError`."""
+def validate(
+    plugin_id: str, answer: RegisterAnswer, logger: logging.Logger, *, again: bool = False
+) -> Declaration:
+    """Check ``answer`` and return the declaration; raise :class:`PluginDeclarationError`.
+
+    Missing metadata is a warning, logged at the first start only (not ``again``).
+    """
 
     def refuse(rule: str) -> PluginDeclarationError:
         return PluginDeclarationError(plugin_id, f"declaration refused: {rule}")
@@ -98,10 +103,10 @@ def validate(plugin_id: str, answer: RegisterAnswer, logger: logging.Logger) -> 
             raise refuse("an Executor needs ExecutorInputFormats")
         if not capabilities.executor_output_formats:
             raise refuse("an Executor needs ExecutorOutputFormats")
-    # Missing metadata is the author's to fix (inspect shows it), not the operator's:
-    # logged at debug, on every start. An unknown capability may be a typo: a warning.
-    missing = [
-        f"Metadata.{wire} is missing"
+    # Missing metadata is a warning (SEMANTICS.md), the author's to fix: logged once,
+    # not at every restart. An unknown capability may be a typo: a warning every time.
+    lacking = [
+        wire
         for field, wire in (
             ("version", "Version"),
             ("author", "Author"),
@@ -109,8 +114,9 @@ def validate(plugin_id: str, answer: RegisterAnswer, logger: logging.Logger) -> 
         )
         if not getattr(metadata, field).strip()
     ]
-    for warning in missing:
-        logger.debug("%s", warning)
+    missing = [f"Metadata.{wire} is missing" for wire in lacking]
+    if lacking and not again:
+        logger.warning("its metadata has no %s (for its author to set)", ", ".join(lacking))
     unknown = []
     if isinstance(raw_keys, dict):
         known = set(_WIRE_NAMES.values())

@@ -582,7 +582,8 @@ class PluginHandle:
                     ),
                     RegisterAnswer,
                 )
-                declaration = validate(self.id, answer, self.logger)
+                again = self._declaration is not None
+                declaration = validate(self.id, answer, self.logger, again=again)
                 self._declaration = declaration
                 self._registrations = await self._register(connection, declaration)
         except trio.TooSlowError:

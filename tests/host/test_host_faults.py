@@ -266,7 +266,7 @@ async def test_a_declaration_is_checked_against_the_rules(
             assert rule in str(plugin.last_error) and "declaration" in str(plugin.last_error)
 
 
-async def test_an_unknown_capability_is_a_warning_and_missing_metadata_only_a_debug_line(
+async def test_an_unknown_capability_and_missing_metadata_are_warnings_the_latter_once(
     shelf: Shelf, caplog: pytest.LogCaptureFixture
 ) -> None:
     capabilities = {"UsagePlugin": {}, "Teleporter": {}}
@@ -276,11 +276,17 @@ async def test_an_unknown_capability_is_a_warning_and_missing_metadata_only_a_de
     with trio.fail_after(10):
         async with open_plugins([shelf("declaration", env=env)]) as plugins:
             assert plugins["declaration"].state is PluginState.RUNNING
+            await plugins.restart("declaration")  # a restart says it no more
+            assert plugins["declaration"].state is PluginState.RUNNING
     ours = [r for r in caplog.records if r.name == "pluginrt.plugin.declaration"]
-    logged = {r.getMessage(): r.levelname for r in ours}
-    assert logged["unknown capability 'Teleporter' ignored"] == "WARNING"
-    for field in ("Version", "Author", "GitHubRepository"):
-        assert logged[f"Metadata.{field} is missing"] == "DEBUG"
+    logged = [(r.levelname, r.getMessage()) for r in ours if r.levelno >= logging.WARNING]
+    assert logged.count(("WARNING", "unknown capability 'Teleporter' ignored")) == 2
+    lacking = "its metadata has no Version, Author, GitHubRepository (for its author to set)"
+    assert logged.count(("WARNING", lacking)) == 1
+    assert plugins["declaration"].declaration is not None
+    assert plugins["declaration"].declaration.warnings[:3] == tuple(
+        f"Metadata.{field} is missing" for field in ("Version", "Author", "GitHubRepository")
+    )
 
 
 async def test_an_oauth_model_provider_is_asked_neither_model_static_nor_model_register(
