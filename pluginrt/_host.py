@@ -66,21 +66,53 @@ HOST_FLAGS = frozenset({"help", "h", "config", "version"})
 _FLAG_TYPES = frozenset({"", "bool", "string", "int", "int64", "float64", "duration"})
 MANAGEMENT_BASE = "/v0/management"
 RESOURCE_BASE = "/v0/resource/plugins"
-#: Management paths the host serves itself (plugins may not take them), with their methods.
-HOST_PATHS: dict[str, tuple[str, ...]] = {
-    f"{MANAGEMENT_BASE}/plugins": ("GET",),
-    f"{MANAGEMENT_BASE}/reload": ("POST",),
-    f"{MANAGEMENT_BASE}/auth-files": ("GET",),
-    f"{MANAGEMENT_BASE}/usage": ("GET",),
-    f"{MANAGEMENT_BASE}/api-call": ("POST",),
-}
-#: Management path prefixes the host serves itself (``plugins/<id>/...``, ``auth/<p>/login``).
-HOST_PREFIXES = (f"{MANAGEMENT_BASE}/plugins/", f"{MANAGEMENT_BASE}/auth/")
+#: The management routes the host serves itself: (method, path under MANAGEMENT_BASE), where a
+#: ``{name}`` segment matches any one segment. The gateway dispatches on this table, and a
+#: plugin route is taken by the host exactly when it matches one of these pairs.
+HOST_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", "plugins"),
+    ("GET", "plugins/{id}"),
+    ("POST", "plugins/{id}/restart"),
+    ("POST", "plugins/{id}/enable"),
+    ("POST", "plugins/{id}/disable"),
+    ("GET", "plugins/{id}/config"),
+    ("PATCH", "plugins/{id}/config"),
+    ("POST", "reload"),
+    ("GET", "auth-files"),
+    ("GET", "usage"),
+    ("POST", "auth/{provider}/login"),
+    ("GET", "auth/{provider}/login/{state}"),
+    ("POST", "api-call"),
+)
 
 
-def host_owns(path: str) -> bool:
-    """True for a management path the host serves itself."""
-    return path in HOST_PATHS or path.startswith(HOST_PREFIXES)
+def host_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """The host's own route for ``method`` on the absolute ``path``: its pattern and parameters."""
+    for served, pattern in HOST_ROUTES:
+        params = _match(pattern, path)
+        if served == method and params is not None:
+            return pattern, params
+    return None
+
+
+def host_methods(path: str) -> list[str]:
+    """The methods the host itself serves on the absolute ``path`` (none: not a host path)."""
+    return [served for served, pattern in HOST_ROUTES if _match(pattern, path) is not None]
+
+
+def _match(pattern: str, path: str) -> dict[str, str] | None:
+    """The ``{name}`` parameters of ``path`` if it matches the management ``pattern``."""
+    expected = f"{MANAGEMENT_BASE}/{pattern}".split("/")
+    given = path.split("/")
+    if len(expected) != len(given):
+        return None
+    params: dict[str, str] = {}
+    for want, got in zip(expected, given, strict=True):
+        if want.startswith("{") and want.endswith("}") and got:
+            params[want[1:-1]] = got
+        elif want != got:
+            return None
+    return params
 
 
 @dataclass(frozen=True)
@@ -209,22 +241,25 @@ class Host:
 
     def routes(self) -> list[RouteBinding]:
         """Management routes in order, resolved under /v0/management; conflicts skipped."""
-        taken: set[tuple[str, str]] = set()
+        taken: dict[tuple[str, str], str] = {}  # (method, path) -> "plugin <id>" that has it
         bound: list[RouteBinding] = []
         for handle in self.active():
             for route in handle.registrations.routes:
                 binding = _management_route(handle.id, route, self._warn_once)
                 if binding is None:
                     continue
-                if host_owns(binding.path) or (binding.method, binding.path) in taken:
+                key = (binding.method, binding.path)
+                owner = "the host" if host_route(*key) is not None else taken.get(key)
+                if owner is not None:
                     self._warn_once(
-                        "route %s %s of plugin %s skipped: already taken",
+                        "route %s %s of plugin %s skipped: already taken by %s",
                         binding.method,
                         binding.path,
                         handle.id,
+                        owner,
                     )
                     continue
-                taken.add((binding.method, binding.path))
+                taken[key] = f"plugin {handle.id}"
                 bound.append(binding)
         return bound
 

@@ -19,7 +19,6 @@ import hmac
 import html
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ import msgspec
 import trio
 
 from pluginrt import api
-from pluginrt._host import HOST_PATHS, MANAGEMENT_BASE, RESOURCE_BASE, Host, RouteBinding
+from pluginrt._host import RESOURCE_BASE, Host, RouteBinding, host_methods, host_route
 from pluginrt.config import ConfigError
 from pluginrt.host import PluginError, PluginHandle, PluginStatistics
 from pluginrt.host._group import PluginGroup
@@ -40,8 +39,6 @@ __all__ = ["Management", "capability_names", "plugin_status"]
 
 logger = logging.getLogger("pluginrt.gateway")
 
-_PLUGIN = re.compile(rf"^{MANAGEMENT_BASE}/plugins/(?P<id>[^/]+)(?P<rest>/[a-z-]+)?$")
-_LOGIN = re.compile(rf"^{MANAGEMENT_BASE}/auth/(?P<provider>[^/]+)/login(?:/(?P<state>[^/]+))?$")
 _CAPABILITY_FIELDS = {f.name: f.encode_name for f in msgspec.structs.fields(api.Capabilities)}
 
 
@@ -183,52 +180,56 @@ class Management:
     async def _route(
         self, method: str, path: str, headers: Headers, query: Headers, body: bytes
     ) -> Response:
-        host = self.host
-        allowed = HOST_PATHS.get(path)
-        if allowed is not None and method not in allowed:
+        """The host's route for (method, path), else a plugin's, else 405 or 404."""
+        route = host_route(method, path)
+        if route is not None:
+            return await self._host_route(method, *route, body)
+        routes = self.host.routes()
+        for binding in routes:
+            if binding.path == path and binding.method == method:
+                return await self._call(binding, method, path, headers, query, body, escape=True)
+        allowed = [*host_methods(path), *(b.method for b in routes if b.path == path)]
+        if allowed:
             return _not_allowed(allowed, path)
-        if path == f"{MANAGEMENT_BASE}/plugins":
+        return _error(404, f"no management route {method} {path}")
+
+    async def _host_route(
+        self, method: str, pattern: str, params: dict[str, str], body: bytes
+    ) -> Response:
+        """One of the host's own routes (HOST_ROUTES), ``params`` its ``{name}`` segments."""
+        host = self.host
+        if pattern == "plugins":
             ids = [p.id for p in host.config.plugins]
             ids += [i for i in host.plugins if i not in ids]
             return json_response(200, {"plugins": [plugin_status(host, i) for i in ids]})
-        if path == f"{MANAGEMENT_BASE}/reload":
+        if pattern == "reload":
             try:
                 await self._reload()
             except ConfigError as exc:
                 return _error(400, str(exc))
             return json_response(200, {"reloaded": True})
-        if path == f"{MANAGEMENT_BASE}/auth-files":
+        if pattern == "auth-files":
             files = [_wire(entry.entry()) for entry in host.auths.entries()]
             return json_response(200, {"files": files})
-        if path == f"{MANAGEMENT_BASE}/usage":
+        if pattern == "usage":
             # Every usage plugin, with zeros until its first record.
             zeros = {"delivered": 0, "dropped": 0, "queued": 0}
             usage = {h.id: zeros for h in host.active() if _has_usage(h)}
             return json_response(200, {"plugins": usage | host.usage.statistics()})
-        if path == f"{MANAGEMENT_BASE}/api-call":
+        if pattern == "api-call":
             return await self._api_call(body)
-        match = _PLUGIN.match(path)
-        if match is not None and (match.group("rest") or "") in _PLUGIN_ACTIONS:
-            return await self._plugin(method, match.group("id"), match.group("rest") or "", body)
-        match = _LOGIN.match(path)
-        if match is not None:
-            return await self._login(method, match.group("provider"), match.group("state"), body)
-        for binding in host.routes():
-            if binding.path == path and binding.method == method:
-                return await self._call(binding, method, path, headers, query, body, escape=True)
-        methods = [b.method for b in host.routes() if b.path == path]
-        if methods:
-            return _not_allowed(methods, path)
-        return _error(404, f"no management route {method} {path}")
+        if pattern.startswith("plugins/{id}"):
+            action = pattern.removeprefix("plugins/{id}")
+            return await self._plugin(method, params["id"], action, body)
+        if pattern.startswith("auth/{provider}/login"):
+            return await self._login(params["provider"], params.get("state"), body)
+        raise AssertionError(f"the host route {method} {pattern} has no handler")
 
     async def _plugin(self, method: str, plugin_id: str, action: str, body: bytes) -> Response:
         host = self.host
         configured = next((p for p in host.config.plugins if p.id == plugin_id), None)
         if configured is None:
             return _error(404, f"no plugin {plugin_id!r}")
-        allowed = _PLUGIN_ACTIONS[action]
-        if method not in allowed:
-            return _not_allowed(allowed, f"{MANAGEMENT_BASE}/plugins/{plugin_id}{action}")
         if action == "":
             return json_response(200, plugin_status(host, plugin_id))
         if action == "/restart":
@@ -279,11 +280,10 @@ class Management:
             },
         )
 
-    async def _login(self, method: str, provider: str, state: str | None, body: bytes) -> Response:
+    async def _login(self, provider: str, state: str | None, body: bytes) -> Response:
+        """``POST`` starts a login (no ``state``), ``GET`` polls one."""
         host = self.host
         if state is None:
-            if method != "POST":
-                return _not_allowed(["POST"], "a login's start")
             try:
                 options = json.loads(body) if body else {}
             except ValueError as exc:
@@ -300,8 +300,6 @@ class Management:
             except PluginError as exc:
                 return _error(status_of(exc), str(exc))
             return json_response(200, _wire(started))
-        if method != "GET":
-            return _not_allowed(["GET"], "a login's poll")
         try:
             answer, entry = await host.auths.poll_login(host.active(), provider, state)
         except PluginError as exc:  # the plugin's own status (an unknown state: its 400)
@@ -356,16 +354,6 @@ class Management:
             if isinstance(value, dict | list):
                 out = json.dumps(_escape(value), ensure_ascii=False).encode()
         return Response(answer.status_code or 200, dict(answer.headers), out)
-
-
-#: action suffix -> allowed methods
-_PLUGIN_ACTIONS: dict[str, tuple[str, ...]] = {
-    "": ("GET",),
-    "/restart": ("POST",),
-    "/enable": ("POST",),
-    "/disable": ("POST",),
-    "/config": ("GET", "PATCH"),
-}
 
 
 #: Client credentials a plugin route never receives (names lower-case, as the gateway keeps them).

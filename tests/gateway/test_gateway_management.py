@@ -14,6 +14,7 @@ from gateway_harness import (
     KEY,
     MANAGEMENT_KEY,
     PATIENCE,
+    ROOT,
     chat,
     config,
     free_port,
@@ -382,6 +383,23 @@ async def test_a_login_started_and_polled_through_the_management_api_saves_an_au
     saved = tmp_path / "auths" / done["file"]
     assert json.loads(saved.read_text())["token"] == "token-state-1"
     assert [f["name"] for f in files["files"]] == [done["file"]]
+
+
+async def test_a_plugin_serves_a_method_or_path_the_host_does_not(tmp_path: Path) -> None:
+    routes = [["GET", "reload"], ["POST", "plugins/x/y/z"], ["POST", "reload"]]
+    script = ROOT / "tests" / "pipeline" / "plugins" / "routes.py"
+    plugin = {"id": "routes", "command": str(script), "config": {"routes": routes}}
+    cfg = config(tmp_path, overrides={"plugins": [plugin]})
+    async with gateway(cfg) as (_, url), httpx.AsyncClient(base_url=url) as client:
+        got = await client.get("/v0/management/reload", headers=BEARER)
+        deep = await client.post("/v0/management/plugins/x/y/z", headers=BEARER)
+        reloaded = await client.post("/v0/management/reload", headers=BEARER)
+        wrong = await client.delete("/v0/management/reload", headers=BEARER)
+    assert (got.status_code, got.text) == (200, "/v0/management/reload")
+    assert (deep.status_code, deep.text) == (200, "/v0/management/plugins/x/y/z")
+    # The host's POST reload (here without a config file to read), not the plugin's, skipped.
+    assert reloaded.json()["error"]["message"] == "the gateway was not started from a config file"
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST, GET")
 
 
 async def test_a_wrong_method_on_a_management_path_is_405_with_allow(tmp_path: Path) -> None:

@@ -32,6 +32,30 @@ async def test_routes_resolve_under_the_management_base_and_the_hosts_own_paths_
     ]
 
 
+async def test_the_host_takes_only_the_methods_and_paths_it_serves(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    free = [
+        ["GET", "reload"],
+        ["POST", "plugins/x/y/z"],
+        ["PUT", "auth-files"],
+        ["GET", "auth/foo/login"],
+        ["POST", "usage"],
+        ["GET", "api-call"],
+        ["DELETE", "plugins/x/config"],
+    ]
+    taken = [["POST", "reload"], ["POST", "plugins/x/restart"], ["GET", "auth/foo/login/s1"]]
+    late = lab.plugin("late", "routes", routes=[*free, *taken])
+    async with lab.host(late) as host:
+        bound = [[b.method, b.path.removeprefix("/v0/management/")] for b in host.routes()]
+    assert bound == free
+    logged = [r.getMessage() for r in caplog.records if "of plugin late" in r.getMessage()]
+    assert logged == [
+        f"route {method} /v0/management/{path} of plugin late skipped: already taken by the host"
+        for method, path in taken
+    ]
+
+
 async def test_a_route_problem_is_logged_once_not_on_every_listing(
     lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -42,7 +66,7 @@ async def test_a_route_problem_is_logged_once_not_on_every_listing(
             assert [b.plugin_id for b in host.routes()] == ["early"]
     logged = [r.getMessage() for r in caplog.records if "of plugin late" in r.getMessage()]
     assert logged == [
-        "route GET /v0/management/mock/stats of plugin late skipped: already taken",
+        "route GET /v0/management/mock/stats of plugin late skipped: already taken by plugin early",
         "route 'bad path' of plugin late refused: bad path",
     ]
 
