@@ -997,7 +997,15 @@ class Pipeline:
                 f"no translator turns {state.output_format!r} responses into "
                 f"{client_format!r} (model {state.model!r})",
             )
-        return await self._normalize_response(state, "response.normalize_after", body)
+        frames = _frames(body) if state.stream else [body]
+        if len(frames) < 2 or not _chain(state.plugins, "response_after_translator"):
+            return await self._normalize_response(state, "response.normalize_after", body)
+        # "normalize_after on each output frame": a translator may turn one chunk into several.
+        normalized = [
+            await self._normalize_response(state, "response.normalize_after", frame)
+            for frame in frames
+        ]
+        return b"".join(normalized)
 
     async def _normalize_response(self, state: _State, method: str, body: bytes) -> bytes:
         capability = (
@@ -1133,6 +1141,16 @@ def _executor_failure(exc: PluginError, plugin_id: str, provider: str) -> Pipeli
 def _formats(declared: Sequence[str]) -> list[str]:
     """``declared`` format names normalized; empty and ``none`` are dropped (SEMANTICS.md)."""
     return [name for name in map(normalize_format, declared) if name]
+
+
+def _frames(chunk: bytes) -> list[bytes]:
+    """A stream chunk's SSE frames, each with the blank line that ends it (a rest without
+    one last): a chunk that is no SSE is one frame."""
+    parts = chunk.split(b"\n\n")
+    frames = [part + b"\n\n" for part in parts[:-1]]
+    if parts[-1]:
+        frames.append(parts[-1])
+    return frames
 
 
 def _pick_format(declared: Sequence[str], *preferred: str) -> str:

@@ -58,6 +58,19 @@ async def test_normalizers_chain_each_seeing_the_previous_ones_output_past_error
     assert answer.body == b"x|rn:a|rn:b|nb:a|nb:b|na:a|na:b"
 
 
+async def test_normalize_after_is_asked_about_each_sse_frame_of_a_stream_chunk(lab: Lab) -> None:
+    # A translator may turn one chunk into several frames: each is normalized on its own.
+    normalizer = lab.plugin("n", "transformer", normalize=True, tag="n")
+    chunks = ["data: a\n\ndata: b\n\n", "data: c\n\n"]
+    async with lab.host(normalizer, lab.plugin(*EXECUTOR, chunks=chunks)) as host:
+        _, delivered = await streamed(host, request("x", endpoint=Endpoint.STREAM))
+    assert delivered == [
+        b"data: a\n\n|na:ndata: b\n\n|na:n|nb:n|na:n",  # normalize_before's mark is a frame too
+        b"data: c\n\n|na:n|nb:n|na:n",
+    ]
+    assert len(lab.calls("na")) == 5
+
+
 async def test_equal_formats_pass_through_without_a_translator(lab: Lab) -> None:
     async with lab.host(lab.plugin(*EXECUTOR, reply="payload")) as host:
         answer = await complete(host, request("same", fmt="chat-completions"))
