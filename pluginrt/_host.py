@@ -44,6 +44,7 @@ from pluginrt.host import (
     open_plugins,
 )
 
+from . import _goflag
 from ._logging import REDACTOR, protect_loggers
 from .config import Config, PluginConfig
 from .pipeline._authstore import AuthStore
@@ -215,7 +216,8 @@ class Host:
             logger.warning("%s", text)
 
     def flags(self) -> list[FlagBinding]:
-        """Plugin flags in order; invalid or taken ones are skipped with a warning."""
+        """Plugin flags in order; invalid or taken ones (and ones whose default Go's flag
+        package would refuse for the type) are skipped with a warning."""
         taken = set(HOST_FLAGS)
         bound: list[FlagBinding] = []
         for handle in self.active():
@@ -230,8 +232,12 @@ class Host:
                     problem = "it holds whitespace or '='"
                 elif flag.type not in _FLAG_TYPES:
                     problem = f"its type {flag.type!r} is unknown"
+                elif name in ("help", "h"):
+                    problem = "help and h are reserved for --help"
                 elif name in taken:
                     problem = "the name is already taken"
+                elif error := _default_error(flag):
+                    problem = f"its default {flag.default_value!r} is not a valid {error}"
                 if problem:
                     self._warn_once("flag %r of plugin %s skipped: %s", name, handle.id, problem)
                     continue
@@ -303,16 +309,19 @@ class Host:
     ) -> list[tuple[str, CommandLineExecutionResponse]]:
         """Run ``command_line.execute`` on each plugin owning a given flag, in order.
 
-        Returned auths are saved to the auth directory. The answers come back
-        in order; the caller writes their output and exits with the first
-        non-zero exit code.
+        Each flag's value (given in ``values``, else its default) is the parsed
+        value as Go prints it (``0x10`` is ``16``, an empty default the type's
+        zero value); a given value Go would refuse is a ValueError. Returned
+        auths are saved to the auth directory. The answers come back in order;
+        the caller writes their output and exits with the first non-zero exit
+        code.
         """
         bindings = self.flags()
         every = {
             b.flag.name: CommandLineFlagValue(
                 name=b.flag.name,
                 type=b.flag.type or "bool",
-                value=values.get(b.flag.name, b.flag.default_value),
+                value=_goflag.canonical(b.flag.type, values.get(b.flag.name, b.flag.default_value)),
                 set=b.flag.name in values,
             )
             for b in bindings
@@ -477,6 +486,15 @@ def _restart_keys(
 
 def _bad_path(path: str) -> bool:
     return any(c.isspace() for c in path) or ":" in path or "*" in path
+
+
+def _default_error(flag: CommandLineFlag) -> str:
+    """Why Go's flag package would refuse ``flag``'s default ("" if it would not)."""
+    try:
+        _goflag.canonical(flag.type, flag.default_value)
+    except ValueError as exc:
+        return f"{flag.type or 'bool'}: {exc}"
+    return ""
 
 
 def _management_route(

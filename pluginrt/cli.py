@@ -13,10 +13,11 @@ from typing import Any, NoReturn
 import click
 import trio
 
+from pluginrt import _goflag
 from pluginrt._host import FlagBinding, open_host
 from pluginrt._logging import protect_handlers, protect_loggers
 from pluginrt.api._schema import check_schemas, write_schemas
-from pluginrt.config import Config, ConfigError, load_config, parse_duration
+from pluginrt.config import Config, ConfigError, load_config
 from pluginrt.gateway import check_report, serve, summary
 from pluginrt.host import PluginError, PluginSpec, call_once, inspect_plugin, one_shot_spec
 
@@ -192,36 +193,52 @@ def _logging(level: str) -> None:
     protect_loggers()
 
 
-#: Plugin flag types as click parses them (durations are checked after parsing).
-_FLAG_TYPES: dict[str, Any] = {
-    "string": click.STRING,
-    "int": click.INT,
-    "int64": click.INT,
-    "float64": click.FLOAT,
-    "duration": click.STRING,
-}
+#: The metavar of a plugin flag's value in --help, by type.
+_METAVARS = {"int": "INTEGER", "int64": "INTEGER", "float64": "FLOAT", "duration": "DURATION"}
+
+
+def _go_value(flag_type: str) -> Callable[[click.Context, click.Parameter, str | None], Any]:
+    """A click callback reading a plugin flag's value as Go's flag package reads it, to the
+    text ``command_line.execute`` gets (``0x10`` is ``16``, ``90s`` is ``1m30s``)."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        try:  # given empty, Go refuses it: only a default's emptiness means the zero value
+            return _goflag.format_value(flag_type, _goflag.parse(flag_type, value))
+        except ValueError as exc:
+            raise click.BadParameter(f"{value!r}: {exc}", ctx, param) from None
+
+    return convert
+
+
+class _BoolOption(click.Option):
+    """A Go bool flag: ``--name`` alone (spelled ``--name=true`` before parsing, see
+    :func:`pluginrt._goflag.spell_bools`) or ``--name=false``; help shows ``--name``."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        return None if record is None else (record[0].split(" ", 1)[0], record[1])
 
 
 def _flag_command(bindings: list[FlagBinding]) -> click.Command:
-    """A click command whose options are the plugins' flags (parsed with click, not by hand)."""
+    """A click command whose options are the plugins' flags (parsed with click, not by hand;
+    the values as Go's flag package reads them)."""
     params: list[click.Parameter] = []
     for position, binding in enumerate(bindings):
         flag = binding.flag
-        name = f"flag{position}"
+        decls = [f"--{flag.name}", f"flag{position}"]
         usage = f"{flag.usage or flag.name}  [plugin {binding.plugin_id}]"
+        convert = _go_value(flag.type)
         if flag.type in ("", "bool"):
-            params.append(click.Option([f"--{flag.name}", name], is_flag=True, help=usage))
+            params.append(_BoolOption(decls, callback=convert, help=usage))
         else:
-            default = flag.default_value or None
+            # Shown as Go prints it; the host checked that it parses.
+            default = flag.default_value and _goflag.canonical(flag.type, flag.default_value)
             params.append(
-                click.Option(
-                    [f"--{flag.name}", name],
-                    type=_FLAG_TYPES[flag.type],
-                    default=default,
-                    show_default=bool(default),
-                    help=usage,
-                )
-            )
+                click.Option(decls, metavar=_METAVARS.get(flag.type, "TEXT"), callback=convert,
+                             default=default or None, show_default=bool(default), help=usage)
+            )  # fmt: skip
     params.append(click.Argument(["args"], nargs=-1))
     return click.Command("run", params=params, add_help_option=False)
 
@@ -246,21 +263,18 @@ def _plugin_flags_help(ctx: click.Context, bindings: list[FlagBinding], config_p
 def _parse_flags(
     bindings: list[FlagBinding], args: tuple[str, ...]
 ) -> tuple[dict[str, str], list[str]]:
-    """The plugin flags given on the command line (name -> value as text) and the rest."""
+    """The plugin flags given on the command line (name -> value as Go prints it) and the
+    rest."""
     command = _flag_command(bindings)
-    ctx = command.make_context("pluginrt run CONFIG", list(args))
+    bools = {b.flag.name for b in bindings if b.flag.type in ("", "bool")}
+    valued = {b.flag.name for b in bindings} - bools
+    spelled = _goflag.spell_bools(args, bools, valued)
+    ctx = command.make_context("pluginrt run CONFIG", spelled)
     values: dict[str, str] = {}
     for position, binding in enumerate(bindings):
         name = f"flag{position}"
-        if ctx.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
-            continue
-        value = ctx.params[name]
-        if binding.flag.type == "duration":
-            try:
-                parse_duration(value)
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint=f"--{binding.flag.name}") from None
-        values[binding.flag.name] = "true" if value is True else str(value)
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            values[binding.flag.name] = ctx.params[name]
     return values, list(ctx.params["args"])
 
 
