@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -484,8 +485,19 @@ def _restart_keys(
     return [*changed, "env-allow"] if env_allow_changed else changed
 
 
-def _bad_path(path: str) -> bool:
-    return any(c.isspace() for c in path) or ":" in path or "*" in path
+#: Why a route's path is refused (SEMANTICS.md, and segments no request path can match).
+_BAD_PATH = "bad path (whitespace, ':' or '*', or an empty, '.' or '..' segment)"
+
+
+def _clean_path(path: str) -> str | None:
+    """A route's path as requests will name it (percent escapes decoded), or None if bad."""
+    path = urllib.parse.unquote(path.strip())
+    if not path or any(c.isspace() for c in path) or ":" in path or "*" in path:
+        return None
+    segments = path.removeprefix("/").split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        return None
+    return path
 
 
 def _default_error(flag: CommandLineFlag) -> str:
@@ -501,9 +513,9 @@ def _management_route(
     plugin_id: str, route: ManagementRoute, warn: Callable[..., None] = logger.warning
 ) -> RouteBinding | None:
     method = (route.method or "GET").upper()
-    path = route.path.strip()
-    if not path or _bad_path(path) or ".." in path.split("/"):
-        warn("route %r of plugin %s refused: bad path", route.path, plugin_id)
+    path = _clean_path(route.path)
+    if path is None:
+        warn("route %r of plugin %s refused: %s", route.path, plugin_id, _BAD_PATH)
         return None
     if not path.startswith("/"):
         path = f"{MANAGEMENT_BASE}/{path}"
@@ -519,12 +531,15 @@ def _resource_route(
     warn: Callable[..., None] = logger.warning,
 ) -> RouteBinding | None:
     base = f"{RESOURCE_BASE}/{plugin_id}"
-    path = route.path.strip()
-    if not path or _bad_path(path) or ".." in path.split("/"):
-        warn("resource %r of plugin %s refused: bad path", route.path, plugin_id)
+    path = _clean_path(route.path)
+    if path is None:
+        warn("resource %r of plugin %s refused: %s", route.path, plugin_id, _BAD_PATH)
         return None
     if path.startswith(MANAGEMENT_BASE + "/"):
         path = path[len(MANAGEMENT_BASE) + 1 :]
+    if path.startswith(RESOURCE_BASE + "/") and not path.startswith(base + "/"):
+        warn("resource %s of plugin %s refused: not under %s/", route.path, plugin_id, base)
+        return None
     if not path.startswith(base + "/"):
         path = f"{base}/{path.lstrip('/')}"
     return RouteBinding(plugin_id, "GET", path, route.menu, route.description)

@@ -20,6 +20,10 @@ async def test_routes_resolve_under_the_management_base_and_the_hosts_own_paths_
         ["GET", "bad path"],
         ["GET", "a:b"],
         ["GET", "star/*"],
+        ["GET", "trail/"],
+        ["GET", "./dot"],
+        ["GET", "a//b"],
+        ["GET", "mock/pct%41"],
     ]
     early = lab.plugin("early", "routes", priority=10, routes=[["GET", "mock/stats"]])
     late = lab.plugin("late", "routes", routes=routes)
@@ -29,6 +33,7 @@ async def test_routes_resolve_under_the_management_base_and_the_hosts_own_paths_
         ("early", "GET", "/v0/management/mock/stats"),
         ("late", "POST", "/v0/management/mock/reset"),
         ("late", "GET", "/v0/management/mock/default"),
+        ("late", "GET", "/v0/management/mock/pctA"),  # as the request's (decoded) path reads
     ]
 
 
@@ -67,13 +72,15 @@ async def test_a_route_problem_is_logged_once_not_on_every_listing(
     logged = [r.getMessage() for r in caplog.records if "of plugin late" in r.getMessage()]
     assert logged == [
         "route GET /v0/management/mock/stats of plugin late skipped: already taken by plugin early",
-        "route 'bad path' of plugin late refused: bad path",
+        "route 'bad path' of plugin late refused: bad path (whitespace, ':' or '*', or an "
+        "empty, '.' or '..' segment)",
     ]
 
 
 async def test_a_get_route_with_a_menu_is_also_a_resource_of_its_plugin(lab: Lab) -> None:
     routes = [["GET", "mock/dash", "Dashboard"], ["POST", "mock/act", "Act"], ["GET", "mock/raw"]]
-    menus = lab.plugin("menus", "routes", routes=routes, resources=["page.html"])
+    resources = ["page.html", "/v0/resource/plugins/other/x.html"]  # not its own: refused
+    menus = lab.plugin("menus", "routes", routes=routes, resources=resources)
     async with lab.host(menus) as host:
         resources = [(b.plugin_id, b.method, b.path, b.menu) for b in host.resources()]
         routes_bound = [b.path for b in host.routes()]
