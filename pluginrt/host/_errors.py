@@ -94,6 +94,8 @@ class PluginCrashed(PluginError):
         status = describe_exit(returncode)
         message = f"crashed during {method}" if method else "crashed"
         message += f" ({detail}; {status})" if detail else f" ({status})"
+        #: Without the stderr tail: what an HTTP client may read (it is the plugin's output).
+        self.summary = f"plugin {plugin_id!r}: {message}"
         if stderr_tail:
             message += f"; stderr tail:\n{stderr_tail}"
         super().__init__(plugin_id, message)

@@ -60,6 +60,7 @@ from pluginrt.api import (
 )
 from pluginrt.host import (
     PluginClosed,
+    PluginCrashed,
     PluginError,
     PluginRemoteError,
     PluginTimeout,
@@ -177,6 +178,9 @@ def status_of(exc: BaseException) -> int:
 
 
 def message_of(exc: BaseException) -> str:
+    """What the client reads of ``exc`` (never a crashed plugin's stderr)."""
+    if isinstance(exc, PluginCrashed):
+        return exc.summary
     message = getattr(exc, "message", None)
     return message if isinstance(message, str) and message else str(exc)
 
@@ -261,7 +265,7 @@ class Pipeline:
                 request.format,
                 state.model or "-",
                 status,
-                exc,  # a plugin's error says which plugin and which method
+                message,  # names the plugin and the method (a crash's stderr is logged apart)
             )
             if status != 401:  # a refused client made no request worth accounting
                 self._record_usage(state, failure=(status, message))

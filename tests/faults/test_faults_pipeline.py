@@ -102,6 +102,24 @@ async def test_a_plugin_crashing_in_a_loop_is_failed_and_then_answered_503_fast(
     await settle_fds(before)
 
 
+async def test_a_crash_is_named_to_the_client_without_the_plugins_stderr(
+    tmp_path: Path,
+) -> None:
+    # Its stderr is the plugin's own output (paths, upstream text): for the log, not clients.
+    cfg = make_config(tmp_path, faulty("crasher", "crash_on_call"), good())
+    async with hosted(cfg) as host:
+        with trio.fail_after(PATIENCE):
+            answer = await host.handle(chat("crasher"))
+            assert isinstance(answer, ClientResponse)
+            await served(host)
+    assert (answer.status, _error_message(answer)) == (
+        500,
+        "plugin 'crasher': crashed during executor.execute (exited with status 3)",
+    )
+    assert isinstance(host.plugins["crasher"].last_error, Exception)
+    assert "exiting 3 on a call" in str(host.plugins["crasher"].last_error)  # kept for the log
+
+
 async def test_a_hanging_call_times_out_with_504_naming_the_plugin_and_it_sees_cancel(
     tmp_path: Path,
 ) -> None:
