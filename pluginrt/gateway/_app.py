@@ -35,7 +35,7 @@ from ._asgi import (
     send_response,
 )
 from ._errors import client_error, error_event
-from ._management import Management
+from ._management import Management, management_error
 
 __all__ = ["Gateway"]
 
@@ -137,7 +137,8 @@ class Gateway:
         method: str = scope["method"]
         try:
             if path == "/healthz":
-                await send_response(send, self._health())
+                healthy = method in ("GET", "HEAD")
+                await send_response(send, self._health() if healthy else _not_allowed("GET", path))
             elif path.startswith(("/v0/management/", "/v0/resource/")) or path == "/v0/management":
                 body = await read_body(scope, receive, self.host.config.max_body_size)
                 answer = await self.management.handle(
@@ -151,7 +152,9 @@ class Gateway:
         except TooLarge:
             limit = self.host.config.max_body_size
             message = f"the request body is larger than the limit of {limit} bytes"
-            await send_response(send, _error(413, message))
+            management = path.startswith(("/v0/management", "/v0/resource/"))
+            too_large = management_error(413, message) if management else _error(413, message)
+            await send_response(send, too_large)
 
     def _health(self) -> Response:
         active = self.host.active()

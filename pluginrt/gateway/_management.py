@@ -35,7 +35,7 @@ from pluginrt.pipeline._pipeline import message_of, status_of
 
 from ._asgi import Headers, Response, json_response
 
-__all__ = ["Management", "capability_names", "plugin_status"]
+__all__ = ["Management", "capability_names", "management_error", "plugin_status"]
 
 logger = logging.getLogger("pluginrt.gateway")
 
@@ -113,13 +113,14 @@ def _has_usage(handle: PluginHandle) -> bool:
     return declaration is not None and declaration.capabilities.usage_plugin is not None
 
 
-def _error(status: int, message: str) -> Response:
+def management_error(status: int, message: str) -> Response:
+    """The management API's error shape: ``{"error": {"message", "code": STATUS}}``."""
     return json_response(status, {"error": {"message": message, "code": status}})
 
 
 def _not_allowed(allowed: Sequence[str], what: str) -> Response:
     """405, with the ``Allow`` header HTTP requires of it."""
-    answer = _error(405, f"use {' or '.join(allowed)} on {what}")
+    answer = management_error(405, f"use {' or '.join(allowed)} on {what}")
     answer.headers["allow"] = [", ".join(allowed)]
     return answer
 
@@ -166,16 +167,16 @@ class Management:
         if path.startswith(RESOURCE_BASE + "/"):
             return await self._resource(method, path, headers, query)
         if path.startswith("/v0/resource/"):
-            return _error(404, f"no resource at {path}")
+            return management_error(404, f"no resource at {path}")
         key = self.host.config.management_key
         if not key:
-            return _error(404, "the management API is off (no management-key configured)")
+            return management_error(404, "the management API is off (no management-key configured)")
         if not _authorized(headers, key):
-            return _error(401, "missing or invalid management key")
+            return management_error(401, "missing or invalid management key")
         try:
             return await self._route(method, path.rstrip("/"), headers, query, body)
         except PipelineError as exc:
-            return _error(exc.status, exc.message)
+            return management_error(exc.status, exc.message)
 
     async def _route(
         self, method: str, path: str, headers: Headers, query: Headers, body: bytes
@@ -191,7 +192,7 @@ class Management:
         allowed = [*host_methods(path), *(b.method for b in routes if b.path == path)]
         if allowed:
             return _not_allowed(allowed, path)
-        return _error(404, f"no management route {method} {path}")
+        return management_error(404, f"no management route {method} {path}")
 
     async def _host_route(
         self, method: str, pattern: str, params: dict[str, str], body: bytes
@@ -206,7 +207,7 @@ class Management:
             try:
                 await self._reload()
             except ConfigError as exc:
-                return _error(400, str(exc))
+                return management_error(400, str(exc))
             return json_response(200, {"reloaded": True})
         if pattern == "auth-files":
             files = [_wire(entry.entry()) for entry in host.auths.entries()]
@@ -229,12 +230,12 @@ class Management:
         host = self.host
         configured = next((p for p in host.config.plugins if p.id == plugin_id), None)
         if configured is None:
-            return _error(404, f"no plugin {plugin_id!r}")
+            return management_error(404, f"no plugin {plugin_id!r}")
         if action == "":
             return json_response(200, plugin_status(host, plugin_id))
         if action == "/restart":
             if plugin_id not in host.plugins or not configured.enabled:
-                return _error(409, f"plugin {plugin_id!r} is disabled; enable it first")
+                return management_error(409, f"plugin {plugin_id!r} is disabled; enable it first")
             await host.restart(plugin_id)
             logger.info("plugin %s restarted through the management API", plugin_id)
         elif action in ("/enable", "/disable"):
@@ -246,9 +247,9 @@ class Management:
             try:
                 patch = json.loads(body or b"{}")
             except ValueError as exc:
-                return _error(400, f"the body is not JSON: {exc}")
+                return management_error(400, f"the body is not JSON: {exc}")
             if not isinstance(patch, dict):
-                return _error(400, "the body must be a JSON object (a merge patch)")
+                return management_error(400, "the body must be a JSON object (a merge patch)")
             async with self._lock:  # else a reload in between would be undone by this one
                 config = copy.deepcopy(host.config)
                 plugin = next(p for p in config.plugins if p.id == plugin_id)
@@ -256,7 +257,7 @@ class Management:
                 refused = (await host.reload(config)).get(plugin_id)
             if refused is not None:
                 status = getattr(refused, "http_status", 0)
-                return _error(
+                return management_error(
                     status if 400 <= status <= 599 else 422,
                     f"plugin {plugin_id!r} refused the config: {message_of(refused)}",
                 )
@@ -269,7 +270,7 @@ class Management:
         try:
             auth_id, request = _api_call_request(body)
         except ValueError as exc:
-            return _error(400, f"api-call: {exc}")
+            return management_error(400, f"api-call: {exc}")
         answer = await self.host.http_request(auth_id, request)  # PipelineError: handle()
         return json_response(
             200,
@@ -287,9 +288,9 @@ class Management:
             try:
                 options = json.loads(body) if body else {}
             except ValueError as exc:
-                return _error(400, f"the body is not JSON: {exc}")
+                return management_error(400, f"the body is not JSON: {exc}")
             if not isinstance(options, dict):
-                return _error(400, "the body must be a JSON object")
+                return management_error(400, "the body must be a JSON object")
             try:
                 started = await host.auths.start_login(
                     host.active(),
@@ -298,12 +299,12 @@ class Management:
                     metadata=options.get("metadata") or {},
                 )
             except PluginError as exc:
-                return _error(status_of(exc), str(exc))
+                return management_error(status_of(exc), str(exc))
             return json_response(200, _wire(started))
         try:
             answer, entry = await host.auths.poll_login(host.active(), provider, state)
         except PluginError as exc:  # the plugin's own status (an unknown state: its 400)
-            return _error(status_of(exc), str(exc))
+            return management_error(status_of(exc), str(exc))
         result = _wire(answer)
         result.pop("Auth", None)  # never hand credentials back over HTTP
         if entry is not None:
@@ -312,13 +313,13 @@ class Management:
 
     async def _resource(self, method: str, path: str, headers: Headers, query: Headers) -> Response:
         if ".." in path.split("/"):
-            return _error(400, "'..' is not allowed in resource paths")
+            return management_error(400, "'..' is not allowed in resource paths")
         if method not in ("GET", "HEAD"):
             return _not_allowed(["GET", "HEAD"], "a resource")
         for binding in self.host.resources():
             if binding.path == path:
                 return await self._call(binding, "GET", path, headers, query, b"", escape=False)
-        return _error(404, f"no resource at {path}")
+        return management_error(404, f"no resource at {path}")
 
     async def _call(
         self,
@@ -344,7 +345,7 @@ class Management:
             logger.warning(
                 "route %s %s of plugin %s failed: %s", method, path, binding.plugin_id, exc
             )
-            return _error(502, f"plugin {binding.plugin_id!r} failed to answer: {exc}")
+            return management_error(502, f"plugin {binding.plugin_id!r} failed to answer: {exc}")
         out = answer.body
         if escape:
             try:

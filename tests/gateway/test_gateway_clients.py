@@ -121,7 +121,7 @@ async def test_a_wrong_key_gets_401_with_the_same_openai_style_body_for_every_cl
     assert gemini.json() == {"error": openai_error.body}
 
 
-async def test_malformed_json_is_400_and_an_oversized_body_413_with_an_openai_style_body(
+async def test_bad_json_is_400_a_big_body_413_in_each_apis_shape_and_healthz_takes_get(
     tmp_path: Path,
 ) -> None:
     cfg = config(tmp_path, overrides={"max-body-size": 1000})
@@ -132,6 +132,12 @@ async def test_malformed_json_is_400_and_an_oversized_body_413_with_an_openai_st
         broken = await client.post("/v1/messages", content=b"{not json")
         big = await client.post("/v1/chat/completions", content=chat(text="x" * 2000))
         small = await client.post("/v1/chat/completions", content=chat())
+        # The management API answers in its own shape, a wrong method on /healthz 405.
+        patch = await client.patch("/v0/management/plugins/mock/config", content=b"{" * 2000)
+        health = await client.post("/healthz")
+    assert patch.status_code == 413
+    assert patch.json()["error"]["code"] == 413 and "type" not in patch.json()["error"]
+    assert (health.status_code, health.headers["allow"]) == (405, "GET")
     assert broken.status_code == 400
     assert broken.json()["error"]["type"] == "invalid_request_error"
     assert big.status_code == 413
