@@ -116,6 +116,10 @@ def _syntax_error(source: Path, exc: yaml.YAMLError) -> ConfigError:
     )
 
 
+#: A plugin id: URL-safe as it is, for it names the plugin in management paths.
+_PLUGIN_ID = re.compile(r"[A-Za-z0-9._~-]+")
+
+
 def _check_duplicates(source: Path, node: yaml.Node | None, path: str) -> None:
     """A key given twice in one mapping is an error (YAML would keep the last silently)."""
     if isinstance(node, yaml.SequenceNode):
@@ -188,6 +192,12 @@ def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
         at = f"$.plugins[{position}]"
         if not plugin.id.strip():
             raise _located(source, root, "expected a non-empty plugin id", f"{at}.id")
+        if not _PLUGIN_ID.fullmatch(plugin.id) or plugin.id in (".", ".."):
+            message = (
+                f"plugin id {plugin.id!r} must be letters, digits, '.', '_', '~' or '-' "
+                "(it is a path segment of the management API)"
+            )
+            raise _located(source, root, message, f"{at}.id")
         if plugin.id in seen:
             raise _located(source, root, f"plugin id {plugin.id!r} is used twice", f"{at}.id")
         seen.add(plugin.id)

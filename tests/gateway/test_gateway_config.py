@@ -162,6 +162,11 @@ MISTAKES = {
         "plugins:\n  - id: a\n    command: {mock}\n  - id: a\n    command: {mock}\n",
         ":4: plugins[1].id: plugin id 'a' is used twice",
     ),
+    "an id no management path can hold": (
+        "plugins:\n  - id: a/b c\n    command: {mock}\n",
+        ":2: plugins[0].id: plugin id 'a/b c' must be letters, digits, '.', '_', '~' or '-' "
+        "(it is a path segment of the management API)",
+    ),
     "a missing id": (
         "plugins:\n  - command: {mock}\n",
         ":2: plugins[0]: Object missing required field `id`",
