@@ -140,6 +140,8 @@ class _State:
     thinking_effort: str = ""
     generation: int = 0
     finished: bool = False
+    #: Chain steps that failed and were skipped: (method, "plugin X: why").
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _has(plugin: PluginLike, capability: str) -> bool:
@@ -760,6 +762,8 @@ class Pipeline:
                     plugin.id,
                     exc,
                 )
+                if len(state.skipped) < 8:  # a long stream may fail a step at every chunk
+                    state.skipped.append((method, f"plugin {plugin.id} failed: {message_of(exc)}"))
             return None
 
     async def _intercept_request(
@@ -956,7 +960,8 @@ class Pipeline:
         return PipelineError(
             400,
             f"no translator turns {source!r} requests into "
-            f"{' or '.join(map(repr, targets))} (model {state.model!r})",
+            f"{' or '.join(map(repr, targets))} (model {state.model!r}"
+            f"{_skipped(state, 'request.translate')})",
         )
 
     async def _apply_thinking(self, state: _State, route: Route, payload: bytes) -> bytes:
@@ -999,7 +1004,8 @@ class Pipeline:
             raise PipelineError(
                 502,
                 f"no translator turns {state.output_format!r} responses into "
-                f"{client_format!r} (model {state.model!r})",
+                f"{client_format!r} (model {state.model!r}"
+                f"{_skipped(state, 'response.translate')})",
             )
         frames = _frames(body) if state.stream else [body]
         if len(frames) < 2 or not _chain(state.plugins, "response_after_translator"):
@@ -1140,6 +1146,11 @@ def _executor_failure(exc: PluginError, plugin_id: str, provider: str) -> Pipeli
         return unserved
     message = str(exc) if method in exc.reason else f"plugin {plugin_id!r}: {method}: {exc.reason}"
     return PipelineError(502, message, plugin_id=plugin_id)
+
+
+def _skipped(state: _State, method: str) -> str:
+    """``; plugin X failed: why`` for each ``method`` step of ``state`` that failed."""
+    return "".join(f"; {why}" for skipped, why in state.skipped if skipped == method)
 
 
 def _formats(declared: Sequence[str]) -> list[str]:

@@ -170,6 +170,18 @@ async def test_an_undeclared_client_format_goes_to_the_first_declared_one_a_tran
     assert [(c["source"], c["target"]) for c in lab.calls("st")] == [("claude", "openai")] * 2
 
 
+async def test_no_translator_says_which_translator_failed_rather_than_declined(lab: Lab) -> None:
+    failing = lab.plugin("t", "transformer", translate="fail", tag="t")
+    executor = lab.plugin("e", "executor", inputs=["openai"], outputs=["claude"], reply="payload")
+    async with lab.host(failing, executor) as host:
+        answer = await complete(host, request("x"))
+    assert answer.status == 502
+    assert json.loads(answer.body)["error"]["message"] == (
+        "no translator turns 'claude' responses into 'openai' (model 'm1'; "
+        "plugin t failed: configured translation failure)"
+    )
+
+
 async def test_a_body_rewritten_after_auth_is_translated_anew_to_the_format_chosen_before(
     lab: Lab,
 ) -> None:
