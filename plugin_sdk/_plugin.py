@@ -104,6 +104,11 @@ class Plugin:
         of ``bytes`` chunks whose first item may be an
         :class:`~pluginrt.api.ExecutorStreamStart` carrying the headers.
         """
+        if not isinstance(method, str):
+            raise TypeError(
+                f"plugin {self.name!r}: @plugin.on needs the method's name, as in "
+                '@plugin.on("executor.execute")'
+            )
         if method not in SERVABLE:
             hint = (
                 " (use @plugin.on_config for register/reconfigure)"
@@ -122,7 +127,10 @@ class Plugin:
                     + "be a generator function"
                 )
             if method in self.handlers:
-                raise ValueError(f"{method} already has a handler: {self.handlers[method]!r}")
+                raise ValueError(
+                    f"plugin {self.name!r}: {method} already has a handler, "
+                    f"{self.handlers[method].__qualname__}"
+                )
             _check_arity(self.name, f"{method} handler", fn, SERVABLE[method].params.__name__)
             self.handlers[method] = fn
             return fn
@@ -156,6 +164,12 @@ class Plugin:
                 f"plugin {self.name!r}: executor scope {scope!r} is not one of "
                 + ", ".join(repr(s) for s in _SCOPES)
             )
+        for name, formats in (("input_formats", input_formats), ("output_formats", output_formats)):
+            if isinstance(formats, str):
+                raise TypeError(
+                    f"plugin {self.name!r}: executor {name} must be a list of format names, "
+                    f"as in [{formats!r}], not a string"
+                )
         self._declare("Executor", identifier)
         self._plain.executor_input_formats = list(input_formats)
         self._plain.executor_output_formats = list(output_formats)

@@ -130,6 +130,17 @@ def test_handlers_are_refused_for_unknown_methods_and_the_wrong_function_kind() 
         plugin.on("plugin.register")
     with pytest.raises(TypeError, match="must be a generator"):
         plugin.on("executor.execute_stream")(lambda request: None)
+    with pytest.raises(TypeError, match=r"plugin 'p': @plugin.on needs the method's name"):
+        plugin.on(lambda request: None)  # type: ignore[arg-type]  # @plugin.on without (...)
+    plugin.on("executor.execute")(lambda request: None)
+    with pytest.raises(ValueError, match=r"plugin 'p': executor\.execute already has a handler"):
+        plugin.on("executor.execute")(lambda request: None)
+
+
+def test_formats_given_as_one_string_are_refused_not_split_into_letters() -> None:
+    plugin = Plugin("p")
+    with pytest.raises(TypeError, match=r"executor input_formats must be a list .*\['openai'\]"):
+        plugin.executor("p", input_formats="openai", output_formats=["openai"])
 
 
 async def test_an_async_handler_answers_with_its_struct() -> None:
