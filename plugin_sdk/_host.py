@@ -201,7 +201,17 @@ class HostAuth:
 
 
 class Host:
-    """Every ``host.*`` callback. Use the module-level :data:`host`."""
+    """Every ``host.*`` callback. Use the module-level :data:`host`:
+
+    - ``host.log(level, message, **fields)``
+    - ``host.http.do(HTTPRequest)``, ``host.http.do_stream(HTTPRequest)`` (a :class:`HostStream`)
+    - ``host.model.execute(HostModelExecutionRequest)``, ``host.model.execute_stream(...)``
+    - ``host.auth.list()``, ``.get(auth_index)``, ``.get_runtime(auth_index)`` (the
+      response's ``Auth``), ``.save(name, json)``
+
+    A callback the host refuses raises :class:`pluginrt.rpc.RemoteError` (its
+    ``message``, ``http_status`` and ``code``).
+    """
 
     def __init__(self) -> None:
         self.http = HostHTTP()
