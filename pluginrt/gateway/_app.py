@@ -109,8 +109,10 @@ class Gateway:
                         request_id = value.decode("latin-1")
             await send(message)
 
+        gone = False
         try:
             await self._dispatch(scope, receive, send_and_note)
+            gone = not status  # it returned unanswered: the client went away first
         except BaseException as exc:
             # Cut off from outside before it answered (the shutdown grace ran out): a
             # 503 rather than a torn connection, if the client still listens.
@@ -127,7 +129,7 @@ class Gateway:
                 client[0],
                 scope["method"],
                 scope["path"],
-                status or "-",
+                status or ("499" if gone else "-"),
                 (trio.current_time() - started) * 1000,
                 request_id,
             )

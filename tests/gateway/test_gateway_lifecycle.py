@@ -103,8 +103,9 @@ async def test_a_stream_quiet_for_the_plugins_timeout_ends_with_a_504_event_and_
 
 
 async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_call(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", logger="pluginrt")
     journal, usage = tmp_path / "journal", tmp_path / "usage"
     cfg = _with_usage(tmp_path, journal, usage, **{"execute-delay": 30})
     async with gateway(cfg) as (host, url):
@@ -117,6 +118,8 @@ async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_cal
                 await trio.sleep(0.02)
             await _one_more_request(url, usage)
     assert _lines(usage) == ["usage 499 the request was cancelled", "usage 0 "]
+    access = [r.getMessage().split() for r in caplog.records if r.name == "pluginrt.access"]
+    assert access[0][1:4] == ["POST", "/v1/chat/completions", "499"], access
 
 
 async def test_the_log_names_the_plugin_and_method_of_a_failed_request_and_a_failed_stream(
