@@ -137,11 +137,14 @@ class Gateway:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        management = path.startswith(("/v0/management/", "/v0/resource/")) or (
+            path == "/v0/management"
+        )
         try:
             if path == "/healthz":
                 healthy = method in ("GET", "HEAD")
                 await send_response(send, self._health() if healthy else _not_allowed("GET", path))
-            elif path.startswith(("/v0/management/", "/v0/resource/")) or path == "/v0/management":
+            elif management:
                 body = await read_body(scope, receive, self.host.config.max_body_size)
                 answer = await self.management.handle(
                     method, path, headers_of(scope), query_of(scope), body
@@ -154,7 +157,6 @@ class Gateway:
         except TooLarge:
             limit = self.host.config.max_body_size
             message = f"the request body is larger than the limit of {limit} bytes"
-            management = path.startswith(("/v0/management", "/v0/resource/"))
             too_large = management_error(413, message) if management else _error(413, message)
             await send_response(send, too_large)
 
