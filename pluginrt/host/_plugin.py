@@ -587,9 +587,11 @@ class PluginHandle:
                 self._declaration = declaration
                 self._registrations = await self._register(connection, declaration)
         except trio.TooSlowError:
-            raise PluginStartError(
-                self.id, f"did not finish its handshake within {timeout:g}s"
-            ) from None
+            reason = f"did not finish its handshake within {timeout:g}s"
+            if (complaint := connection.last_complaint) is not None:
+                # A print to stdout, say: the one clue a timeout has (stdout is the wire).
+                reason += f"; the last line it wrote that was not an answer: {complaint}"
+            raise PluginStartError(self.id, reason) from None
         except (RPCError, PluginError) as exc:
             error = map_error(self.id, "plugin.register", exc)
             if isinstance(error, PluginStartError):

@@ -244,6 +244,7 @@ class Connection:
         "_calls_sent",
         "_closed",
         "_closed_reason",
+        "_complaint",
         "_decoders",
         "_drained_lot",
         "_fd",
@@ -362,6 +363,8 @@ class Connection:
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._drained_lot = trio.lowlevel.ParkingLot()
         self._closed_reason: BaseException | None = None
+        # The last line of the peer's we could not use (see _complain).
+        self._complaint: str | None = None
         self._closed = trio.Event()
         self._unwatch: Callable[[], None] | None = None
         self._calls_sent = 0
@@ -558,6 +561,16 @@ class Connection:
     def closed_reason(self) -> BaseException | None:
         """Why the connection closed (a :class:`ConnectionClosed` or :class:`ProtocolError`)."""
         return self._closed_reason
+
+    @property
+    def last_complaint(self) -> str | None:
+        """What was wrong with the last line of the peer's that could not be used (logged
+        as a warning too), or None: a plugin that printed to stdout, say."""
+        return self._complaint
+
+    def _complain(self, what: str) -> None:
+        logger.warning("%s: %s", self.name, what)
+        self._complaint = what
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -933,13 +946,13 @@ class Connection:
         except msgspec.DecodeError:
             # Answered, as JSON-RPC says, even when it is a stray print: a peer
             # reads responses anyway, and one with a null id is only logged.
-            logger.warning("%s: not a JSON-RPC message: %s", self.name, describe(line))
+            self._complain(f"not a JSON-RPC message: {describe(line)}")
             self._enqueue(_error(None, PARSE_ERROR, f"parse error: {exc}"))
             return
         id = value.get("id") if isinstance(value, dict) else None
         if not isinstance(id, int | float | str) or isinstance(id, bool):
             id = None
-        logger.warning("%s: invalid JSON-RPC message (%s): %s", self.name, exc, describe(line))
+        self._complain(f"invalid JSON-RPC message ({exc}): {describe(line)}")
         if isinstance(value, dict) and "method" in value and "id" not in value:
             return  # an invalid notification gets no answer
         if isinstance(value, dict) and ("result" in value or "error" in value):
@@ -1040,7 +1053,7 @@ class Connection:
 
     def _on_response(self, message: Message, replies: list[bytes] | None) -> None:
         if message.result is msgspec.UNSET and not message.error:
-            logger.warning("%s: a message with neither method nor result/error", self.name)
+            self._complain("a message with neither method nor result/error")
             # Answered even without an id (JSON-RPC 2.0: id null), as in a batch.
             target = replies.append if replies is not None else self._enqueue
             bad_id = message.id if isinstance(message.id, int | float | str) else None
@@ -1052,9 +1065,9 @@ class Connection:
         if id in self._abandoned:  # kept (bounded): a peer may answer twice, late
             logger.debug("%s: late answer to abandoned call %r dropped", self.name, id)
         elif isinstance(message.error, ErrorObject) and id is None:
-            logger.warning("%s: the peer reported an error: %s", self.name, message.error.message)
+            self._complain(f"the peer reported an error: {message.error.message}")
         else:
-            logger.warning("%s: a response to unknown id %r, ignored", self.name, id)
+            self._complain(f"a response to unknown id {id!r}, ignored")
 
     def _on_notification(self, method: str, message: Message) -> None:
         raw = params_of(message)

@@ -202,6 +202,19 @@ async def test_a_handshake_that_never_comes_is_a_start_failure_naming_the_plugin
             assert "handshake within 0.3s" in str(plugin.last_error)
 
 
+async def test_a_handshake_timeout_quotes_what_the_plugin_wrote_on_stdout_instead(
+    shelf: Shelf,
+) -> None:
+    # A print() to stdout is the commonest cause of a handshake that never ends.
+    with trio.fail_after(10):
+        async with open_plugins([shelf("banner_only", handshake_timeout=0.5)]) as plugins:
+            error = plugins["banner-only"].last_error
+            assert isinstance(error, PluginStartError)
+            assert "handshake within 0.5s" in str(error)
+            assert "not a JSON-RPC message" in str(error)
+            assert "my-plugin v1.0 listening" in str(error)
+
+
 async def test_a_newer_protocol_version_is_refused_with_both_numbers(shelf: Shelf) -> None:
     with trio.fail_after(10):
         async with open_plugins([shelf("wrong_version")]) as plugins:
