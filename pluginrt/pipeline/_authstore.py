@@ -65,6 +65,9 @@ class AuthEntry:
     status: str = "active"
     status_message: str = ""
     last_refresh: datetime.datetime = ZERO_TIME
+    #: The id of the plugin whose ``auth.parse`` handled the file ("" if none did):
+    #: it refreshes the auth when no plugin's identifier is the auth's provider.
+    parsed_by: str = ""
 
     @property
     def index(self) -> str:
@@ -218,6 +221,7 @@ class AuthStore:
         kind = value.get("type")
         provider = kind.strip().lower() if isinstance(kind, str) else ""
         data: AuthData | None = None
+        parsed_by = ""
         parsers = self._providers(plugins)
         matching = [p for p in parsers if _identifier(p) == provider]
         request = AuthParseRequest(
@@ -230,7 +234,7 @@ class AuthStore:
                 logger.error("auth file %s: auth.parse of %s failed: %s", name, plugin.id, exc)
                 continue
             if answer.handled:
-                data = answer.auth
+                data, parsed_by = answer.auth, plugin.id
                 break
         if data is None:
             if not provider:
@@ -241,7 +245,7 @@ class AuthStore:
         data.id = data.id or name
         data.file_name = data.file_name or name
         data.attributes = {**data.attributes, "path": str(path), "source": "file"}
-        return AuthEntry(name=name, path=path, data=data)
+        return AuthEntry(name=name, path=path, data=data, parsed_by=parsed_by)
 
     async def _discover_models(self, plugins: Sequence[PluginLike], entry: AuthEntry) -> None:
         """Ask the provider's model plugins for this auth's models (``model.for_auth``)."""
@@ -344,14 +348,14 @@ class AuthStore:
     def next_refresh(self, plugins: Sequence[PluginLike]) -> datetime.datetime | None:
         """The soonest ``NextRefreshAfter`` of an auth a plugin can refresh, but of those
         whose last refresh failed (they wait for the next periodic look)."""
-        refreshers = {_identifier(p) for p in self._providers(plugins)}
+        providers = self._providers(plugins)
         return min(
             (
                 entry.data.next_refresh_after
                 for entry in self._entries.values()
                 if entry.data.next_refresh_after != ZERO_TIME
                 and entry.status != "error"
-                and entry.data.provider in refreshers
+                and _refresher(providers, entry) is not None
             ),
             default=None,
         )
@@ -366,10 +370,7 @@ class AuthStore:
             due = entry.data.next_refresh_after
             if due == ZERO_TIME or due > now:
                 continue
-            plugin = next(
-                (p for p in self._providers(plugins) if _identifier(p) == entry.data.provider),
-                None,
-            )
+            plugin = _refresher(self._providers(plugins), entry)
             if plugin is None:
                 continue
             request = AuthRefreshRequest(
@@ -449,6 +450,15 @@ class AuthStore:
             auth.provider = auth.provider or provider
             entry = await self.save_auth(plugins, auth)
         return answer, entry
+
+
+def _refresher(providers: Sequence[PluginLike], entry: AuthEntry) -> PluginLike | None:
+    """The plugin that refreshes ``entry``: the one whose identifier is its provider,
+    else the one that parsed its file (a fallback parser of a foreign ``type``)."""
+    matching = next((p for p in providers if _identifier(p) == entry.data.provider), None)
+    if matching is not None:
+        return matching
+    return next((p for p in providers if p.id == entry.parsed_by), None)
 
 
 def _identifier(plugin: PluginLike) -> str:

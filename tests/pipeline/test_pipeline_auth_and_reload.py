@@ -44,6 +44,23 @@ async def test_a_refresh_answering_attributes_keeps_the_hosts_path_and_source(la
     assert served["auth_attributes"] == {"tier": "gold", "path": str(path), "source": "file"}
 
 
+async def test_an_auth_of_a_foreign_type_is_refreshed_by_the_plugin_that_parsed_it(
+    lab: Lab,
+) -> None:
+    # No plugin's identifier is "legacy": the fallback parser took the file, so it
+    # refreshes it too (else the auth would never be refreshed).
+    lab.write_auth("old.json", {"type": "legacy", "due": True, "token": "old"})
+    async with lab.host(lab.plugin(*AUTHORITY, accept=["legacy"])) as host:
+        assert host.auths.next_refresh(host.active()) is not None
+        assert await host.auths.refresh_due(host.active()) == 1
+        entry = {e.name: e for e in host.auths.entries()}["old.json"]
+    assert [c["auth_id"] for c in lab.calls("refresh")] == ["old.json"]
+    assert (entry.data.provider, json.loads(entry.data.storage_json)["token"]) == (
+        "legacy",
+        "refreshed",
+    )
+
+
 async def test_an_auth_is_refreshed_soon_after_its_next_refresh_passes(lab: Lab) -> None:
     # Not at the next 30-second look: at the time the auth asked for (within a second).
     lab.write_auth("soon.json", {"type": "probe", "due_in": 1})
