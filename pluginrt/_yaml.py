@@ -169,7 +169,7 @@ def load_yaml_config(source: Path) -> Config:
 
 def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
     """Rules a type cannot say: keys and host not blank, an auth-dir that can be a folder, unique
-    ids, commands that exist, a proxy URL."""
+    ids, commands that exist, a proxy URL, a restart backoff within its backoff-max."""
     for position, key in enumerate(config.api_keys):
         if not key.strip():  # an unset variable, say: it would admit no one, silently
             where = f"$.api-keys[{position}]"
@@ -206,6 +206,17 @@ def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
         problem = _command_problem(config, plugin) if plugin.enabled else ""
         if problem:
             raise _located(source, root, problem, f"{at}.command")
+        restart = plugin.restart
+        if restart.backoff > restart.backoff_max:  # every wait would be backoff-max, silently
+            # At the backoff if it is given, else at the backoff-max.
+            key_node, _ = _walk(root, f"{at}.restart.backoff")
+            given = key_node is not None and key_node.value == "backoff"
+            key = "backoff" if given else "backoff-max"
+            message = (
+                f"plugin {plugin.id!r}: backoff {restart.backoff:g}s is longer than "
+                f"backoff-max {restart.backoff_max:g}s (the longest wait between restarts)"
+            )
+            raise _located(source, root, message, f"{at}.restart.{key}")
 
 
 def _is_proxy_url(url: str) -> bool:

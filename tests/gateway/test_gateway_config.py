@@ -107,6 +107,17 @@ MISTAKES = {
         "plugins:\n  - id: a\n    command: {mock}\n    restart:\n      backof: 1s\n",
         ":5: plugins[0].restart.backof: unknown key (did you mean `backoff`?)",
     ),
+    "a restart backoff longer than its backoff-max": (
+        "plugins:\n  - id: a\n    command: {mock}\n    restart:\n      backoff: 1m\n"
+        "      backoff-max: 10s\n",
+        ":5: plugins[0].restart.backoff: plugin 'a': backoff 60s is longer than backoff-max 10s "
+        "(the longest wait between restarts)",
+    ),
+    "a backoff-max shorter than the default backoff": (
+        "plugins:\n  - id: a\n    command: {mock}\n    restart: {{backoff-max: 100ms}}\n",
+        ":4: plugins[0].restart.backoff-max: plugin 'a': backoff 0.5s is longer than "
+        "backoff-max 0.1s",
+    ),
     "an unknown key like no other": ("colour: red\n", ":1: colour: unknown key\n"),
     "a scheduler that is not built in": (
         "scheduler: random\n",
@@ -225,6 +236,14 @@ def test_a_program_is_looked_up_on_the_path_the_plugin_gets(tmp_path: Path) -> N
     path.write_text("plugins:\n  - id: a\n    command: [my-plugin]\n")
     with pytest.raises(ConfigError, match="'my-plugin' is not on PATH"):
         load_config(path)
+
+
+def test_a_restart_backoff_may_equal_its_backoff_max(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        f"plugins:\n  - id: a\n    command: {MOCK}\n    restart: {{backoff: 2s, backoff-max: 2s}}\n"
+    )
+    assert load_config(path).plugins[0].restart.backoff_max == 2.0
 
 
 def test_a_disabled_plugin_may_name_a_command_this_machine_lacks(tmp_path: Path) -> None:
