@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 from typing import Any
 
 import hypercorn.config
@@ -40,6 +41,35 @@ def _bind(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` as hypercorn binds one (IPv6 if the host has a
+    ``:``), closed again if it cannot be bound."""
+    host = host.replace("[", "").replace("]", "")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class _Config(hypercorn.config.Config):
+    """hypercorn's config, its one socket made by :func:`_socket`: hypercorn's own leaves a
+    socket that failed to bind (port in use, unknown host) to the GC, a ResourceWarning."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__()
+        self.address = (host, port)
+        self.bind = [_bind(host, port)]
+
+    def create_sockets(self) -> hypercorn.config.Sockets:
+        return hypercorn.config.Sockets([], [_socket(*self.address)], [])
+
+
 async def serve(
     host: Host,
     *,
@@ -55,8 +85,7 @@ async def serve(
     reloads ``config_path``. Cancel the caller's scope to stop at once.
     """
     app = Gateway(host, config_path=config_path)
-    config = hypercorn.config.Config()
-    config.bind = [_bind(host.config.host, host.config.port)]
+    config = _Config(host.config.host, host.config.port)
     config.graceful_timeout = float(host.config.shutdown_grace)
     config.accesslog = None  # the Gateway writes one access line per request itself
     config.errorlog = server_log
