@@ -19,6 +19,7 @@ from pluginrt._logging import protect_handlers, protect_loggers
 from pluginrt.api._schema import check_schemas, write_schemas
 from pluginrt.config import Config, ConfigError, load_config
 from pluginrt.gateway import check_report, serve, summary
+from pluginrt.gateway._serve import RESOLVE_TIMEOUT, check_address
 from pluginrt.host import PluginError, PluginSpec, call_once, inspect_plugin, one_shot_spec
 
 __all__ = ["main"]
@@ -354,13 +355,19 @@ def run(
 def check(config_path: str) -> None:
     """Validate CONFIG and handshake every plugin, without serving.
 
-    Exits 2 on a bad config (naming the file, line and key), 1 if a plugin
-    fails to start, 0 when everything is ready.
+    Exits 2 on a bad config (naming the file, line and key), 1 if its host
+    cannot be listened on or a plugin fails to start, 0 when everything is ready.
     """
     config = _load(config_path)
     _logging("warning")
 
     async def main_task() -> int:
+        if not await check_address(config.host, config.port):
+            click.echo(
+                f"warning: {config_path}: the host {config.host!r} did not resolve within "
+                f"{RESOLVE_TIMEOUT:g}s; not checked",
+                err=True,
+            )
         async with open_host(config) as host:
             report = check_report(host)
         click.echo(report.text)

@@ -23,7 +23,7 @@ from pluginrt.config import ConfigError
 
 from ._app import Gateway
 
-__all__ = ["serve"]
+__all__ = ["check_address", "serve"]
 
 logger = logging.getLogger("pluginrt.gateway")
 #: hypercorn's own log; its "Running on ..." says what ``pluginrt listening on`` says.
@@ -35,6 +35,10 @@ server_log.addFilter(lambda record: not str(record.msg).startswith("Running on "
 #: client reuses it; not much longer, because hypercorn's trio worker closes a
 #: connection the client dropped only once this idle timer has run out.
 KEEP_ALIVE_TIMEOUT = 15.0
+
+#: Seconds :func:`check_address` waits for the host's name to resolve: a DNS server that does
+#: not answer could hold it for much longer.
+RESOLVE_TIMEOUT = 5.0
 
 
 def _bind(host: str, port: int) -> str:
@@ -68,6 +72,26 @@ class _Config(hypercorn.config.Config):
 
     def create_sockets(self) -> hypercorn.config.Sockets:
         return hypercorn.config.Sockets([], [_socket(*self.address)], [])
+
+
+async def check_address(host: str, port: int) -> bool:
+    """Raise the OSError :func:`serve` would if ``host`` cannot be listened on (a name that
+    does not resolve, an address not this machine's); False if the name did not resolve
+    within RESOLVE_TIMEOUT.
+
+    The port is not bound (a gateway already running holds it): port 0 stands in for it.
+    """
+
+    def bind() -> None:
+        _socket(host, 0).close()
+
+    with trio.move_on_after(RESOLVE_TIMEOUT):
+        try:
+            await trio.to_thread.run_sync(bind, abandon_on_cancel=True)
+        except OSError as exc:
+            raise _listen_error(_bind(host, port), exc) from None
+        return True
+    return False
 
 
 async def serve(
@@ -116,9 +140,9 @@ async def serve(
     logger.info("stopped serving %s; stopping the plugins", ", ".join(binds))
 
 
-def _listen_error(bind: str, group: BaseExceptionGroup[OSError]) -> OSError:
+def _listen_error(bind: str, error: OSError | BaseExceptionGroup[OSError]) -> OSError:
     """One OSError saying which address could not be listened on, and why."""
-    cause: BaseException = group
+    cause: BaseException = error
     while isinstance(cause, BaseExceptionGroup):
         cause = cause.exceptions[0]
     reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)

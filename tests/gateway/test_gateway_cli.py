@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from gateway_harness import EXAMPLES, KEY, MANAGEMENT_KEY, PATIENCE, PLUGINS
 from pluginrt import open_host
 from pluginrt.cli import main
 from pluginrt.config import from_mapping
-from pluginrt.gateway import summary
+from pluginrt.gateway import _serve, summary
 
 BAD_CONFIGS = {
     "unknown key": (
@@ -139,6 +140,54 @@ def test_an_auth_dir_that_cannot_be_created_exits_1_with_one_line_naming_it(
         f"error: {path}: cannot create the auth-dir '/proc/pluginrt-auths': "
     )
     assert len(result.output.splitlines()) == 1
+
+
+#: Hosts no gateway could listen on: a name that does not resolve (``.invalid`` never does),
+#: an address of no interface here (TEST-NET-1, RFC 5737).
+UNUSABLE_HOSTS = {
+    "no-such-host.invalid": "Name or service not known",
+    "192.0.2.1": "Cannot assign requested address",
+}
+
+
+@pytest.mark.parametrize("host", sorted(UNUSABLE_HOSTS))
+def test_check_exits_1_with_one_line_naming_a_host_no_gateway_could_listen_on(
+    tmp_path: Path, host: str
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(f"host: {host}\nport: 8317\nplugins: []\n")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    if "did not resolve within" in result.output:
+        pytest.skip("a DNS server is configured and did not answer")
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        f"error: {path}: cannot listen on {host}:8317 (the config's host and port): "
+        f"{UNUSABLE_HOSTS[host]}\n"
+    )
+
+
+def test_check_does_not_bind_the_port_a_running_gateway_may_hold(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        path.write_text(f"port: {taken.getsockname()[1]}\nplugins: []\n")
+        result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "config OK: 0 plugin(s) ready" in result.output
+
+
+async def test_check_says_a_host_name_that_did_not_resolve_in_time_is_not_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def slow(host: str, port: int) -> socket.socket:
+        time.sleep(0.5)  # a DNS server that does not answer
+        raise AssertionError("abandoned")
+
+    monkeypatch.setattr(_serve, "_socket", slow)
+    monkeypatch.setattr(_serve, "RESOLVE_TIMEOUT", 0.05)
+    with trio.fail_after(PATIENCE):
+        assert await _serve.check_address("slow.example", 8317) is False
 
 
 def test_a_disabled_plugin_is_not_started(tmp_path: Path) -> None:
