@@ -32,6 +32,7 @@ from pluginrt.rpc import (
     INTERNAL_ERROR,
     METHOD_NOT_FOUND,
     CallTimeout,
+    ProtocolError,
     RemoteError,
     StreamError,
 )
@@ -201,6 +202,32 @@ async def test_a_handler_returning_the_wrong_type_fails_the_call_with_a_clear_me
         with pytest.raises(RemoteError, match="must return ExecutorResponse") as info:
             await h.call("executor.count_tokens", ExecutorRequest())
     assert info.value.code == INTERNAL_ERROR
+
+
+@pytest.mark.parametrize(
+    ("response", "path"),
+    [
+        (ExecutorResponse(payload=123), "$.Payload"),  # type: ignore[arg-type]
+        (ExecutorResponse(headers={"X-One": "one"}), "$.Headers[...]"),  # type: ignore[dict-item]
+    ],
+)
+async def test_a_field_of_the_wrong_type_fails_the_authors_test_as_it_fails_the_host(
+    response: ExecutorResponse, path: str
+) -> None:
+    # A Struct checks no field when built; the harness decodes the answer into
+    # the method's result type, as the host does, so the test sees the mistake.
+    plugin = echo_plugin()
+
+    @plugin.on("executor.count_tokens")
+    async def count(request: ExecutorRequest) -> ExecutorResponse:
+        return response
+
+    async with open_test_host(plugin) as h:
+        with pytest.raises(ProtocolError) as info:
+            await h.call("executor.count_tokens", ExecutorRequest())
+    message = str(info.value)
+    assert "executor.count_tokens answered with an invalid result (ExecutorResponse)" in message
+    assert message.endswith(f"at `{path}`")
 
 
 async def test_config_comes_from_register_and_reconfigure_through_the_hook() -> None:
