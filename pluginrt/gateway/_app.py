@@ -4,7 +4,8 @@ A thin HTTP layer over :class:`pluginrt.Host`: it maps each route to a client
 format and endpoint, hands headers and query through (client API keys are the
 pipeline's business), and writes back what the pipeline answers. Streams are
 server-sent events flushed chunk by chunk; a client that goes away closes the
-executor's stream (the plugin sees ``stream.cancel``).
+executor's stream (the plugin sees ``stream.cancel``). HEAD is served wherever GET
+is, as GET (see ``_asgi``: hypercorn leaves the body out).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import trio
@@ -27,6 +28,7 @@ from ._asgi import (
     Scope,
     Send,
     TooLarge,
+    allowed,
     headers_of,
     json_response,
     query_of,
@@ -143,7 +145,8 @@ class Gateway:
         try:
             if path == "/healthz":
                 healthy = method in ("GET", "HEAD")
-                await send_response(send, self._health() if healthy else _not_allowed("GET", path))
+                answer = self._health() if healthy else _not_allowed(["GET"], path)
+                await send_response(send, answer)
             elif management:
                 body = await read_body(scope, receive, self.host.config.max_body_size)
                 answer = await self.management.handle(
@@ -166,15 +169,15 @@ class Gateway:
         return json_response(200, {"status": "ok", "active": len(active), "plugins": states})
 
     async def _models(self, scope: Scope, send: Send, method: str) -> None:
-        if method != "GET":
-            await send_response(send, _not_allowed("GET", "/v1/models"))
+        if method not in ("GET", "HEAD"):
+            await send_response(send, _not_allowed(["GET"], "/v1/models"))
             return
         request = ClientRequest(
             "openai",
             Endpoint.MODELS,
             headers=headers_of(scope),
             query=query_of(scope),
-            method=method,
+            method="GET",  # a HEAD is its GET (a frontend auth decides both alike)
             path=scope["path"],
         )
         answer = await self.host.handle(request)
@@ -195,7 +198,7 @@ class Gateway:
             await send_response(send, _error(404, f"no route for {path}"))
             return
         if method != "POST":
-            await send_response(send, _not_allowed("POST", path))
+            await send_response(send, _not_allowed(["POST"], path))
             return
         body = await read_body(scope, receive, self.host.config.max_body_size)
         try:
@@ -271,10 +274,10 @@ def _response(answer: ClientResponse) -> Response:
     return Response(answer.status, headers, answer.body)
 
 
-def _not_allowed(allowed: str, path: str) -> Response:
-    """405, with the ``Allow`` header HTTP requires of it."""
-    answer = _error(405, f"use {allowed} on {path}")
-    answer.headers["allow"] = [allowed]
+def _not_allowed(methods: Sequence[str], path: str) -> Response:
+    """405, with the ``Allow`` header HTTP requires of it (HEAD listed with GET)."""
+    answer = _error(405, f"use {' or '.join(methods)} on {path}")
+    answer.headers["allow"] = [", ".join(allowed(methods))]
     return answer
 
 

@@ -1,14 +1,17 @@
 """The little ASGI this gateway needs: typed callables, reading a bounded body, answering.
 
 No HTTP parsing happens here: hypercorn parses, this module only moves ASGI
-messages.
+messages. A HEAD request is answered as its GET is (RFC 9110 §9.3.2), with the
+same messages, body included: hypercorn sends no body for HEAD (its
+``suppress_body``, for HTTP/1.1 and HTTP/2), and h11 keeps the GET's
+``Content-Length``, so the app never has to leave the body out itself.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +24,7 @@ __all__ = [
     "Scope",
     "Send",
     "TooLarge",
+    "allowed",
     "headers_of",
     "json_response",
     "query_of",
@@ -65,6 +69,15 @@ class Response:
 def json_response(status: int, value: Any) -> Response:
     body = json.dumps(value, ensure_ascii=False).encode()
     return Response(status, {"content-type": ["application/json"]}, body)
+
+
+def allowed(methods: Iterable[str]) -> list[str]:
+    """The methods an ``Allow`` header lists for ``methods``, each once: HEAD goes with
+    GET, since wherever GET is served, HEAD is too."""
+    listed = list(dict.fromkeys(methods))
+    if "GET" in listed and "HEAD" not in listed:
+        listed.insert(listed.index("GET") + 1, "HEAD")
+    return listed
 
 
 def headers_of(scope: Scope) -> Headers:

@@ -3,7 +3,8 @@
 Guarantees: without a configured ``management-key`` every management path
 answers 404, as if it did not exist; with one, a request without the key
 (``Authorization: Bearer`` or ``X-Management-Key``, compared in constant
-time) gets 401. Resources need no key, are GET only, and refuse ``..``.
+time) gets 401. Resources need no key, are GET only, and refuse ``..``. A HEAD is
+answered as the GET on the same path is (the plugin is asked a GET).
 A plugin's route or resource never sees the client's credentials: the
 ``Authorization``, ``Cookie`` and key headers and ``key``/``api_key`` query
 values are dropped before ``management.handle`` (and it is never sent auth files).
@@ -33,7 +34,7 @@ from pluginrt.host._group import PluginGroup
 from pluginrt.pipeline import PipelineError
 from pluginrt.pipeline._pipeline import message_of, status_of
 
-from ._asgi import Headers, Response, json_response
+from ._asgi import Headers, Response, allowed, json_response
 
 __all__ = ["Management", "capability_names", "management_error", "plugin_status"]
 
@@ -118,10 +119,10 @@ def management_error(status: int, message: str) -> Response:
     return json_response(status, {"error": {"message": message, "code": status}})
 
 
-def _not_allowed(allowed: Sequence[str], what: str) -> Response:
-    """405, with the ``Allow`` header HTTP requires of it."""
-    answer = management_error(405, f"use {' or '.join(allowed)} on {what}")
-    answer.headers["allow"] = [", ".join(allowed)]
+def _not_allowed(methods: Sequence[str], what: str) -> Response:
+    """405, with the ``Allow`` header HTTP requires of it (HEAD listed with GET)."""
+    answer = management_error(405, f"use {' or '.join(methods)} on {what}")
+    answer.headers["allow"] = [", ".join(allowed(methods))]
     return answer
 
 
@@ -181,18 +182,26 @@ class Management:
     async def _route(
         self, method: str, path: str, headers: Headers, query: Headers, body: bytes
     ) -> Response:
-        """The host's route for (method, path), else a plugin's, else 405 or 404."""
-        route = host_route(method, path)
-        if route is not None:
-            return await self._host_route(method, *route, body)
+        """The host's route for (method, path), else a plugin's, else 405 or 404.
+
+        A HEAD without a HEAD route of its own is served by the GET route, called as a
+        GET, and is refused as the GET is (its Content-Length must be the GET's).
+        """
         routes = self.host.routes()
-        for binding in routes:
-            if binding.path == path and binding.method == method:
-                return await self._call(binding, method, path, headers, query, body, escape=True)
-        allowed = [*host_methods(path), *(b.method for b in routes if b.path == path)]
-        if allowed:
-            return _not_allowed(allowed, path)
-        return management_error(404, f"no management route {method} {path}")
+        asked = (method, "GET") if method == "HEAD" else (method,)
+        for served in asked:
+            route = host_route(served, path)
+            if route is not None:
+                return await self._host_route(served, *route, body)
+            for binding in routes:
+                if binding.path == path and binding.method == served:
+                    return await self._call(
+                        binding, served, path, headers, query, body, escape=True
+                    )
+        methods = [*host_methods(path), *(b.method for b in routes if b.path == path)]
+        if methods:
+            return _not_allowed(methods, path)
+        return management_error(404, f"no management route {asked[-1]} {path}")
 
     async def _host_route(
         self, method: str, pattern: str, params: dict[str, str], body: bytes

@@ -399,19 +399,19 @@ async def test_a_plugin_serves_a_method_or_path_the_host_does_not(tmp_path: Path
     assert (deep.status_code, deep.text) == (200, "/v0/management/plugins/x/y/z")
     # The host's POST reload (here without a config file to read), not the plugin's, skipped.
     assert reloaded.json()["error"]["message"] == "the gateway was not started from a config file"
-    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST, GET")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST, GET, HEAD")
 
 
 async def test_a_wrong_method_on_a_management_path_is_405_with_allow(tmp_path: Path) -> None:
     wrong = [
-        ("POST", "/v0/management/plugins", "GET"),
+        ("POST", "/v0/management/plugins", "GET, HEAD"),
         ("GET", "/v0/management/reload", "POST"),
-        ("DELETE", "/v0/management/usage", "GET"),
+        ("DELETE", "/v0/management/usage", "GET, HEAD"),
         ("GET", "/v0/management/api-call", "POST"),
-        ("DELETE", "/v0/management/plugins/mock/config", "GET, PATCH"),
+        ("DELETE", "/v0/management/plugins/mock/config", "GET, HEAD, PATCH"),
         ("GET", "/v0/management/plugins/mock/restart", "POST"),
         ("GET", "/v0/management/auth/mock/login", "POST"),
-        ("POST", "/v0/management/auth/mock/login/some-state", "GET"),
+        ("POST", "/v0/management/auth/mock/login/some-state", "GET, HEAD"),
         ("POST", "/v0/resource/plugins/console/index.html", "GET, HEAD"),
         ("GET", "/v0/management/slow/echo", "POST"),  # a plugin's route
     ]
