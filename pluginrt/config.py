@@ -53,6 +53,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration like 500ms, 30s, 2m or a number of seconds")
     if isinstance(value, int | float):
+        if value != value:  # YAML's .nan: every comparison with it is false
+            raise ValueError("a duration must be a number, not .nan")
         if value < 0:
             raise ValueError("a duration must not be negative")
         return float(value)

@@ -136,6 +136,10 @@ MISTAKES = {
         "plugins:\n  - id: a\n    command: {mock}\n    timeout: -5\n",
         ":4: plugins[0].timeout: a duration must not be negative",
     ),
+    "a duration that is not a number": (
+        "shutdown-grace: .nan\n",
+        ":1: shutdown-grace: a duration must be a number, not .nan",
+    ),
     "a port that is text": ("port: http\n", ":1: port: Expected `int`, got `str`"),
     "a negative port": ("port: -1\n", ":1: port: Expected `int` >= 0"),
     "an env that is a list": (
