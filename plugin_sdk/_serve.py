@@ -5,7 +5,9 @@ stdio) and :mod:`plugin_sdk.testing` (an in-memory pair), so what a plugin's
 tests exercise is what the host talks to.
 
 Guarantees: every handler sees ``plugin_sdk.host`` bound to its own call;
-a sync handler never blocks the event loop; a streaming executor answers
+a sync handler never blocks the event loop; a result that cannot be encoded
+fails its call with an error naming the plugin and the method, logged to
+stderr, and the plugin serves on; a streaming executor answers
 its headers before its first chunk, sends only with credit, ends with
 exactly one ``stream.end``, and has its generator closed when the host
 cancels the stream.
@@ -19,6 +21,7 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from typing import Any, Final
 
+import msgspec
 import trio
 
 from pluginrt.api import (
@@ -33,6 +36,7 @@ from pluginrt.api import (
 from pluginrt.rpc import (
     CANCELLED,
     DEFAULT_MAX_LINE,
+    INTERNAL_ERROR,
     CallContext,
     Connection,
     Handler,
@@ -51,6 +55,7 @@ __all__ = ["serve"]
 logger = logging.getLogger("plugin_sdk")
 
 _END: Final = object()
+_ENCODER: Final = msgspec.json.Encoder()
 
 
 async def serve(
@@ -65,7 +70,9 @@ async def serve(
     Raises ValueError before serving anything if the declaration is invalid.
     """
     plugin.declaration()
-    handlers = {name: _wrap(SERVABLE[name], fn) for name, fn in plugin.handlers.items()}
+    handlers = {
+        name: _wrap(plugin.name, SERVABLE[name], fn) for name, fn in plugin.handlers.items()
+    }
     handlers.update(_lifecycle(plugin))
     async with open_connection(
         send_stream,
@@ -135,9 +142,9 @@ def _as_async(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return in_thread
 
 
-def _wrap(method: Method, fn: Callable[..., Any]) -> Handler:
+def _wrap(plugin: str, method: Method, fn: Callable[..., Any]) -> Handler:
     if method.name == STREAM_METHOD:
-        return Handler(method.params, _stream_handler(fn))
+        return Handler(method.params, _stream_handler(plugin, fn))
     call = _as_async(fn)
     expected = method.result
     if expected is None:
@@ -145,14 +152,39 @@ def _wrap(method: Method, fn: Callable[..., Any]) -> Handler:
         # handler keeping running totals needs no lock of its own.
         call = _one_at_a_time(call)
 
-    def handle(params: Any, ctx: CallContext) -> Awaitable[Any]:
-        # Not a coroutine of its own: the engine awaits the handler's, in the
-        # call's own context, and checks its result against ``expected``.
-        _current.set((ctx.connection, ctx.callback_id))  # _bind, without the call
-        awaitable: Awaitable[Any] = call(params)
-        return awaitable
+        def notified(params: Any, ctx: CallContext) -> Awaitable[Any]:
+            # Not a coroutine of its own: the engine awaits the handler's, in
+            # the call's own context; a notification has no result to encode.
+            _current.set((ctx.connection, ctx.callback_id))  # _bind, without the call
+            awaitable: Awaitable[Any] = call(params)
+            return awaitable
 
-    return Handler(method.params, handle, result=expected)
+        return Handler(method.params, notified)
+
+    name = method.name
+
+    async def handle(params: Any, ctx: CallContext) -> msgspec.Raw:
+        _current.set((ctx.connection, ctx.callback_id))  # _bind, without the call
+        result = await call(params)
+        if not isinstance(result, expected):
+            raise TypeError(f"{name} must return {expected.__name__}, not {type(result).__name__}")
+        return _encoded(plugin, name, result)
+
+    return Handler(method.params, handle)
+
+
+def _encoded(plugin: str, method: str, result: object) -> msgspec.Raw:
+    """``result`` encoded once, here, for the engine to send as is: a value msgspec
+    cannot encode (a set of objects in an ``Any`` field) fails the call naming
+    the plugin, the method and why, and is logged (to stderr, under ``run``)."""
+    try:
+        return msgspec.Raw(_ENCODER.encode(result))
+    except (msgspec.EncodeError, TypeError) as exc:
+        message = (
+            f"{method} failed: plugin {plugin!r} returned a result that cannot be encoded: {exc}"
+        )
+        logger.error("%s", message)
+        raise HandlerError(message, code="internal", rpc_code=INTERNAL_ERROR) from None
 
 
 def _one_at_a_time(call: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -178,8 +210,8 @@ class _Start:
         self.error: Exception | None = None
 
 
-def _stream_handler(fn: Callable[[Any], Any]) -> Callable[[Any, CallContext], Any]:
-    async def handle(params: ExecutorStreamRequest, ctx: CallContext) -> ExecutorStreamStart:
+def _stream_handler(plugin: str, fn: Callable[[Any], Any]) -> Callable[[Any, CallContext], Any]:
+    async def handle(params: ExecutorStreamRequest, ctx: CallContext) -> msgspec.Raw:
         _bind(ctx.connection, ctx.callback_id)
         out = ctx.connection.outgoing_stream(params.stream_id, params.window)
         start = _Start()
@@ -193,9 +225,14 @@ def _stream_handler(fn: Callable[[Any], Any]) -> Callable[[Any, CallContext], An
             raise
         if start.error is not None:
             raise start.error
+        try:
+            headers = _encoded(plugin, STREAM_METHOD, start.headers)
+        except HandlerError:
+            out.cancel_scope.cancel()  # the call fails: no chunk may follow
+            raise
         # No checkpoint between here and the engine queueing the answer.
         start.answered.set()
-        return start.headers
+        return headers
 
     return handle
 

@@ -230,6 +230,56 @@ async def test_a_field_of_the_wrong_type_fails_the_authors_test_as_it_fails_the_
     assert message.endswith(f"at `{path}`")
 
 
+class Opaque:
+    """Nothing msgspec can encode."""
+
+
+async def test_a_result_that_cannot_be_encoded_fails_its_call_and_the_plugin_serves_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    plugin = echo_plugin()
+
+    @plugin.on("executor.count_tokens")
+    async def count(request: ExecutorRequest) -> ExecutorResponse:
+        return ExecutorResponse(metadata={"seen": {Opaque()}})
+
+    async with open_test_host(plugin) as h:
+        with pytest.raises(RemoteError) as info:
+            await h.call("executor.count_tokens", ExecutorRequest())
+        response = await h.call("executor.execute", ExecutorRequest(payload=b"next"))
+    assert info.value.code == INTERNAL_ERROR
+    assert info.value.message == (
+        "executor.count_tokens failed: plugin 'echo' returned a result that cannot be "
+        "encoded: Encoding objects of type Opaque is unsupported"
+    )
+    assert response.payload == b"next"
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "plugin_sdk"]
+    assert logged == [("ERROR", info.value.message)]
+
+
+async def test_stream_headers_that_cannot_be_encoded_fail_the_call_and_no_chunk_follows() -> None:
+    plugin = echo_plugin()
+    resumed = False
+    closed = trio.Event()
+
+    @plugin.on("executor.execute_stream")
+    async def stream(request: ExecutorRequest) -> AsyncIterator[object]:
+        nonlocal resumed
+        try:
+            yield ExecutorStreamStart(headers={"X-Seen": [Opaque()]})  # type: ignore[list-item]
+            resumed = True
+            yield b"never sent"
+        finally:
+            closed.set()
+
+    async with open_test_host(plugin) as h:
+        with pytest.raises(RemoteError, match=r"^executor\.execute_stream failed: plugin 'echo'"):
+            await h.stream(ExecutorRequest())
+        with trio.fail_after(5):
+            await closed.wait()
+    assert not resumed
+
+
 async def test_config_comes_from_register_and_reconfigure_through_the_hook() -> None:
     plugin = echo_plugin()
     seen: list[dict[str, object]] = []

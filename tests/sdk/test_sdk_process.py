@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -13,9 +14,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
-SCRIPT = Path(__file__).parent / "plugins" / "sdk_echo.py"
+from pluginrt.api import ExecutorRequest, ExecutorResponse
+from pluginrt.host import PluginRemoteError, PluginSpec, RestartPolicy, open_plugins
+
+PLUGINS = Path(__file__).parent / "plugins"
+SCRIPT = PLUGINS / "sdk_echo.py"
 
 
 class RawPeer:
@@ -298,3 +304,33 @@ async def test_the_plugin_exits_when_its_parent_dies_even_with_stdin_open() -> N
         except BaseException:
             os.kill(pid, signal.SIGKILL)
             raise
+
+
+async def test_a_result_that_cannot_be_encoded_is_answered_as_an_error_and_the_plugin_serves_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="pluginrt.plugin.unencodable")
+    spec = PluginSpec(
+        id="unencodable",
+        command=(str(PLUGINS / "sdk_unencodable.py"),),
+        call_timeout=5.0,
+        restart=RestartPolicy(max_restarts=0),
+    )
+    with trio.fail_after(20):
+        async with open_plugins([spec]) as plugins:
+            plugin = plugins["unencodable"]
+            with pytest.raises(PluginRemoteError) as info:
+                await plugin.call(
+                    "executor.execute", ExecutorRequest(payload=b"bad"), ExecutorResponse
+                )
+            response = await plugin.call(
+                "executor.execute", ExecutorRequest(payload=b"next"), ExecutorResponse
+            )
+    said = (
+        "executor.execute failed: plugin 'sdk-unencodable' returned a result that cannot be "
+        "encoded: Encoding objects of type Opaque is unsupported"
+    )
+    assert (info.value.code, info.value.message) == (-32603, said)
+    assert response.payload == b"next"
+    stderr = [r.getMessage() for r in caplog.records if r.name == "pluginrt.plugin.unencodable"]
+    assert f"[sdk-unencodable] ERROR plugin_sdk: {said}" in stderr
