@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -45,7 +46,6 @@ logger = logging.getLogger("pluginrt.gateway")
 access = logging.getLogger("pluginrt.access")
 #: The response header naming the pipeline's id of the request, as the logs do.
 REQUEST_ID = "x-request-id"
-_REQUEST_ID_RAW = REQUEST_ID.encode()
 
 #: path -> (client format, endpoint when not chosen by "stream" in the body)
 _ROUTES: dict[str, tuple[str, Endpoint | None]] = {
@@ -65,6 +65,18 @@ _GEMINI_ENDPOINTS = {
     "countTokens": Endpoint.COUNT_TOKENS,
 }
 _SSE_FIELDS = (b"data:", b"event:", b"id:", b"retry:", b":")
+
+
+@dataclass
+class _Exchange:
+    """One request as its access line tells it: the status answered, and the pipeline's
+    id of the request from the moment the pipeline hands over its answer, before that
+    answer is sent (a stream cut off before its first chunk, an answer its client did
+    not stay for, are named too). A request cut off inside ``host.handle`` has no id
+    here: the pipeline tells it only with its answer."""
+
+    status: int = 0
+    request_id: str = ""
 
 
 class Gateway:
@@ -99,30 +111,28 @@ class Gateway:
         if scope["type"] != "http":
             return  # websockets: not served (hypercorn closes the connection)
         started = trio.current_time()
-        status = 0
-        request_id = "-"
+        exchange = _Exchange()
 
         async def send_and_note(message: MutableMapping[str, Any]) -> None:
-            nonlocal status, request_id
             if message["type"] == "http.response.start":
-                status = message["status"]
-                for name, value in message.get("headers", ()):
-                    if name == _REQUEST_ID_RAW:
-                        request_id = value.decode("latin-1")
+                exchange.status = message["status"]
             await send(message)
 
         gone = False
         try:
-            await self._dispatch(scope, receive, send_and_note)
-            gone = not status  # it returned unanswered: the client went away first
+            await self._dispatch(scope, receive, send_and_note, exchange)
+            gone = not exchange.status  # it returned unanswered: the client went away first
         except BaseException as exc:
             # Cut off from outside before it answered (the shutdown grace ran out): a
             # 503 rather than a torn connection, if the client still listens.
-            if not status and _cancelled(exc):
+            if not exchange.status and _cancelled(exc):
                 logger.warning("%s cut off (shutdown grace over): answered 503", scope["path"])
+                answer = _error(503, "the gateway is shutting down")
+                if exchange.request_id:
+                    answer.headers[REQUEST_ID] = [exchange.request_id]
                 with trio.move_on_after(1) as last_word:
                     last_word.shield = True
-                    await send_response(send_and_note, _error(503, "the gateway is shutting down"))
+                    await send_response(send_and_note, answer)
             raise
         finally:
             client = scope.get("client") or ("-", 0)
@@ -131,12 +141,14 @@ class Gateway:
                 client[0],
                 scope["method"],
                 scope["path"],
-                status or ("499" if gone else "-"),
+                exchange.status or ("499" if gone else "-"),
                 (trio.current_time() - started) * 1000,
-                request_id,
+                exchange.request_id or "-",
             )
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange
+    ) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         management = path.startswith(("/v0/management/", "/v0/resource/")) or (
@@ -154,9 +166,9 @@ class Gateway:
                 )
                 await send_response(send, answer)
             elif path == "/v1/models":
-                await self._models(scope, send, method)
+                await self._models(scope, send, method, exchange)
             else:
-                await self._client(scope, receive, send, path, method)
+                await self._client(scope, receive, send, path, method, exchange)
         except TooLarge:
             limit = self.host.config.max_body_size
             message = f"the request body is larger than the limit of {limit} bytes"
@@ -168,7 +180,7 @@ class Gateway:
         states = {h.id: str(h.state) for h in self.host.plugins.values()}
         return json_response(200, {"status": "ok", "active": len(active), "plugins": states})
 
-    async def _models(self, scope: Scope, send: Send, method: str) -> None:
+    async def _models(self, scope: Scope, send: Send, method: str, exchange: _Exchange) -> None:
         if method not in ("GET", "HEAD"):
             await send_response(send, _not_allowed(["GET"], "/v1/models"))
             return
@@ -182,10 +194,17 @@ class Gateway:
         )
         answer = await self.host.handle(request)
         assert isinstance(answer, ClientResponse)
+        exchange.request_id = answer.request_id
         await send_response(send, _response(answer))
 
     async def _client(
-        self, scope: Scope, receive: Receive, send: Send, path: str, method: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        path: str,
+        method: str,
+        exchange: _Exchange,
     ) -> None:
         model = ""
         match = _GEMINI.match(path)
@@ -226,7 +245,7 @@ class Gateway:
             path=path,
             alt=(query.get("alt") or [""])[0],
         )
-        answer = await _unless_client_leaves(self.host, request, receive)
+        answer = await _unless_client_leaves(self.host, request, receive, exchange)
         if answer is None:
             return
         if isinstance(answer, ClientStream):
@@ -236,10 +255,11 @@ class Gateway:
 
 
 async def _unless_client_leaves(
-    host: Host, request: ClientRequest, receive: Receive
+    host: Host, request: ClientRequest, receive: Receive, exchange: _Exchange
 ) -> ClientResponse | ClientStream | None:
     """``host.handle(request)``, cancelled if the client hangs up first (None then): the
-    plugin call in flight gets ``$/cancel``, and a stream that opened meanwhile is closed."""
+    plugin call in flight gets ``$/cancel``, and a stream that opened meanwhile is closed.
+    The answer's request id goes into ``exchange`` as soon as there is one."""
     answer: ClientResponse | ClientStream | None = None
     gone = False
     async with trio.open_nursery() as nursery:
@@ -254,6 +274,7 @@ async def _unless_client_leaves(
 
         nursery.start_soon(watch_for_disconnect)
         answer = await host.handle(request)
+        exchange.request_id = answer.request_id
         nursery.cancel_scope.cancel()
     if gone and isinstance(answer, ClientStream):
         with trio.CancelScope(shield=True):

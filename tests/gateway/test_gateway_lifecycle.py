@@ -11,7 +11,8 @@ import pytest
 import trio
 from gateway_harness import EXAMPLES, KEY, MANAGEMENT_KEY, PATIENCE, PLUGINS, chat, config, gateway
 
-from pluginrt import Config
+from pluginrt import Config, Host
+from pluginrt.pipeline import ClientRequest, ClientResponse, ClientStream
 
 MANAGEMENT = {"Authorization": f"Bearer {MANAGEMENT_KEY}"}
 
@@ -181,3 +182,106 @@ async def test_each_answer_names_its_request_id_as_the_access_and_pipeline_logs_
     assert [line.rsplit(" ", 1)[1] for line in access] == ids
     failed = [r.getMessage() for r in caplog.records if r.name == "pluginrt.pipeline"]
     assert any(m.startswith(f"request {ids[2]} ") and "nope" in m for m in failed), failed
+
+
+def _request_of(caplog: pytest.LogCaptureFixture, message: str) -> str:
+    """The request id the host's log line of a plugin's ``host.log(message)`` names."""
+    for record in caplog.records:
+        line = record.getMessage()
+        if line.startswith(f"{message} (request "):
+            return line.removeprefix(f"{message} (request ").removesuffix(")")
+    return ""
+
+
+def _access(caplog: pytest.LogCaptureFixture) -> list[list[str]]:
+    return [r.getMessage().split() for r in caplog.records if r.name == "pluginrt.access"]
+
+
+def _handed_over(host: Host) -> trio.Event:
+    """Set when ``host.handle`` next hands the gateway an answer (a stream: its headers)."""
+    handed_over = trio.Event()
+    handle = host.handle
+
+    async def handle_and_tell(request: ClientRequest) -> ClientResponse | ClientStream:
+        answer = await handle(request)
+        handed_over.set()
+        return answer
+
+    host.handle = handle_and_tell  # type: ignore[method-assign]
+    return handed_over
+
+
+async def test_a_client_that_hangs_up_as_its_answer_comes_has_its_request_in_the_499_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="pluginrt")
+    cfg = config(tmp_path)
+    cfg.plugins[-1].config.update(log=True)
+    went_away = "client went away before its answer"
+    async with gateway(cfg) as (host, url):
+        answered = trio.Event()
+        handle = host.handle
+
+        async def handle_then_wait_for_the_hang_up(
+            request: ClientRequest,
+        ) -> ClientResponse | ClientStream:
+            answer = await handle(request)
+            answered.set()
+            with trio.CancelScope(shield=True):  # the answer comes as the client goes
+                while not any(went_away in r.getMessage() for r in caplog.records):  # noqa: ASYNC110
+                    await trio.sleep(0.01)
+            return answer
+
+        host.handle = handle_then_wait_for_the_hang_up  # type: ignore[method-assign]
+        body = chat("slow")
+        with trio.fail_after(PATIENCE):
+            async with await trio.open_tcp_stream("127.0.0.1", int(url.rsplit(":", 1)[1])) as sock:
+                await sock.send_all(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\n"
+                    + f"x-api-key: {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await answered.wait()
+            while not _access(caplog) or not _request_of(caplog, "execute started"):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+    request_id = _request_of(caplog, "execute started")
+    assert request_id.startswith("r")
+    assert [line[1:4] + line[5:] for line in _access(caplog)] == [
+        ["POST", "/v1/chat/completions", "499", request_id]
+    ]
+
+
+async def test_a_stream_cut_off_before_its_first_chunk_gets_503_naming_its_request(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="pluginrt")
+    cfg = config(tmp_path)
+    cfg.plugins[-1].config.update(words=1, delay=60, log=True)
+    answers: list[httpx.Response] = []
+    with trio.fail_after(PATIENCE):
+        # Leaving gateway() cuts the server off, as the end of the shutdown grace does.
+        async with (
+            httpx.AsyncClient() as client,
+            trio.open_nursery() as nursery,
+            gateway(cfg) as (host, url),
+        ):
+            handed_over = _handed_over(host)
+
+            async def ask() -> None:
+                answers.append(
+                    await client.post(
+                        f"{url}/v1/chat/completions",
+                        content=chat("slow", stream=True),
+                        headers={"x-api-key": KEY},
+                    )
+                )
+
+            nursery.start_soon(ask)
+            await handed_over.wait()
+            while not _request_of(caplog, "stream started"):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+    request_id = _request_of(caplog, "stream started")
+    assert [(a.status_code, a.headers.get("x-request-id")) for a in answers] == [(503, request_id)]
+    assert [line[1:4] + line[5:] for line in _access(caplog)] == [
+        ["POST", "/v1/chat/completions", "503", request_id]
+    ]

@@ -9,8 +9,10 @@ after its first word, so a test holds the second until it has the first),
 ``execute-delay`` (seconds ``executor.execute`` takes, after it journals
 ``execute started``; ``execute cancelled`` is journaled if the host cancels it), ``refuse``
 (a message ``on_config`` refuses the section with, with the status
-``refuse-status``), ``pause`` (seconds ``on_config`` takes) and ``mark``
-(journaled by ``on_config`` as ``configured <mark>``). It also declares one
+``refuse-status``), ``pause`` (seconds ``on_config`` takes), ``mark``
+(journaled by ``on_config`` as ``configured <mark>``) and ``log`` (true: it writes
+``execute started``, and ``stream started`` once the stream's headers are answered,
+with ``host.log``; the host's log line names the request). It also declares one
 flag, ``--slow-hello``, whose handler prints a greeting and the argv it was
 given (``[Program, *Args]``, as JSON), and exits with ``exit`` from its config.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import trio
 
-from plugin_sdk import Plugin, PluginError, run
+from plugin_sdk import Plugin, PluginError, host, run
 from pluginrt import api
 
 plugin = Plugin("slow", version="0.1.0", author="tests")
@@ -60,6 +62,8 @@ async def models(request: api.StaticModelRequest) -> api.ModelResponse:
 @plugin.on("executor.execute")
 async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
     note("execute started")
+    if plugin.config.get("log"):
+        await host.log("info", "execute started")
     try:
         await trio.sleep(float(plugin.config.get("execute-delay", 0)))
     except BaseException:
@@ -74,6 +78,8 @@ async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
 @plugin.on("executor.execute_stream")
 async def execute_stream(request: api.ExecutorStreamRequest):  # type: ignore[no-untyped-def]
     yield api.ExecutorStreamStart(headers={"Content-Type": ["text/event-stream"]})
+    if plugin.config.get("log"):
+        await host.log("info", "stream started")
     try:
         for i in range(int(plugin.config.get("words", 5))):
             if i == plugin.config.get("stall"):
