@@ -152,37 +152,24 @@ def _wrap(plugin: str, method: Method, fn: Callable[..., Any]) -> Handler:
         # handler keeping running totals needs no lock of its own.
         call = _one_at_a_time(call)
 
-        def notified(params: Any, ctx: CallContext) -> Awaitable[Any]:
-            # Not a coroutine of its own: the engine awaits the handler's, in
-            # the call's own context; a notification has no result to encode.
-            _current.set((ctx.connection, ctx.callback_id))  # _bind, without the call
-            awaitable: Awaitable[Any] = call(params)
-            return awaitable
-
-        return Handler(method.params, notified)
-
-    name = method.name
-
-    async def handle(params: Any, ctx: CallContext) -> msgspec.Raw:
+    def handle(params: Any, ctx: CallContext) -> Awaitable[Any]:
+        # Not a coroutine of its own: the engine awaits the handler's, in the
+        # call's own context, checks its result against ``expected`` and encodes
+        # it (a result it cannot encode fails the call, naming plugin and method).
         _current.set((ctx.connection, ctx.callback_id))  # _bind, without the call
-        result = await call(params)
-        if not isinstance(result, expected):
-            raise TypeError(f"{name} must return {expected.__name__}, not {type(result).__name__}")
-        return _encoded(plugin, name, result)
+        awaitable: Awaitable[Any] = call(params)
+        return awaitable
 
-    return Handler(method.params, handle)
+    return Handler(method.params, handle, result=expected)
 
 
 def _encoded(plugin: str, method: str, result: object) -> msgspec.Raw:
-    """``result`` encoded once, here, for the engine to send as is: a value msgspec
-    cannot encode (a set of objects in an ``Any`` field) fails the call naming
-    the plugin, the method and why, and is logged (to stderr, under ``run``)."""
+    """``result`` encoded once, for the engine to send as is; one msgspec cannot encode
+    (a set of objects in an ``Any`` field) fails the call as the engine fails it."""
     try:
         return msgspec.Raw(_ENCODER.encode(result))
     except (msgspec.EncodeError, TypeError) as exc:
-        message = (
-            f"{method} failed: plugin {plugin!r} returned a result that cannot be encoded: {exc}"
-        )
+        message = f"{method} failed: {plugin} returned a result that cannot be encoded: {exc}"
         logger.error("%s", message)
         raise HandlerError(message, code="internal", rpc_code=INTERNAL_ERROR) from None
 

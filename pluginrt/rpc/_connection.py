@@ -1205,9 +1205,17 @@ class Connection:
                         raise TypeError(
                             f"{method} must return {expected.__name__}, not {type(result).__name__}"
                         )
-                    response = _ENCODER.encode(
-                        _Result("2.0", id, _EMPTY if result is None else result)
-                    )
+                    try:
+                        response = _ENCODER.encode(
+                            _Result("2.0", id, _EMPTY if result is None else result)
+                        )
+                    except (msgspec.EncodeError, TypeError) as exc:  # a set of objects in Any
+                        why = (
+                            f"{method} failed: {self.name} returned a result "
+                            f"that cannot be encoded: {exc}"
+                        )
+                        logger.error("%s", why)
+                        response = _error(id, INTERNAL_ERROR, why)
                     if len(response) > self._max_line:
                         why = self._too_long(f"the result of {method}", len(response))
                         response = _error(id, INTERNAL_ERROR, why)

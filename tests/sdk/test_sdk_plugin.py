@@ -249,11 +249,11 @@ async def test_a_result_that_cannot_be_encoded_fails_its_call_and_the_plugin_ser
         response = await h.call("executor.execute", ExecutorRequest(payload=b"next"))
     assert info.value.code == INTERNAL_ERROR
     assert info.value.message == (
-        "executor.count_tokens failed: plugin 'echo' returned a result that cannot be "
+        "executor.count_tokens failed: echo returned a result that cannot be "
         "encoded: Encoding objects of type Opaque is unsupported"
     )
     assert response.payload == b"next"
-    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "plugin_sdk"]
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "pluginrt.rpc"]
     assert logged == [("ERROR", info.value.message)]
 
 
@@ -273,7 +273,7 @@ async def test_stream_headers_that_cannot_be_encoded_fail_the_call_and_no_chunk_
             closed.set()
 
     async with open_test_host(plugin) as h:
-        with pytest.raises(RemoteError, match=r"^executor\.execute_stream failed: plugin 'echo'"):
+        with pytest.raises(RemoteError, match=r"^executor\.execute_stream failed: echo returned"):
             await h.stream(ExecutorRequest())
         with trio.fail_after(5):
             await closed.wait()

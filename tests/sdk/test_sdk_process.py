@@ -327,10 +327,10 @@ async def test_a_result_that_cannot_be_encoded_is_answered_as_an_error_and_the_p
                 "executor.execute", ExecutorRequest(payload=b"next"), ExecutorResponse
             )
     said = (
-        "executor.execute failed: plugin 'sdk-unencodable' returned a result that cannot be "
+        "executor.execute failed: sdk-unencodable returned a result that cannot be "
         "encoded: Encoding objects of type Opaque is unsupported"
     )
     assert (info.value.code, info.value.message) == (-32603, said)
     assert response.payload == b"next"
     stderr = [r.getMessage() for r in caplog.records if r.name == "pluginrt.plugin.unencodable"]
-    assert f"[sdk-unencodable] ERROR plugin_sdk: {said}" in stderr
+    assert f"[sdk-unencodable] ERROR pluginrt.rpc: {said}" in stderr
