@@ -70,10 +70,8 @@ _SSE_FIELDS = (b"data:", b"event:", b"id:", b"retry:", b":")
 @dataclass
 class _Exchange:
     """One request as its access line tells it: the status answered, and the pipeline's
-    id of the request from the moment the pipeline hands over its answer, before that
-    answer is sent (a stream cut off before its first chunk, an answer its client did
-    not stay for, are named too). A request cut off inside ``host.handle`` has no id
-    here: the pipeline tells it only with its answer."""
+    id of the request, known once the pipeline took it (a request cut off under way,
+    an answer its client did not stay for, are named too)."""
 
     status: int = 0
     request_id: str = ""
@@ -192,9 +190,11 @@ class Gateway:
             method="GET",  # a HEAD is its GET (a frontend auth decides both alike)
             path=scope["path"],
         )
-        answer = await self.host.handle(request)
+        try:
+            answer = await self.host.handle(request)
+        finally:
+            exchange.request_id = request.request_id
         assert isinstance(answer, ClientResponse)
-        exchange.request_id = answer.request_id
         await send_response(send, _response(answer))
 
     async def _client(
@@ -259,7 +259,7 @@ async def _unless_client_leaves(
 ) -> ClientResponse | ClientStream | None:
     """``host.handle(request)``, cancelled if the client hangs up first (None then): the
     plugin call in flight gets ``$/cancel``, and a stream that opened meanwhile is closed.
-    The answer's request id goes into ``exchange`` as soon as there is one."""
+    The request's id goes into ``exchange``, answered or not."""
     answer: ClientResponse | ClientStream | None = None
     gone = False
     async with trio.open_nursery() as nursery:
@@ -273,8 +273,10 @@ async def _unless_client_leaves(
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(watch_for_disconnect)
-        answer = await host.handle(request)
-        exchange.request_id = answer.request_id
+        try:
+            answer = await host.handle(request)
+        finally:  # a request cut off under way is named too (in the access line, a 503)
+            exchange.request_id = request.request_id
         nursery.cancel_scope.cancel()
     if gone and isinstance(answer, ClientStream):
         with trio.CancelScope(shield=True):

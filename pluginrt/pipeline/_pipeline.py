@@ -244,6 +244,7 @@ class Pipeline:
             body=request.body,
             generation=self._generation,
         )
+        request.request_id = state.request_id
         self._running[state.generation] += 1
         streaming = False
         admitted = authenticated

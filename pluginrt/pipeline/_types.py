@@ -52,6 +52,9 @@ class ClientRequest:
     method: str = "POST"
     path: str = ""
     alt: str = ""
+    #: Set by the pipeline as it takes the request (``r12``, as its log lines name
+    #: it), so a caller cut off before the answer can still name the request.
+    request_id: str = ""
 
 
 @dataclass

@@ -445,10 +445,16 @@ async def test_a_request_still_in_flight_when_the_shutdown_grace_ends_gets_503(
                 while not journal.exists() or "execute started" not in journal.read_text():  # noqa: ASYNC110
                     await trio.sleep(0.02)
                 process.send_signal(signal.SIGTERM)
+            rest = (await _rest_of_stderr(process)).decode()
             status = await process.wait()
     assert [a.status_code for a in answers] == [503]
     assert answers[0].json()["error"]["message"] == "the gateway is shutting down"
     assert status == 0
+    # Cut off inside the pipeline: the 503 and its access line still name the request.
+    request_id = answers[0].headers.get("x-request-id", "")
+    assert request_id.startswith("r"), answers[0].headers
+    access = [line for line in rest.splitlines() if "POST /v1/chat/completions 503" in line]
+    assert len(access) == 1 and access[0].endswith(f" {request_id}"), rest
 
 
 async def test_logging_level_warning_leaves_out_the_info_lines(tmp_path: Path) -> None:

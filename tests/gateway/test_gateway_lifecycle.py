@@ -108,7 +108,7 @@ async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_cal
 ) -> None:
     caplog.set_level("INFO", logger="pluginrt")
     journal, usage = tmp_path / "journal", tmp_path / "usage"
-    cfg = _with_usage(tmp_path, journal, usage, **{"execute-delay": 30})
+    cfg = _with_usage(tmp_path, journal, usage, **{"execute-delay": 30, "log": True})
     async with gateway(cfg) as (host, url):
         port = int(url.rsplit(":", 1)[1])
         with trio.fail_after(PATIENCE):
@@ -119,8 +119,15 @@ async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_cal
                 await trio.sleep(0.02)
             await _one_more_request(url, usage)
     assert _lines(usage) == ["usage 499 the request was cancelled", "usage 0 "]
-    access = [r.getMessage().split() for r in caplog.records if r.name == "pluginrt.access"]
-    assert access[0][1:4] == ["POST", "/v1/chat/completions", "499"], access
+    # Cut off inside the pipeline, with no answer: the line still names the request.
+    request_id = _request_of(caplog, "execute started")
+    assert request_id.startswith("r")
+    assert _access(caplog)[0][1:4] + _access(caplog)[0][5:] == [
+        "POST",
+        "/v1/chat/completions",
+        "499",
+        request_id,
+    ]
 
 
 async def test_the_log_names_the_plugin_and_method_of_a_failed_request_and_a_failed_stream(
