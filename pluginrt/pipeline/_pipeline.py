@@ -179,6 +179,15 @@ def status_of(exc: BaseException) -> int:
     return status if 400 <= status <= 599 else 500
 
 
+def _auth_down(plugin: PluginLike) -> PipelineError:
+    """The 503 of a frontend auth plugin that is down while no other way in is open."""
+    return PipelineError(
+        503,
+        f"frontend auth plugin {plugin.id!r} is not running: no client is let in until it is back",
+        plugin_id=plugin.id,
+    )
+
+
 def message_of(exc: BaseException) -> str:
     """What the client reads of ``exc`` (never a crashed plugin's stderr)."""
     if isinstance(exc, PluginCrashed):
@@ -270,7 +279,7 @@ class Pipeline:
                 status,
                 message,  # names the plugin and the method (a crash's stderr is logged apart)
             )
-            if status != 401:  # a refused client made no request worth accounting
+            if admitted or status != 401:  # a client refused at the door made no request
                 self._record_usage(state, failure=(status, message))
             # A refusal may come without any I/O (no key, a failed plugin): still yield,
             # so a client retrying in a tight loop cannot starve the host.
@@ -381,13 +390,7 @@ class Pipeline:
         auth = [p for p in down if p.capabilities.frontend_auth_provider]
         blocking = [p for p in auth if p.capabilities.frontend_auth_provider_exclusive]
         if blocking or (auth and not others):
-            plugin = (blocking or auth)[0]
-            raise PipelineError(
-                503,
-                f"frontend auth plugin {plugin.id!r} is not running: "
-                "no client is let in until it is back",
-                plugin_id=plugin.id,
-            )
+            raise _auth_down((blocking or auth)[0])
         unknown = [p for p in down if p.declaration is None]
         if unknown and not others:
             plugin = unknown[0]
@@ -423,6 +426,7 @@ class Pipeline:
             query=request.query,
             body=request.body,
         )
+        down: list[PluginLike] = []  # not running when asked (restarting, crashed under it)
         for plugin in providers:
             try:
                 answer = await self._call(
@@ -430,6 +434,8 @@ class Pipeline:
                 )
             except Exception as exc:
                 logger.warning("frontend auth %s failed, next one: %s", plugin.id, exc)
+                if isinstance(exc, PluginUnavailable | PluginClosed | PluginCrashed):
+                    down.append(plugin)
                 continue
             if answer.authenticated:
                 state.principal = answer.principal
@@ -437,6 +443,10 @@ class Pipeline:
                 state.metadata["principal"] = answer.principal
                 state.metadata["frontend_auth"] = dict(answer.metadata)
                 return
+        if down and (exclusive or (not keys and len(down) == len(providers))):
+            # Fail closed, as _refuse_while_auth_is_down: the one way in is down (a
+            # restart under way), which is not the client's fault: no 401.
+            raise _auth_down(down[0])
         raise PipelineError(401, "missing or invalid API key", code="invalid_api_key")
 
     # ------------------------------------------------------------ models

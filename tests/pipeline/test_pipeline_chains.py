@@ -237,6 +237,30 @@ async def test_a_failed_exclusive_provider_lets_no_client_in_not_even_with_an_ap
     assert lab.calls("execute") == []
 
 
+@pytest.mark.parametrize("keys", [[], ["sk-key"]])
+async def test_an_exclusive_provider_being_restarted_lets_no_client_in_either(
+    lab: Lab, keys: list[str]
+) -> None:
+    # Not failed for good but between its crash and its restart: still 503, not a
+    # 401 telling a client with a good token that its token is bad.
+    exclusive = lab.plugin("fa-excl", "frontend", 10, token="excl-token", exclusive=True)
+    exclusive["restart"] = {"max-restarts": 5, "backoff": "60s", "backoff-max": "60s"}
+    async with lab.host(exclusive, lab.plugin(*EXECUTOR), **{"api-keys": keys}) as host:
+        handle = host.plugins["fa-excl"]
+        assert handle.pid is not None
+        os.kill(handle.pid, signal.SIGKILL)
+        with trio.fail_after(PATIENCE):
+            while handle.state != "restarting":  # noqa: ASYNC110 - no event for a state change
+                await trio.sleep(0.02)
+        answers = [
+            await complete(host, request(headers=bearer(token)))
+            for token in ("sk-key", "excl-token", "")
+        ]
+    assert [a.status for a in answers] == [503, 503, 503]
+    assert "frontend auth plugin 'fa-excl' is not running" in answers[1].body.decode()
+    assert lab.calls("execute") == []
+
+
 async def test_a_failed_provider_that_was_the_only_way_in_does_not_open_the_gateway(
     lab: Lab,
 ) -> None:

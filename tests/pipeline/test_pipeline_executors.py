@@ -285,6 +285,20 @@ async def test_two_usage_plugins_both_receive_every_record(lab: Lab) -> None:
         assert sorted(records) == [("m1", False, 0), ("m1", False, 0), ("missing", True, 404)]
 
 
+async def test_an_executors_401_is_a_request_made_and_makes_a_usage_record(lab: Lab) -> None:
+    # A client refused at the door makes no record; one let in whose upstream
+    # answered 401 (a revoked credential) made a request like any other failure.
+    failing = lab.plugin("e", "executor", fail={"message": "upstream: bad key", "http_status": 401})
+    key = {"authorization": ["Bearer sk-key"]}
+    async with lab.host(lab.plugin("u", "usage"), failing, **{"api-keys": ["sk-key"]}) as host:
+        refused = await complete(host, request(model="refused"))
+        failed = await complete(host, request(model="m1", headers=key))
+        await lab.until(lambda: len(lab.calls("usage")) == 1)  # a refused one's comes first
+    assert (refused.status, failed.status) == (401, 401)
+    records = [(c["model"], c["failed"], c["status"]) for c in lab.calls("usage")]
+    assert records == [("m1", True, 401)]
+
+
 async def test_a_usage_plugin_that_sleeps_does_not_delay_responses(lab: Lab) -> None:
     sleepy = lab.plugin("sleepy", "usage", sleep=1)
     async with lab.host(sleepy, lab.plugin("e", "executor")) as host:
