@@ -230,7 +230,11 @@ class Gateway:
             return
         if match is None:
             named = parsed.get("model")
-            model = named if isinstance(named, str) else ""
+            if named is not None and not isinstance(named, str):
+                said = json.dumps(named)[:40]
+                await send_response(send, _error(400, f'"model" must be a string, got {said}'))
+                return
+            model = named or ""
         if endpoint is None:
             endpoint = Endpoint.STREAM if parsed.get("stream") is True else Endpoint.GENERATE
         query = query_of(scope)

@@ -130,6 +130,7 @@ async def test_bad_json_is_400_a_big_body_413_in_each_apis_shape_and_healthz_tak
         httpx.AsyncClient(base_url=url, headers={"x-api-key": KEY}) as client,
     ):
         broken = await client.post("/v1/messages", content=b"{not json")
+        numbered = await client.post("/v1/chat/completions", content=b'{"model": 5}')
         big = await client.post("/v1/chat/completions", content=chat(text="x" * 2000))
         small = await client.post("/v1/chat/completions", content=chat())
         # The management API answers in its own shape, a wrong method on /healthz 405.
@@ -140,6 +141,8 @@ async def test_bad_json_is_400_a_big_body_413_in_each_apis_shape_and_healthz_tak
     assert (health.status_code, health.headers["allow"]) == (405, "GET, HEAD")
     assert broken.status_code == 400
     assert broken.json()["error"]["type"] == "invalid_request_error"
+    assert numbered.status_code == 400
+    assert numbered.json()["error"]["message"] == '"model" must be a string, got 5'
     assert big.status_code == 413
     assert big.json()["error"]["type"] == "invalid_request_error"
     assert small.status_code == 200
