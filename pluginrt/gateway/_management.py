@@ -354,7 +354,11 @@ class Management:
             logger.warning(
                 "route %s %s of plugin %s failed: %s", method, path, binding.plugin_id, exc
             )
-            return management_error(502, f"plugin {binding.plugin_id!r} failed to answer: {exc}")
+            # A PluginError names the plugin and the method itself.
+            said = (
+                str(exc) if isinstance(exc, PluginError) else f"plugin {binding.plugin_id!r}: {exc}"
+            )
+            return management_error(502, said)
         out = answer.body
         if escape:
             try:

@@ -161,7 +161,10 @@ async def test_a_plugin_route_is_served_behind_the_key_and_its_json_is_html_esca
     assert refused.status_code == 401
     assert echo.json() == {"echo": "&lt;b&gt;&amp;"}
     assert broken.status_code == 502
-    assert "slow" in broken.json()["error"]["message"]
+    assert broken.json()["error"]["message"] == (
+        "plugin 'slow': management.handle failed: RuntimeError: this route always fails "
+        "(code -32603)"
+    )
 
 
 async def test_a_plugin_resource_is_served_without_a_key_and_dot_dot_is_refused(
