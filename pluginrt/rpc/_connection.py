@@ -1226,6 +1226,10 @@ class Connection:
                     self._busy -= 1
         except HandlerError as exc:
             response = _error(id, exc.rpc_code, exc.message, exc.data())
+        except RemoteError as exc:  # a call the handler made to the peer failed, uncaught
+            logger.exception("%s: %s failed", self.name, method)
+            # Its message and details (an http_status) as they came: they say what failed.
+            response = _error(id, INTERNAL_ERROR, f"{method} failed: {exc.message}", exc.data)
         except Exception as exc:
             logger.exception("%s: %s failed", self.name, method)
             response = _error(id, INTERNAL_ERROR, f"{method} failed: {type(exc).__name__}: {exc}")

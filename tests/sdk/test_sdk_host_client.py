@@ -157,6 +157,32 @@ async def test_a_host_callback_error_reaches_the_handler_as_a_remote_error() -> 
         assert (await h.call("executor.execute", ExecutorRequest())).payload == b"ok"
 
 
+async def test_a_host_callback_error_the_handler_lets_through_fails_the_call_with_its_details(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Its message and http_status as the host gave them, not "RemoteError: ... (code N)".
+    plugin = bridge_plugin()
+
+    @plugin.on("executor.execute")
+    async def execute(request: ExecutorRequest) -> ExecutorResponse:
+        await host.auth.get("missing.json")
+        return ExecutorResponse(payload=b"never")
+
+    async with open_test_host(plugin) as h:
+        with pytest.raises(RemoteError) as info:
+            await h.call("executor.execute", ExecutorRequest())
+    error = info.value
+    assert (error.code, error.message) == (
+        -32603,
+        "executor.execute failed: no auth file 'missing.json'",
+    )
+    assert error.data is not None and (error.data.http_status, error.data.code) == (
+        404,
+        "not_found",
+    )
+    assert any(r.exc_info for r in caplog.records if "executor.execute failed" in r.getMessage())
+
+
 async def test_the_host_client_outside_a_call_says_so() -> None:
     with pytest.raises(RuntimeError, match="only available while a handler"):
         await plugin_sdk.host.auth.list()
