@@ -246,6 +246,13 @@ class Host:
                 bound.append(FlagBinding(handle.id, flag))
         return bound
 
+    def _rearranged(self) -> None:
+        """The plugins taking part changed: list their models afresh, and log what their
+        routes and resources conflict over now, not at the first management request."""
+        self._services.refresh_models(self.active())
+        self.routes()
+        self.resources()
+
     def routes(self) -> list[RouteBinding]:
         """Management routes in order, resolved under /v0/management; conflicts skipped."""
         taken: dict[tuple[str, str], str] = {}  # (method, path) -> "plugin <id>" that has it
@@ -428,13 +435,13 @@ class Host:
                     )
                     plugin.config = before.config
                     refused[plugin_id] = exc
-        self._services.refresh_models(self.active())
+        self._rearranged()
         await self.auths.load(self.active())
         return refused
 
     async def restart(self, plugin_id: str) -> PluginHandle:
         handle = await self.plugins.restart(plugin_id)
-        self._services.refresh_models(self.active())
+        self._rearranged()
         return handle
 
     async def set_enabled(self, plugin_id: str, enabled: bool) -> None:
@@ -452,7 +459,7 @@ class Host:
             await self.plugins.start(plugin_spec(self.config, plugin))
         elif not enabled and handle is not None:
             await self.plugins.stop(plugin_id)
-        self._services.refresh_models(self.active())
+        self._rearranged()
 
 
 def _restart_needed(
@@ -606,7 +613,7 @@ async def open_host(config: Config) -> AsyncIterator[Host]:
         ) as plugins:
             host = Host(config, plugins, services)
             services.host = host
-            services.refresh_models(host.active())
+            host._rearranged()
             await services.auths.load(host.active())
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(services.usage.run)

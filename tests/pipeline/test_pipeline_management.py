@@ -67,9 +67,12 @@ async def test_a_route_problem_is_logged_once_not_on_every_listing(
     early = lab.plugin("early", "routes", priority=10, routes=[["GET", "mock/stats"]])
     late = lab.plugin("late", "routes", routes=[["GET", "mock/stats"], ["GET", "bad path"]])
     async with lab.host(early, late) as host:
+        # Logged as the host starts, before any management request lists the routes.
+        at_start = [r.getMessage() for r in caplog.records if "of plugin late" in r.getMessage()]
         for _ in range(3):  # the gateway lists them on every management request
             assert [b.plugin_id for b in host.routes()] == ["early"]
     logged = [r.getMessage() for r in caplog.records if "of plugin late" in r.getMessage()]
+    assert logged == at_start
     assert logged == [
         "route GET /v0/management/mock/stats of plugin late skipped: already taken by plugin early",
         "route 'bad path' of plugin late refused: bad path (whitespace, ':' or '*', or an "
