@@ -121,6 +121,9 @@ def validate(
     if isinstance(raw_keys, dict):
         known = set(_WIRE_NAMES.values())
         unknown = [f"unknown capability {key!r} ignored" for key in sorted(set(raw_keys) - known)]
+    scope = capabilities.executor_model_scope
+    if capabilities.executor is not None and scope not in ("", "both", "static", "oauth"):
+        unknown.append(f"ExecutorModelScope {scope!r} is not static, oauth or both: taken as both")
     for warning in unknown:
         logger.warning("%s", warning)
     return Declaration(version, metadata, capabilities, (*missing, *unknown))

@@ -302,6 +302,19 @@ async def test_an_unknown_capability_and_missing_metadata_are_warnings_the_latte
     )
 
 
+async def test_an_unknown_executor_model_scope_is_a_warning_and_taken_as_both(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture
+) -> None:
+    capabilities = {**_EXECUTOR, "ExecutorOutputFormats": ["openai"], "ExecutorModelScope": "often"}
+    declaration = {"protocol_version": 1, "metadata": {"Name": "n"}, "capabilities": capabilities}
+    env = {"SHELF_DECLARATION": json.dumps(declaration)}
+    with trio.fail_after(10):
+        async with open_plugins([shelf("declaration", env=env)]) as plugins:
+            assert plugins["declaration"].state is PluginState.RUNNING
+    said = "ExecutorModelScope 'often' is not static, oauth or both: taken as both"
+    assert said in [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
 async def test_an_oauth_model_provider_is_asked_neither_model_static_nor_model_register(
     shelf: Shelf,
 ) -> None:
