@@ -1126,7 +1126,25 @@ class Connection:
                 queue.append(message)
                 self._notification_lot.unpark_all()
         except msgspec.DecodeError as exc:
+            if method in ("stream.chunk", "stream.end") and self._fail_stream(method, raw, exc):
+                return
             logger.warning("%s: invalid %s notification ignored: %s", self.name, method, exc)
+
+    def _fail_stream(self, method: str, raw: msgspec.Raw, exc: msgspec.DecodeError) -> bool:
+        """Fail the stream an invalid ``stream.chunk``/``stream.end`` names, if it is one
+        of ours: a chunk dropped in silence would lose its payload and the stream still
+        end well. The producer is told (``stream.cancel``). False if no stream is known."""
+        try:
+            stream_id = self._decoder(_StreamParams).decode(raw).stream_id
+        except msgspec.DecodeError:
+            return False
+        incoming = self._incoming.get(stream_id)
+        if incoming is None:
+            return False
+        why = f"{self.name}: stream {stream_id}: an invalid {method}: {exc}"
+        logger.warning("%s", why)
+        incoming._cancel(StreamError(why, code="protocol_error"))
+        return True
 
     # -------------------------------------------------------------- serving
 

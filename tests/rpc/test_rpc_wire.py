@@ -30,6 +30,7 @@ from pluginrt.rpc import (
     Connection,
     Handler,
     ProtocolError,
+    StreamError,
     StreamTimeout,
     open_connection,
 )
@@ -296,6 +297,33 @@ async def test_a_go_style_null_or_absent_chunk_payload_is_an_empty_chunk(
         while batch := await stream.receive_batch():
             chunks += batch
     assert chunks == [b"", b"", b"x"]
+
+
+async def test_a_chunk_that_does_not_decode_fails_its_stream_and_cancels_it_not_dropped(
+    client: tuple[Connection, Raw],
+) -> None:
+    # Dropped in silence, its payload would be lost and the stream still end well.
+    connection, raw = client
+    stream = connection.open_stream(8)
+    sid = stream.stream_id
+    await raw.send(
+        {
+            "jsonrpc": "2.0",
+            "method": "stream.chunk",
+            "params": {"stream_id": sid, "payload": "eA=="},
+        },
+        {"jsonrpc": "2.0", "method": "stream.chunk", "params": {"stream_id": sid, "payload": "!!"}},
+        {"jsonrpc": "2.0", "method": "stream.end", "params": {"stream_id": sid, "error": None}},
+    )
+    with trio.fail_after(PATIENCE):
+        assert await stream.receive_batch() == [b"x"]
+        with pytest.raises(StreamError) as caught:
+            await stream.receive_batch()
+        cancel = await raw.receive()
+    assert caught.value.code == "protocol_error"
+    assert f"stream {sid}: an invalid stream.chunk" in caught.value.message
+    assert "$.payload" in caught.value.message
+    assert cancel == {"jsonrpc": "2.0", "method": "stream.cancel", "params": {"stream_id": sid}}
 
 
 async def test_a_stream_waits_at_most_its_idle_timeout_for_each_chunk_then_sends_cancel(
