@@ -277,7 +277,9 @@ class Pipeline:
                 request.format,
                 state.model or "-",
                 status,
-                message,  # names the plugin and the method (a crash's stderr is logged apart)
+                # The plugin and the method named (what the client reads may name
+                # neither); a crash's stderr is logged apart.
+                str(exc) if isinstance(exc, PluginRemoteError) else message,
             )
             if admitted or status != 401:  # a client refused at the door made no request
                 self._record_usage(state, failure=(status, message))

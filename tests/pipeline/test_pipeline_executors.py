@@ -204,7 +204,9 @@ async def test_a_body_rewritten_after_auth_is_translated_anew_to_the_format_chos
     assert len(lab.calls("after")) == 1  # the refused one got no further
 
 
-async def test_an_executor_error_with_http_status_403_reaches_the_client_as_403(lab: Lab) -> None:
+async def test_an_executor_error_with_http_status_403_reaches_the_client_as_403(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
     refusing = lab.plugin("e", "executor", fail={"message": "no access", "http_status": 403})
     async with lab.host(refusing) as host:
         answer = await complete(host, request())
@@ -213,6 +215,11 @@ async def test_an_executor_error_with_http_status_403_reaches_the_client_as_403(
     assert json.loads(answer.body) == {
         "error": {"message": "no access", "type": "permission_error", "code": "insufficient_quota"}
     }
+    # The client reads the plugin's message; the log also names the plugin and the method.
+    (logged,) = [r.getMessage() for r in caplog.records if "failed with 403" in r.getMessage()]
+    assert logged.endswith(
+        "failed with 403: plugin 'e': executor.execute failed: no access (code -32000)"
+    )
 
 
 async def test_an_executor_error_without_a_status_is_a_500_with_an_openai_style_body(
