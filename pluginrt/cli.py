@@ -20,7 +20,14 @@ from pluginrt.api._schema import check_schemas, write_schemas
 from pluginrt.config import Config, ConfigError, load_config
 from pluginrt.gateway import check_report, serve, summary
 from pluginrt.gateway._serve import RESOLVE_TIMEOUT, check_address
-from pluginrt.host import PluginError, PluginSpec, call_once, inspect_plugin, one_shot_spec
+from pluginrt.host import (
+    PluginError,
+    PluginRemoteError,
+    PluginSpec,
+    call_once,
+    inspect_plugin,
+    one_shot_spec,
+)
 
 __all__ = ["main"]
 
@@ -156,8 +163,24 @@ def call(
     try:
         result = trio.run(call_once, spec, method, params.encode())
     except PluginError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(str(exc) + _error_details(exc)) from None
     click.echo(json.dumps(json.loads(result), indent=2))
+
+
+def _error_details(exc: PluginError) -> str:
+    """The error's ``data`` a plugin gave (code, http_status, retryable), for the reader."""
+    if not isinstance(exc, PluginRemoteError):
+        return ""
+    details = [
+        f"{name} {value}"
+        for name, value in (
+            ("code", exc.error_code and repr(exc.error_code)),
+            ("http_status", exc.http_status),
+            ("retryable", exc.retryable),
+        )
+        if value
+    ]
+    return f" [{', '.join(details)}]" if details else ""
 
 
 # ------------------------------------------------------------------ run, check

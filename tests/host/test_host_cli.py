@@ -90,6 +90,7 @@ def test_a_failed_call_exits_1_with_the_error() -> None:
     code, _, err = run("call", "--", GOOD, "test.fail")
     assert code == 1
     assert "'good'" in err and "upstream said no" in err and "-32000" in err
+    assert "[code 'quota', http_status 429, retryable True]" in err  # the error's data
 
 
 def test_a_call_that_times_out_exits_1_naming_the_method() -> None:
