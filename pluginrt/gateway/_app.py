@@ -293,11 +293,14 @@ def _error(status: int, message: str) -> Response:
 
 
 def _response(answer: ClientResponse) -> Response:
-    """The pipeline's answer, with its request id in ``X-Request-Id`` (as the logs name it)."""
-    headers = answer.headers
+    """The pipeline's answer, with its request id in ``X-Request-Id`` (as the logs name it),
+    and ``Content-Type: application/json`` if the executor named none (every client API
+    answers JSON)."""
+    headers = {k: v for k, v in answer.headers.items() if k.lower() != REQUEST_ID}
     if answer.request_id:
-        headers = {k: v for k, v in headers.items() if k.lower() != REQUEST_ID}
         headers[REQUEST_ID] = [answer.request_id]
+    if not any(k.lower() == "content-type" and v for k, v in headers.items()):
+        headers["content-type"] = ["application/json"]
     return Response(answer.status, headers, answer.body)
 
 

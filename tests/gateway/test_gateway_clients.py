@@ -133,6 +133,7 @@ async def test_bad_json_is_400_a_big_body_413_in_each_apis_shape_and_healthz_tak
         numbered = await client.post("/v1/chat/completions", content=b'{"model": 5}')
         big = await client.post("/v1/chat/completions", content=chat(text="x" * 2000))
         small = await client.post("/v1/chat/completions", content=chat())
+        untyped = await client.post("/v1/chat/completions", content=chat("slow"))  # no headers
         # The management API answers in its own shape, a wrong method on /healthz 405.
         patch = await client.patch("/v0/management/plugins/mock/config", content=b"{" * 2000)
         health = await client.post("/healthz")
@@ -146,6 +147,7 @@ async def test_bad_json_is_400_a_big_body_413_in_each_apis_shape_and_healthz_tak
     assert big.status_code == 413
     assert big.json()["error"]["type"] == "invalid_request_error"
     assert small.status_code == 200
+    assert (untyped.status_code, untyped.headers["content-type"]) == (200, "application/json")
 
 
 def test_a_body_of_the_default_largest_size_fits_an_executor_call_in_a_default_line() -> None:
