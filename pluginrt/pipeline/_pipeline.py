@@ -409,10 +409,11 @@ class Pipeline:
         providers = _chain(state.plugins, "frontend_auth_provider")
         exclusive = [p for p in providers if p.capabilities.frontend_auth_provider_exclusive]
         keys: Sequence[str] = () if exclusive else self.settings.api_keys
+        # Before the exclusive one is chosen: another exclusive one that failed must not
+        # hand the gate to the next in order.
+        self._refuse_while_auth_is_down(bool(keys or providers))
         if exclusive:
             providers = exclusive[:1]
-        else:
-            self._refuse_while_auth_is_down(bool(keys or providers))
         if not keys and not providers:
             return  # no frontend auth configured: the gateway is open
         presented = _presented_key(request)

@@ -243,6 +243,22 @@ async def test_an_exclusive_provider_down_lets_no_client_in_not_even_with_an_api
     assert lab.calls("execute") == []
 
 
+async def test_a_failed_exclusive_provider_does_not_hand_the_gate_to_the_next_exclusive_one(
+    lab: Lab,
+) -> None:
+    first = lab.plugin("fa-first", "frontend", 10, token="first-token", exclusive=True)
+    second = lab.plugin("fa-second", "frontend", 5, token="second-token", exclusive=True)
+    async with lab.host(first, second, lab.plugin(*EXECUTOR)) as host:
+        await _killed(host, "fa-first")
+        answers = [
+            await complete(host, request(headers=bearer(token)))
+            for token in ("first-token", "second-token")
+        ]
+    assert [a.status for a in answers] == [503, 503]
+    assert "frontend auth plugin 'fa-first' is not running" in answers[1].body.decode()
+    assert lab.calls("execute") == []
+
+
 async def test_a_failed_provider_that_was_the_only_way_in_does_not_open_the_gateway(
     lab: Lab,
 ) -> None:
