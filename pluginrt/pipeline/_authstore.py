@@ -167,6 +167,9 @@ class AuthStore:
         self.host = host
         self._models = models
         self._entries: dict[str, AuthEntry] = {}
+        #: The Metadata each login under way answered at its start, by (provider, state):
+        #: "plugin-defined polling context", handed back with every poll.
+        self._logins: dict[tuple[str, str], dict[str, Any]] = {}
 
     # ------------------------------------------------------------- reading
 
@@ -429,7 +432,9 @@ class AuthStore:
         request = AuthLoginStartRequest(
             provider=provider, base_url=base_url, host=self.host, metadata=metadata or {}
         )
-        return await plugin.call("auth.login.start", request, AuthLoginStartResponse)
+        started = await plugin.call("auth.login.start", request, AuthLoginStartResponse)
+        self._logins[(provider.lower(), started.state)] = dict(started.metadata)
+        return started
 
     async def poll_login(
         self,
@@ -438,12 +443,18 @@ class AuthStore:
         state: str,
         metadata: dict[str, Any] | None = None,
     ) -> tuple[AuthLoginPollResponse, AuthEntry | None]:
-        """Poll a login; on success the auth is saved as a new file and returned too."""
+        """Poll a login, with the Metadata its start answered (``metadata`` over it); on
+        success the auth is saved as a new file and returned too. A success or an error
+        ends the login."""
         plugin = self._login_plugin(plugins, provider)
+        key = (provider.lower(), state)
+        context = {**self._logins.get(key, {}), **(metadata or {})}
         request = AuthLoginPollRequest(
-            provider=provider, state=state, host=self.host, metadata=metadata or {}
+            provider=provider, state=state, host=self.host, metadata=context
         )
         answer = await plugin.call("auth.login.poll", request, AuthLoginPollResponse)
+        if answer.status != "pending":
+            self._logins.pop(key, None)
         entry = None
         if answer.status == "success":
             auth = answer.auth

@@ -93,6 +93,8 @@ async def test_a_login_started_and_polled_to_success_saves_an_auth_file(lab: Lab
         done, entry = await host.auths.poll_login(host.active(), "probe", started.state)
         names = [e.name for e in host.auths.entries()]
     assert (started.state, pending.status, nothing) == ("state-1", "pending", None)
+    # Each poll gets the Metadata the start answered: the plugin's polling context.
+    assert [c["metadata"] for c in lab.calls("poll")] == [{"device_code": "code-state-1"}] * 2
     assert done.status == "success"
     assert entry is not None and entry.name == "fresh.json"
     assert names == ["fresh.json"]

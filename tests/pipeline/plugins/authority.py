@@ -5,8 +5,8 @@ Config: ``provider`` (its identifier, default ``probe``), ``accept`` (more
 provider or accepted, keeping the file's ``proxy_url`` (``"due": true``
 makes the refresh due at once, ``"due_in": s`` in s seconds); ``auth.refresh``
 answers only a new token (every other field inherits), and the config's
-``refresh_attributes`` if any; a login is ``pending``
-on the first poll and ``success`` on the second.
+``refresh_attributes`` if any; a login (whose start answers a ``device_code``
+in its Metadata) is ``pending`` on the first poll and ``success`` on the second.
 """
 
 import json
@@ -57,11 +57,13 @@ async def refresh(request: api.AuthRefreshRequest) -> api.AuthRefreshResponse:
 async def login_start(request: api.AuthLoginStartRequest) -> api.AuthLoginStartResponse:
     state = f"state-{len(polls) + 1}"
     polls[state] = 0
-    return api.AuthLoginStartResponse(provider="probe", url="https://login.test/", state=state)
+    return api.AuthLoginStartResponse(provider="probe", url="https://login.test/", state=state,
+                                      metadata={"device_code": f"code-{state}"})  # fmt: skip
 
 
 @plugin.on("auth.login.poll")
 async def login_poll(request: api.AuthLoginPollRequest) -> api.AuthLoginPollResponse:
+    note(plugin, "poll", state=request.state, metadata=request.metadata)
     polls[request.state] += 1
     if polls[request.state] < 2:
         return api.AuthLoginPollResponse(status="pending")
