@@ -434,6 +434,8 @@ class AuthStore:
         )
         started = await plugin.call("auth.login.start", request, AuthLoginStartResponse)
         self._logins[(provider.lower(), started.state)] = dict(started.metadata)
+        while len(self._logins) > _LOGINS_KEPT:  # logins started and never polled to an end
+            del self._logins[next(iter(self._logins))]
         return started
 
     async def poll_login(
@@ -461,6 +463,10 @@ class AuthStore:
             auth.provider = auth.provider or provider
             entry = await self.save_auth(plugins, auth)
         return answer, entry
+
+
+#: The most logins under way whose polling context is kept (the oldest go first).
+_LOGINS_KEPT = 1000
 
 
 def _refresher(providers: Sequence[PluginLike], entry: AuthEntry) -> PluginLike | None:
