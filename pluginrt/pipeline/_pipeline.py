@@ -40,7 +40,6 @@ from pluginrt.api import (
     FrontendAuthRequest,
     FrontendAuthResponse,
     HTTPRequest,
-    ModelInfo,
     PayloadResponse,
     RequestInterceptRequest,
     RequestInterceptResponse,
@@ -81,6 +80,7 @@ from ._rules import (
     ordered,
 )
 from ._schedulers import BUILTIN_SCHEDULERS, BuiltinScheduler
+from ._thinking import normalize_thinking
 from ._types import (
     ClientRequest,
     ClientResponse,
@@ -979,23 +979,33 @@ class Pipeline:
         )
 
     async def _apply_thinking(self, state: _State, route: Route, payload: bytes) -> bytes:
+        """The first applier for the route's provider writes the client's reasoning
+        settings, normalized to the model's ``Thinking`` support, into ``payload``; a
+        model declaring no support gets none (as the Go proxy)."""
         config = thinking_config(state.request.body)
         if config is None:
             return payload
         state.thinking_effort = config.level or config.mode
-        for plugin in _chain(state.plugins, "thinking_applier"):
-            decl = plugin.capabilities.thinking_applier
-            if decl is None or decl.identifier.lower() != route.provider:
-                continue
-            params = ThinkingApplyRequest(
-                provider=route.provider,
-                model=route.info or ModelInfo(id=state.model),
-                config=config,
-                body=payload,
-            )
-            answer = await self._try(state, plugin, "thinking.apply", params, PayloadResponse)
-            return answer.body if answer is not None and answer.body else payload
-        return payload
+        applier = next(
+            (
+                p
+                for p in _chain(state.plugins, "thinking_applier")
+                if (decl := p.capabilities.thinking_applier) is not None
+                and decl.identifier.lower() == route.provider
+            ),
+            None,
+        )
+        support = route.info.thinking if route.info is not None else None
+        if applier is None or support is None or route.info is None:
+            return payload
+        params = ThinkingApplyRequest(
+            provider=route.provider,
+            model=route.info,
+            config=normalize_thinking(config, support, state.model),
+            body=payload,
+        )
+        answer = await self._try(state, applier, "thinking.apply", params, PayloadResponse)
+        return answer.body if answer is not None and answer.body else payload
 
     async def _response_payload(self, state: _State, client_format: str, body: bytes) -> bytes:
         """normalize_before, translate back to the client's format, normalize_after."""

@@ -4,8 +4,10 @@ Config: ``provider`` (identifier, default ``probe``), ``model_provider``
 (the provider its models are registered under, default ``provider``), ``scope``,
 ``inputs`` and ``outputs`` (formats), ``models`` (from ``model.static``),
 ``auth_models`` (from ``model.for_auth``; a model is an id, or
-``[id, name]`` for one whose provider-native name differs), ``reply`` (``report``: a JSON
-account of the request; ``payload``: the payload as is), ``fail`` (an
+``[id, name]`` for one whose provider-native name differs), ``thinking`` (the
+``ThinkingSupport`` of every model, wire-shaped: ``{"Min": 1024, "Levels": [...]}``),
+``reply`` (``report``: a JSON account of the request; ``payload``: the payload as
+is), ``fail`` (an
 error), ``sleep`` (seconds before answering), ``chunks`` (what a stream
 sends: a list of texts, or ``{"count": n, "size": bytes}``), ``stream_fail``
 (an error after the chunks), ``stall`` (after the chunks, the stream goes quiet
@@ -37,9 +39,11 @@ def configure(config: dict) -> None:
 
 
 def model(spec: str | list[str]) -> api.ModelInfo:
+    support = plugin.config.get("thinking")
+    thinking = api.decode(json.dumps(support).encode(), api.ThinkingSupport) if support else None
     if isinstance(spec, str):
-        return api.ModelInfo(id=spec)
-    return api.ModelInfo(id=spec[0], name=spec[1])
+        return api.ModelInfo(id=spec, thinking=thinking)
+    return api.ModelInfo(id=spec[0], name=spec[1], thinking=thinking)
 
 
 @plugin.on("model.static")
