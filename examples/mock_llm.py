@@ -51,6 +51,9 @@ def chunk(model: str, delta: dict[str, str], finish: str | None = None) -> str:
 async def models(request: api.StaticModelRequest) -> api.ModelResponse:
     names = ["mock-small", "mock-large"]
     infos = [api.ModelInfo(id=n, object="model", owned_by="mock", display_name=n) for n in names]
+    # mock-large takes reasoning settings: a thinking applier for "mock" is asked to write them.
+    infos[1].thinking = api.ThinkingSupport(min=1024, max=32768, zero_allowed=True,
+                                            dynamic_allowed=True)  # fmt: skip
     return api.ModelResponse(provider="mock", models=infos)
 
 
