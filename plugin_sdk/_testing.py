@@ -6,6 +6,14 @@ over ``trio.testing.memory_stream_pair()``, against a host-side
 test configures: an HTTP and a model responder, an in-memory auth store, and
 captured logs. Every callback is recorded with the ``host_callback_id`` it
 carried.
+
+The fakes refuse what the real host refuses, with its messages and
+``http_status``: a ``host.model.execute`` with ``stream`` true (and
+``execute_stream`` with it false), a ``host.http.*`` URL that is not absolute
+http(s), an auth file name or JSON ``host.auth.save`` would not write (the
+host's own rules), an unknown ``auth_index`` (404); and a
+``host.model.execute_stream`` the model responder answers with a status of
+400 or more fails, as a nested stream that fails before its first chunk does.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from pluginrt.api import (
     RegisterParams,
     RegisterResult,
 )
+from pluginrt.pipeline._authstore import AuthStoreError, check_name
 from pluginrt.rpc import (
     CallContext,
     Connection,
@@ -65,6 +74,13 @@ T = TypeVar("T")
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 Responder = Callable[[Req], Resp | Awaitable[Resp]]
+
+# The real host's refusals (pluginrt/pipeline/_services.py, _authstore.py), word for word;
+# tests/sdk/test_sdk_testing_host.py compares them with the host's own answers.
+_EXECUTE_NEEDS_NO_STREAM = (
+    "host.model.execute requires stream: false (use host.model.execute_stream)"
+)
+_EXECUTE_STREAM_NEEDS_STREAM = "host.model.execute_stream requires stream: true"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,22 +255,30 @@ class TestHost:
         self.logs.append(params)
 
     async def _http_do(self, request: HTTPRequest) -> HTTPResponse:
-        return await _answer(self.http, request, "http")
+        return await _answer(self.http, _absolute(request), "http")
 
     async def _http_do_stream(self, request: HTTPRequest) -> HostHTTPStreamResponse:
-        response = await _answer(self.http, request, "http")
+        response = await _answer(self.http, _absolute(request), "http")
         stream_id = self._open(response.body)
         return HostHTTPStreamResponse(
             status_code=response.status_code, headers=response.headers, stream_id=stream_id
         )
 
     async def _model_execute(self, request: HostModelExecutionRequest) -> Any:
+        if request.stream:
+            raise HandlerError(_EXECUTE_NEEDS_NO_STREAM, http_status=400)
         return await _answer(self.model, request, "model")
 
     async def _model_execute_stream(
         self, request: HostModelExecutionRequest
     ) -> HostModelStreamResponse:
+        if not request.stream:
+            raise HandlerError(_EXECUTE_STREAM_NEEDS_STREAM, http_status=400)
         response = await _answer(self.model, request, "model")
+        if response.status_code >= 400:
+            raise HandlerError(
+                response.body.decode("utf-8", "replace"), http_status=response.status_code
+            )
         stream_id = self._open(response.body)
         return HostModelStreamResponse(
             status_code=response.status_code, headers=response.headers, stream_id=stream_id
@@ -290,31 +314,43 @@ class TestHost:
             id=name, auth_index=name, name=name, type=kind, provider=kind, path=name
         )
 
-    def _find(self, auth_index: str) -> str:
+    def _find(self, auth_index: str, method: str) -> str:
         if auth_index not in self.auth_files:
-            raise HandlerError(f"no auth file {auth_index!r}", code="not_found", http_status=404)
+            raise HandlerError(f"{method}: no auth with auth_index {auth_index!r}", http_status=404)
         return auth_index
 
     async def _auth_list(self, params: Empty) -> HostAuthListResponse:
         return HostAuthListResponse(files=[self._entry(name) for name in sorted(self.auth_files)])
 
     async def _auth_get(self, params: HostAuthGetRequest) -> HostAuthGetResponse:
-        name = self._find(params.auth_index)
+        name = self._find(params.auth_index, "host.auth.get")
         return HostAuthGetResponse(
             auth_index=name, name=name, path=name, json=self.auth_files[name]
         )
 
     async def _auth_get_runtime(self, params: HostAuthGetRequest) -> HostAuthGetRuntimeResponse:
-        return HostAuthGetRuntimeResponse(auth=self._entry(self._find(params.auth_index)))
+        return HostAuthGetRuntimeResponse(
+            auth=self._entry(self._find(params.auth_index, "host.auth.get_runtime"))
+        )
 
     async def _auth_save(self, params: HostAuthSaveRequest) -> HostAuthSaveResponse:
         name = params.name
-        if "/" in name or "\\" in name or not name.endswith(".json"):
-            raise HandlerError(f"invalid auth file name {name!r}", code="invalid_name")
-        if not isinstance(params.json, dict):
-            raise HandlerError("auth JSON must be an object", code="invalid_json")
+        try:
+            check_name(name)
+            if not isinstance(params.json, dict):
+                raise AuthStoreError(f"auth file {name!r}: the JSON must be an object")
+        except AuthStoreError as exc:
+            raise HandlerError(f"host.auth.save: {exc}", http_status=400) from None
         self.auth_files[name] = params.json
         return HostAuthSaveResponse(name=name, path=name)
+
+
+def _absolute(request: HTTPRequest) -> HTTPRequest:
+    if not request.url.startswith(("http://", "https://")):
+        raise HandlerError(
+            f"host.http: URL must be absolute http(s), got {request.url!r}", http_status=400
+        )
+    return request
 
 
 async def _answer(responder: Responder[Any, T] | None, request: Any, what: str) -> T:

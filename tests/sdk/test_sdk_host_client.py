@@ -149,7 +149,7 @@ async def test_a_host_callback_error_reaches_the_handler_as_a_remote_error() -> 
 
     @plugin.on("executor.execute")
     async def execute(request: ExecutorRequest) -> ExecutorResponse:
-        with pytest.raises(RemoteError, match="no auth file"):
+        with pytest.raises(RemoteError, match="no auth with auth_index"):
             await host.auth.get("missing.json")
         return ExecutorResponse(payload=b"ok")
 
@@ -174,12 +174,9 @@ async def test_a_host_callback_error_the_handler_lets_through_fails_the_call_wit
     error = info.value
     assert (error.code, error.message) == (
         -32603,
-        "executor.execute failed: no auth file 'missing.json'",
+        "executor.execute failed: host.auth.get: no auth with auth_index 'missing.json'",
     )
-    assert error.data is not None and (error.data.http_status, error.data.code) == (
-        404,
-        "not_found",
-    )
+    assert error.data is not None and (error.data.http_status, error.data.code) == (404, "")
     assert any(r.exc_info for r in caplog.records if "executor.execute failed" in r.getMessage())
 
 
