@@ -20,8 +20,9 @@ as Go prints it:
 - string: anything, printed as given.
 
 An empty ``DefaultValue`` is the type's zero value. On the command line a
-bool flag takes a value only after ``=`` (``--b1=false``): ``--b1`` alone is
-true and the next argument is not its value (:func:`spell_bools`).
+flag is ``-name`` or ``--name``; a bool flag takes a value only after ``=``
+(``-b1=false``): ``-b1`` alone is true and the next argument is not its value
+(:func:`spell_flags`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Collection, Sequence
 from decimal import Decimal
 from fractions import Fraction
 
-__all__ = ["canonical", "format_value", "parse", "spell_bools", "zero"]
+__all__ = ["canonical", "format_value", "parse", "spell_flags", "zero"]
 
 Value = bool | int | float | str
 
@@ -93,29 +94,32 @@ def canonical(type_: str, text: str) -> str:
     return format_value(type_, parse(type_, text))
 
 
-def spell_bools(args: Sequence[str], bools: Collection[str], valued: Collection[str]) -> list[str]:
-    """``args`` with each bare ``--b`` of a bool flag spelled ``--b=true``.
+def spell_flags(args: Sequence[str], bools: Collection[str], valued: Collection[str]) -> list[str]:
+    """``args`` with each flag spelled ``--name=value``, or ``--name`` and then its value.
 
-    Go's bool flags take a value only after ``=``: ``--b false`` is ``b``
-    true and the argument ``false``. ``valued`` (the other flags) take the
-    next argument as their value, so it is not rewritten; ``--`` ends flags.
+    Go's flag package takes ``-name`` and ``--name`` alike, a value after
+    ``=`` or (not a bool's) in the next argument, and a bool alone as true:
+    ``-b false`` is ``b`` true and the argument ``false``. ``bools`` and
+    ``valued`` are the names of the bool and the other flags. Any other
+    argument with one dash gets two as well, so that an unknown ``-nope`` is
+    reported whole (``--nope``), not as its first letter. ``-`` is an argument;
+    ``--`` ends flags.
     """
     spelled: list[str] = []
     rest = iter(args)
     for arg in rest:
-        name = arg[2:] if arg.startswith("--") else None
         if arg == "--":
             spelled.append(arg)
             spelled.extend(rest)
-        elif name in bools:
-            spelled.append(f"{arg}=true")
-        elif name in valued:
+        elif arg == "-" or not arg.startswith("-"):
             spelled.append(arg)
-            value = next(rest, None)
-            if value is not None:
-                spelled.append(value)
         else:
-            spelled.append(arg)
+            flag = arg[2:] if arg.startswith("--") else arg[1:]
+            spelled.append(f"--{flag}=true" if flag in bools else f"--{flag}")
+            if flag in valued:
+                value = next(rest, None)
+                if value is not None:
+                    spelled.append(value)
     return spelled
 
 

@@ -238,7 +238,7 @@ def _go_value(flag_type: str) -> Callable[[click.Context, click.Parameter, str |
 
 class _BoolOption(click.Option):
     """A Go bool flag: ``--name`` alone (spelled ``--name=true`` before parsing, see
-    :func:`pluginrt._goflag.spell_bools`) or ``--name=false``; help shows ``--name``."""
+    :func:`pluginrt._goflag.spell_flags`) or ``--name=false``; help shows ``--name``."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         record = super().get_help_record(ctx)
@@ -263,6 +263,8 @@ def _flag_command(bindings: list[FlagBinding]) -> click.Command:
                 click.Option(decls, metavar=_METAVARS.get(flag.type, "TEXT"), callback=convert,
                              default=default or None, show_default=bool(default), help=usage)
             )  # fmt: skip
+    # Go's flag package takes -h and -help (spelled --h and --help here) for --help too.
+    params.append(click.Option(["--help", "--h", "help"], is_flag=True, hidden=True))
     params.append(click.Argument(["args"], nargs=-1))
     return click.Command("run", params=params, add_help_option=False)
 
@@ -284,22 +286,28 @@ def _plugin_flags_help(ctx: click.Context, bindings: list[FlagBinding], config_p
     return formatter.getvalue()
 
 
+#: The other spellings of ``--help`` that Go's flag package takes.
+_GO_HELP = frozenset({"-h", "-help", "--h"})
+
+
 def _parse_flags(
     bindings: list[FlagBinding], args: tuple[str, ...]
-) -> tuple[dict[str, str], list[str]]:
-    """The plugin flags given on the command line (name -> value as Go prints it) and the
-    rest."""
+) -> tuple[dict[str, str], list[str], bool]:
+    """The plugin flags given on the command line (name -> value as Go prints it), the
+    rest, and whether help was asked for. Each is read as Go's flag package reads it:
+    ``-name`` or ``--name``, then ``=value`` or the next argument (a bool: ``=value``
+    only)."""
     command = _flag_command(bindings)
     bools = {b.flag.name for b in bindings if b.flag.type in ("", "bool")}
     valued = {b.flag.name for b in bindings} - bools
-    spelled = _goflag.spell_bools(args, bools, valued)
+    spelled = _goflag.spell_flags(args, bools, valued)
     ctx = command.make_context("pluginrt run CONFIG", spelled)
     values: dict[str, str] = {}
     for position, binding in enumerate(bindings):
         name = f"flag{position}"
         if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
             values[binding.flag.name] = ctx.params[name]
-    return values, list(ctx.params["args"])
+    return values, list(ctx.params["args"]), bool(ctx.params["help"])
 
 
 @main.command(
@@ -322,7 +330,12 @@ def run(
     A plugin flag given after CONFIG runs that plugin's command-line handler
     instead of serving, saves any auths it returns, and exits with its code.
     Ctrl-C or SIGTERM shut down gracefully; SIGHUP reloads CONFIG.
+
+    Plugin flags are read as Go's flag package reads them: -name or --name,
+    then =VALUE or VALUE (a bool flag: alone for true, or -name=false).
     """
+    if config_path in _GO_HELP:  # not a config: asking for help as Go's flag package does
+        config_path, show_help = None, True
     if config_path is None:
         if show_help:
             click.echo(ctx.get_help())
@@ -330,20 +343,20 @@ def run(
             return
         raise click.UsageError("give the config file: pluginrt run CONFIG")
     config = _load(config_path)
-    _logging("warning" if show_help else config.logging.level)
+    _logging("warning" if show_help or not _GO_HELP.isdisjoint(flags) else config.logging.level)
 
     async def main_task() -> int:
         async with open_host(config) as host:
             bindings = host.flags()
-            if show_help:
-                click.echo(ctx.get_help() + "\n")
-                click.echo(_plugin_flags_help(ctx, bindings, config_path), nl=False)
-                return 0
-            try:
-                values, args = _parse_flags(bindings, flags)
+            try:  # --help shows the flags however the others are spelled
+                values, args, asks_help = _parse_flags(bindings, () if show_help else flags)
             except click.ClickException as exc:
                 exc.show()
                 return 2
+            if show_help or asks_help:
+                click.echo(ctx.get_help() + "\n")
+                click.echo(_plugin_flags_help(ctx, bindings, config_path), nl=False)
+                return 0
             if values:
                 # The seed: Program is os.Args[0], Args every argument after it, flags included.
                 answers = await host.execute_flags(

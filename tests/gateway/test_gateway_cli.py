@@ -235,11 +235,12 @@ def test_giving_a_plugin_flag_runs_it_saves_its_auths_and_exits_without_serving(
     assert json.loads(saved.read_text())["token"] == "t"
 
 
+@pytest.mark.parametrize("given", [["--slow-hello=bob"], ["-slow-hello", "bob"]])
 async def test_a_plugin_flag_handler_gets_the_program_and_every_argument_as_given(
-    tmp_path: Path,
+    tmp_path: Path, given: list[str]
 ) -> None:
     config = _flag_config(tmp_path)
-    argv = ["run", str(config), "--slow-hello=bob", "extra"]
+    argv = ["run", str(config), *given, "extra"]
     with trio.fail_after(PATIENCE):
         done = await trio.run_process(
             [sys.executable, "-c", "from pluginrt.cli import main; main()", *argv],

@@ -224,6 +224,8 @@ CLI_FLAGS = [
     {"name": "wait", "type": "duration"},
     {"name": "ratio", "type": "float64"},
     {"name": "badint", "type": "int", "default": "abc"},
+    {"name": "acme-login"},  # a bool
+    {"name": "v", "type": "string"},  # one letter, as click's short options are
 ]
 
 
@@ -280,4 +282,63 @@ def test_a_flag_value_that_does_not_parse_is_a_usage_error(
     status, output, triggered = _run(lab, *argv)
     assert status == 2
     assert said in output
+    assert triggered == {}
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-count", "0x10"], {"count": ["int", "16", True]}),
+        (["-count=0x10"], {"count": ["int", "16", True]}),
+        (["-count", "-5"], {"count": ["int", "-5", True]}),  # the next argument, as in Go
+        (["-acme-login"], {"acme-login": ["bool", "true", True]}),
+        (["-b1=false"], {"b1": ["bool", "false", True]}),
+        (["-v", "x"], {"v": ["string", "x", True]}),
+        (["-v=x"], {"v": ["string", "x", True]}),
+        (["--v", "-h"], {"v": ["string", "-h", True]}),  # a value, not a request for help
+        (["-acme-login", "--wait=90s", "-ratio", "1e21"],
+         {"acme-login": ["bool", "true", True], "wait": ["duration", "1m30s", True],
+          "ratio": ["float64", "1e+21", True]}),
+    ],
+)  # fmt: skip
+def test_pluginrt_run_takes_a_flag_with_one_dash_or_two_as_go_does(
+    lab: Lab, argv: list[str], expected: dict[str, list[object]]
+) -> None:
+    status, output, triggered = _run(lab, *argv)
+    assert status == 0, output
+    assert triggered == expected
+
+
+def test_a_bare_bool_flag_with_one_dash_leaves_the_next_argument_an_argument(lab: Lab) -> None:
+    status, output, triggered = _run(lab, "-b1", "false", "-acme-login")
+    assert status == 0, output
+    assert triggered == {"b1": ["bool", "true", True], "acme-login": ["bool", "true", True]}
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["-nope"], "No such option '--nope'"),  # whole, not its first letter
+        (["-vx"], "No such option '--vx'"),  # Go: not -v with the value x
+        (["-verbose"], "No such option '--verbose'"),
+        (["-count"], "Option '--count' requires an argument"),
+        (["-count", "abc"], "Invalid value for '--count': 'abc': expected an integer"),
+        (["-b1=maybe"], "Invalid value for '--b1': 'maybe': expected a bool"),
+    ],
+)
+def test_a_flag_with_one_dash_that_is_unknown_or_bad_is_a_usage_error(
+    lab: Lab, argv: list[str], said: str
+) -> None:
+    status, output, triggered = _run(lab, *argv)
+    assert status == 2
+    assert said in output
+    assert triggered == {}
+
+
+@pytest.mark.parametrize("spelling", ["--help", "-help", "-h", "--h"])
+def test_pluginrt_run_takes_go_s_spellings_of_help(lab: Lab, spelling: str) -> None:
+    status, output, triggered = _run(lab, "-count", "3", spelling)
+    assert status == 0, output
+    assert "Plugin flags (from" in output
+    assert "--acme-login " in output and "-acme-login, " not in output  # each flag once
     assert triggered == {}
