@@ -2,7 +2,9 @@
 
 Capabilities are never listed by hand: registering a handler for a method
 declares the capability :data:`pluginrt.api.METHODS` ties that method to,
-so the declaration the host receives always matches what is served.
+so the declaration the host receives always matches what is served. Where
+the host routes by the capability's identifier (executor, auth provider,
+thinking applier) the plugin must also declare it: it is never guessed.
 """
 
 from __future__ import annotations
@@ -39,9 +41,21 @@ SERVABLE: Final = {
 _ATTRIBUTE: Final = dict(
     zip(Capabilities.__struct_encode_fields__, Capabilities.__struct_fields__, strict=True)
 )
-#: Capabilities the host identifies by name; the identifier defaults to the plugin's name.
-_IDENTIFIED: Final = frozenset({"AuthProvider", "FrontendAuthProvider", "Executor",
-                                "ThinkingApplier"})  # fmt: skip
+#: Capabilities whose identifier is a provider key the host routes by, so it must be
+#: declared: the call that declares it, and what the identifier must name.
+_PROVIDER_KEYED: Final = {
+    "Executor": (
+        "plugin.executor(identifier, input_formats=[...], output_formats=[...])",
+        "the provider it executes for",
+    ),
+    "AuthProvider": ("plugin.auth_provider(identifier)", "the auth file type it handles"),
+    "ThinkingApplier": (
+        "plugin.thinking_applier(identifier)",
+        "the provider whose requests it applies thinking to",
+    ),
+}
+#: A capability whose identifier is only a label: it defaults to the plugin's name.
+_LABELLED: Final = "FrontendAuthProvider"
 STREAM_METHOD: Final = "executor.execute_stream"
 #: The model scopes of an executor (ExecutorModelScope; empty means both).
 _SCOPES: Final = ("", *(scope.value for scope in ExecutorModelScope))
@@ -52,9 +66,10 @@ class Plugin:
 
     Register handlers with :meth:`on`; declare identifiers and formats with
     :meth:`executor`, :meth:`auth_provider`, :meth:`frontend_auth` and
-    :meth:`thinking_applier`; serve with :func:`plugin_sdk.run`. ``config``,
-    ``plugin_id`` and ``host_config`` hold what the host's ``plugin.register``
-    (and ``plugin.reconfigure``) sent.
+    :meth:`thinking_applier` (all but :meth:`frontend_auth` are required with
+    their handlers: the host routes by those identifiers); serve with
+    :func:`plugin_sdk.run`. ``config``, ``plugin_id`` and ``host_config`` hold
+    what the host's ``plugin.register`` (and ``plugin.reconfigure``) sent.
     """
 
     def __init__(
@@ -180,7 +195,9 @@ class Plugin:
         self._declare("AuthProvider", identifier)
 
     def frontend_auth(self, identifier: str, *, exclusive: bool = False) -> None:
-        """Declare the frontend auth provider; ``exclusive`` replaces every other one."""
+        """Declare the frontend auth provider; ``exclusive`` replaces every other one.
+
+        Optional: the identifier is only a label, the plugin's name by default."""
         self._declare("FrontendAuthProvider", identifier)
         self._plain.frontend_auth_provider_exclusive = exclusive
 
@@ -195,7 +212,8 @@ class Plugin:
 
     def declaration(self) -> RegisterResult:
         """The ``plugin.register`` answer. Raises ValueError for what the host would refuse,
-        and for a capability declared (:meth:`executor` ...) without a handler of its methods."""
+        for a capability declared (:meth:`executor` ...) without a handler of its methods,
+        and for an executor, auth provider or thinking applier served but not declared."""
         served = {SERVABLE[method].capability for method in self.handlers}
         for unserved in sorted(self._declared.keys() - served):
             methods = [name for name, m in SERVABLE.items() if m.capability == unserved]
@@ -207,8 +225,15 @@ class Plugin:
         for method in self.handlers:
             capability = SERVABLE[method].capability
             assert capability is not None
+            if capability in _PROVIDER_KEYED and capability not in declared:
+                call, names = _PROVIDER_KEYED[capability]
+                raise ValueError(
+                    f"plugin {self.name!r} serves {method} but does not declare its {capability}: "
+                    f"call {call} with {names} (the host finds it by that identifier, "
+                    "not by the plugin's name)"
+                )
             if capability not in declared:
-                identifier = self.name if capability in _IDENTIFIED else ""
+                identifier = self.name if capability == _LABELLED else ""
                 declared[capability] = CapabilityDecl(identifier=identifier)
         if not declared:
             raise ValueError(f"plugin {self.name!r} serves no method, so declares no capability")

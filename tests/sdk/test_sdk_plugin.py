@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 
@@ -10,11 +11,10 @@ import trio
 import trio.testing
 
 from plugin_sdk import Plugin, PluginError
+from plugin_sdk._plugin import SERVABLE
 from plugin_sdk.testing import open_test_host
 from pluginrt.api import (
     METHODS,
-    AuthParseRequest,
-    AuthParseResponse,
     CapabilityDecl,
     ExecutorRequest,
     ExecutorResponse,
@@ -23,7 +23,6 @@ from pluginrt.api import (
     FrontendAuthResponse,
     PayloadResponse,
     RequestTransformRequest,
-    ThinkingApplyRequest,
     UsageRecord,
     decode,
     encode,
@@ -69,25 +68,37 @@ async def test_register_answers_metadata_and_the_capabilities_of_the_registered_
     assert caps.usage_plugin is None
 
 
-async def test_identified_capabilities_default_their_identifier_to_the_plugin_name() -> None:
+@pytest.mark.parametrize(
+    ("method", "call"),
+    [
+        ("thinking.apply", "plugin.thinking_applier(identifier)"),
+        ("auth.parse", "plugin.auth_provider(identifier)"),
+        ("auth.refresh", "plugin.auth_provider(identifier)"),
+        ("executor.execute", "plugin.executor(identifier, input_formats=[...], "),
+    ],
+)
+def test_a_capability_the_host_routes_by_identifier_must_be_declared_not_defaulted(
+    method: str, call: str
+) -> None:
+    # Its identifier is a provider key: the plugin's name would never be routed to.
     plugin = Plugin("thinker")
+    plugin.on(method)(lambda request: None)
+    capability = SERVABLE[method].capability
+    refused = f"plugin 'thinker' serves {method} but does not declare its {capability}: call "
+    with pytest.raises(ValueError, match=re.escape(refused + call)):
+        plugin.declaration()
 
-    @plugin.on("thinking.apply")
-    async def apply(request: ThinkingApplyRequest) -> PayloadResponse:
-        return PayloadResponse(body=request.body)
 
-    @plugin.on("auth.parse")
-    async def parse(request: AuthParseRequest) -> AuthParseResponse:
-        return AuthParseResponse()
+def test_the_frontend_auth_identifier_is_a_label_that_defaults_to_the_plugin_name() -> None:
+    plugin = Plugin("gate")
 
     @plugin.on("frontend_auth.authenticate")
     async def authenticate(request: FrontendAuthRequest) -> FrontendAuthResponse:
         return FrontendAuthResponse()
 
+    assert plugin.declaration().capabilities.frontend_auth_provider == CapabilityDecl("gate")
     plugin.frontend_auth("keys", exclusive=True)
     caps = plugin.declaration().capabilities
-    assert caps.thinking_applier == CapabilityDecl(identifier="thinker")
-    assert caps.auth_provider == CapabilityDecl(identifier="thinker")
     assert caps.frontend_auth_provider == CapabilityDecl(identifier="keys")
     assert caps.frontend_auth_provider_exclusive is True
 
@@ -95,6 +106,8 @@ async def test_identified_capabilities_default_their_identifier_to_the_plugin_na
 def test_every_capability_of_the_contract_can_be_declared_by_registering_a_handler() -> None:
     plugin = Plugin("all")
     plugin.executor("x", input_formats=["openai"], output_formats=["openai"])
+    plugin.auth_provider("x")
+    plugin.thinking_applier("x")
     servable = [
         m for m in METHODS.values() if m.direction == "host->plugin" and m.capability is not None
     ]
