@@ -257,11 +257,18 @@ def _check_arity(plugin: str, what: str, fn: Callable[..., Any], takes: str) -> 
     """Refuse, at registration rather than at the first call, a function that cannot take
     its one argument."""
     try:
-        inspect.signature(fn).bind(None)
-    except TypeError as exc:
-        name = getattr(fn, "__qualname__", repr(fn))
-        raise TypeError(
-            f"plugin {plugin!r}: the {what} {name} must take one argument, the {takes} ({exc})"
-        ) from None
+        signature = inspect.signature(fn)
     except ValueError:  # no signature to check (some builtins): the call will tell
-        pass
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        name = getattr(fn, "__qualname__", repr(fn))
+        # What it takes instead, as in "(self, request)": bind's own error ("too many
+        # positional arguments" for none) reads as if it took too many.
+        plain = [p.replace(annotation=p.empty) for p in signature.parameters.values()]
+        has = str(signature.replace(parameters=plain, return_annotation=signature.empty))
+        raise TypeError(
+            f"plugin {plugin!r}: the {what} {name} must take one argument, the {takes}; "
+            f"it takes {has if plain else 'none'}"
+        ) from None

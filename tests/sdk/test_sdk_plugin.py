@@ -516,13 +516,15 @@ async def test_notifications_are_handled_one_at_a_time() -> None:
 
 def test_a_handler_that_cannot_take_its_params_is_refused_when_registered() -> None:
     plugin = Plugin("p")
-    refused = r"plugin 'p': the scheduler.pick handler .*pick must take one argument, the Sch"
-    with pytest.raises(TypeError, match=refused):
+    refused = r"plugin 'p': the scheduler.pick handler .*pick must take one argument, the "
+    with pytest.raises(TypeError, match=refused + r"SchedulerPickRequest; it takes \(self, r"):
 
         @plugin.on("scheduler.pick")
         async def pick(self: object, request: object) -> None: ...
 
-    with pytest.raises(TypeError, match=r"the usage.handle handler .*handle must take one"):
+    # What it takes, not bind's "too many positional arguments" for a function taking none.
+    refused = r"the usage.handle handler .*handle must take one argument, the UsageRecord; "
+    with pytest.raises(TypeError, match=refused + "it takes none$"):
 
         @plugin.on("usage.handle")
         def handle() -> None: ...
@@ -531,6 +533,11 @@ def test_a_handler_that_cannot_take_its_params_is_refused_when_registered() -> N
 
         @plugin.on_config
         def configure() -> None: ...
+
+    with pytest.raises(TypeError, match=r"the thinking.apply handler .* it takes \(\*, request\)$"):
+
+        @plugin.on("thinking.apply")
+        def apply(*, request: object) -> None: ...
 
     assert plugin.handlers == {}
 
