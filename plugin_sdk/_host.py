@@ -209,8 +209,10 @@ class Host:
     - ``host.auth.list()``, ``.get(auth_index)``, ``.get_runtime(auth_index)`` (the
       response's ``Auth``), ``.save(name, json)``
 
-    A callback the host refuses raises :class:`pluginrt.rpc.RemoteError` (its
-    ``message``, ``http_status`` and ``code``).
+    A callback the host refuses raises :class:`pluginrt.rpc.RemoteError`:
+    ``.message``, ``.http_status`` and ``.retryable`` as the host gave them;
+    its string code (``"upstream_timeout"`` ...) is ``.data.code`` (``.data``
+    may be None), while ``.code`` is the JSON-RPC error number (``-32000``).
     """
 
     def __init__(self) -> None:

@@ -116,8 +116,8 @@ class Plugin:
         Struct (nothing for ``usage.handle``). ``async def`` runs on the
         event loop; a plain ``def`` runs in a worker thread. The
         ``executor.execute_stream`` handler is a generator (async or plain)
-        of ``bytes`` chunks whose first item may be an
-        :class:`~pluginrt.api.ExecutorStreamStart` carrying the headers.
+        of chunks, each ``bytes`` or ``str`` (sent as UTF-8), whose first item
+        may be an :class:`~pluginrt.api.ExecutorStreamStart` carrying the headers.
         """
         if not isinstance(method, str):
             raise TypeError(

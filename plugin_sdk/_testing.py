@@ -177,7 +177,9 @@ class TestHost:
         """Call ``method`` as the host would; the result type defaults to the method table's.
 
         A handler's :class:`~plugin_sdk.PluginError` arrives as a
-        :class:`~pluginrt.rpc.RemoteError` with its code, status and retryable.
+        :class:`~pluginrt.rpc.RemoteError` with its ``.message``, ``.http_status``
+        and ``.retryable``; its string code is ``.data.code`` (``.code`` is the
+        JSON-RPC error number, ``-32000``).
         """
         if result_type is None:
             result_type = METHODS[method].result or Empty

@@ -1,6 +1,18 @@
 """Test a plugin's handlers in the same process, against an in-memory host.
 
-::
+The tests are trio coroutines, so pytest needs the pytest-trio plugin
+(``pip install pytest-trio``) and either ``trio_mode = true`` in its
+configuration, as pluginrt's own tests have it, or ``@pytest.mark.trio`` on
+each test (without either, pytest skips or fails an ``async def`` test)::
+
+    # pyproject.toml
+    [tool.pytest.ini_options]
+    trio_mode = true
+
+    # test_echo.py
+    from echo import plugin
+    from plugin_sdk.testing import open_test_host
+    from pluginrt.api import ExecutorRequest
 
     async def test_echo_echoes() -> None:
         async with open_test_host(plugin, config={"greeting": "hi"}) as h:
