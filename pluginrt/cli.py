@@ -28,6 +28,7 @@ from pluginrt.host import (
     inspect_plugin,
     one_shot_spec,
 )
+from pluginrt.rpc import StreamError
 
 __all__ = ["main"]
 
@@ -148,8 +149,11 @@ def call(
         pluginrt call --params '{"Model": "m"}' -- ./plugin.py executor.execute
         pluginrt call -m executor.execute -- node plugin.js
 
-    Without --method the last argument after -- is the method. Exits 1 with
-    the error (naming the plugin) if the plugin fails to start or the call fails.
+    Without --method the last argument after -- is the method. For
+    executor.execute_stream the host opens the stream (stream_id, window): its
+    chunks print as they come, then its headers. Exits 1 with the error (naming
+    the plugin) if the plugin fails to start, the call fails or the stream ends
+    with an error.
     """
     if method is None:
         if len(command) < 2:
@@ -161,10 +165,18 @@ def call(
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--params") from None
     spec = _spec_from(command, plugin_id, timeout, verbose)
     try:
-        result = trio.run(call_once, spec, method, params.encode())
+        result = trio.run(call_once, spec, method, params.encode(), _print_chunk)
     except PluginError as exc:
         raise click.ClickException(str(exc) + _error_details(exc)) from None
+    except StreamError as exc:  # a stream the plugin ended with an error, after its chunks
+        raise click.ClickException(f"the stream ended with an error: {exc}") from None
     click.echo(json.dumps(json.loads(result), indent=2))
+
+
+def _print_chunk(chunk: bytes) -> None:
+    """A chunk of ``executor.execute_stream`` as it comes (the headers print at the end)."""
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
 
 
 def _error_details(exc: PluginError) -> str:

@@ -7,7 +7,7 @@ cleanly (``plugin.shutdown`` first) before returning or raising.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,13 +132,34 @@ async def inspect_plugin(spec: PluginSpec) -> PluginReport:
         return PluginReport(handle.id, declaration, handle.registrations)
 
 
-async def call_once(spec: PluginSpec, method: str, params: bytes) -> bytes:
+#: The chunks a stream of :func:`call_once` may send before it is granted more.
+_WINDOW = 64
+
+
+async def call_once(
+    spec: PluginSpec,
+    method: str,
+    params: bytes,
+    on_chunk: Callable[[bytes], object] | None = None,
+) -> bytes:
     """Start ``spec``, send ``method`` with ``params`` (JSON), and return the result's JSON.
 
-    The plugin is stopped before returning; failures raise :class:`PluginError`.
+    ``executor.execute_stream`` gets a stream of the host's (its ``stream_id`` and
+    ``window`` set in ``params``); each chunk goes to ``on_chunk`` before this returns
+    the headers. The plugin is stopped before returning; failures raise
+    :class:`PluginError` (a stream the plugin ended with an error, StreamError).
     """
     async with open_plugins([spec]) as plugins:
         handle = plugins[spec.id]
         _started(handle)
-        result = await handle.call(method, msgspec.Raw(params), msgspec.Raw)
-        return bytes(result)
+        if method != "executor.execute_stream":
+            return bytes(await handle.call(method, msgspec.Raw(params), msgspec.Raw))
+        async with handle.open_stream(_WINDOW) as stream:
+            given = msgspec.json.decode(params)
+            asked = {**(given if isinstance(given, dict) else {}),
+                     "stream_id": stream.stream_id, "window": _WINDOW}  # fmt: skip
+            headers = await handle.call(method, asked, msgspec.Raw)
+            async for chunk in stream:
+                if on_chunk is not None:
+                    on_chunk(chunk)
+        return bytes(headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
@@ -84,6 +85,21 @@ def test_call_takes_the_method_as_an_option_too() -> None:
     code, out, _ = run("call", "-m", "test.echo", "--params", '{"a": [1]}', "--", GOOD)
     assert code == 0
     assert json.loads(out) == {"a": [1]}
+
+
+def test_call_of_execute_stream_opens_the_stream_and_prints_its_chunks_then_its_headers() -> None:
+    mock = str(Path(__file__).parents[2] / "examples" / "mock_llm.py")
+    body = json.dumps({"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]})
+    params = json.dumps(
+        {"Model": "mock-small", "Payload": base64.b64encode(body.encode()).decode()}
+    )
+    code, out, err = run("call", "--params", params, "--", mock, "executor.execute_stream")
+    assert code == 0, err
+    frames, _, headers = out.rpartition("data: [DONE]\n\n")
+    words = [json.loads(f.removeprefix("data: "))["choices"][0]["delta"].get("content", "")
+             for f in frames.split("\n\n") if f]  # fmt: skip
+    assert "".join(words) == "You said: hi"
+    assert json.loads(headers) == {"Headers": {"Content-Type": ["text/event-stream"]}}
 
 
 def test_a_failed_call_exits_1_with_the_error() -> None:
