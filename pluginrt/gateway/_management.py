@@ -52,6 +52,15 @@ def capability_names(capabilities: api.Capabilities) -> list[str]:
     ]
 
 
+def _models_of(host: Host, handle: PluginHandle) -> list[str]:
+    """The models ``handle`` registered, then those it serves for auths (``model.for_auth``)."""
+    models = [m.id for m in handle.registrations.models]
+    served = (
+        info.id for info, route in host.models.listing(host.active()) if route.executor is handle
+    )
+    return models + [m for m in served if m not in models]
+
+
 def plugin_status(host: Host, plugin_id: str) -> dict[str, Any]:
     """One plugin as the management API lists it."""
     configured = next((p for p in host.config.plugins if p.id == plugin_id), None)
@@ -79,7 +88,7 @@ def plugin_status(host: Host, plugin_id: str) -> dict[str, Any]:
         pid=handle.pid,
         restarts=handle.restarts,
         capabilities=capability_names(handle.capabilities),
-        models=[m.id for m in handle.registrations.models],
+        models=_models_of(host, handle),
         statistics=_counters(stats),
     )
     if isinstance(handle, PluginGroup):  # instances: N

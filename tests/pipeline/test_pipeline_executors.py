@@ -8,6 +8,7 @@ import pytest
 import trio
 from pipeline_harness import Lab, complete, report, request, streamed
 
+from pluginrt.gateway._management import plugin_status
 from pluginrt.host import (
     PluginClosed,
     PluginCrashed,
@@ -142,6 +143,8 @@ async def test_a_both_scope_executor_gets_static_and_per_auth_models(lab: Lab) -
     async with lab.host(both) as host:
         assert report(await complete(host, request(model="m1")))["auth_id"] == "b.json"
         assert report(await complete(host, request(model="extra")))["auth_id"] == "b.json"
+        listed = plugin_status(host, "both")["models"]  # the management API's list
+    assert listed == ["m1", "extra"]
     assert [c["method"] for c in lab.calls(plugin="both")][:2] == [
         "model.static",
         "model.for_auth",
