@@ -40,6 +40,15 @@ class ModelRegistry:
     def forget_plugin(self, plugin_id: str) -> None:
         self._plugin_models.pop(plugin_id, None)
 
+    def registered_by(self, model: str) -> list[str]:
+        """The ids of the plugins that registered ``model``, running or not (a plugin being
+        restarted keeps what it registered until it registers anew)."""
+        return [
+            plugin_id
+            for plugin_id, (_, models) in self._plugin_models.items()
+            if any(info.id == model for info in models)
+        ]
+
     def set_auth_models(self, auth_id: str, provider: str, models: Iterable[ModelInfo]) -> None:
         """Record the models an auth gives access to (``model.for_auth``)."""
         self._auth_models[auth_id] = (provider.lower(), list(models))

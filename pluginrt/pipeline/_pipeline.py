@@ -62,6 +62,7 @@ from pluginrt.host import (
     PluginCrashed,
     PluginError,
     PluginRemoteError,
+    PluginState,
     PluginTimeout,
     PluginUnavailable,
 )
@@ -477,6 +478,19 @@ class Pipeline:
         if route is None and not state.model:
             raise PipelineError(400, "the request names no model")
         if route is None:
+            # Its plugin may be between two processes (a restart, a reload swapping it):
+            # a 503 to retry, not a 404 saying the model does not exist.
+            down = {p.id: p for p in self._down() if p.state is not PluginState.FAILED}
+            owner = next(
+                (down[i] for i in self.models.registered_by(state.model) if i in down), None
+            )
+            if owner is not None:
+                raise PipelineError(
+                    503,
+                    f"model {state.model!r} is served by plugin {owner.id!r}, which is not "
+                    f"running now (state: {owner.state})",
+                    plugin_id=owner.id,
+                )
             raise PipelineError(404, f"model {state.model!r} is not served here")
         state.route = route
         caps = route.executor.capabilities

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from pluginrt.api import Capabilities, Metadata
-from pluginrt.host import Declaration
+from pluginrt.host import Declaration, PluginState
 from pluginrt.rpc import IncomingStream
 
 __all__ = [
@@ -133,6 +133,9 @@ class PluginLike(Protocol):
     def declaration(self) -> Declaration | None:
         """What it declared in its handshake; None while it never got that far."""
         ...
+
+    @property
+    def state(self) -> PluginState: ...
 
     @property
     def logger(self) -> logging.Logger: ...

@@ -21,6 +21,8 @@ from pluginrt.pipeline import ClientStream, Endpoint, PipelineError
 from pluginrt.pipeline._pipeline import status_of
 from pluginrt.rpc import CANCELLED, StreamError
 
+KEY = {"authorization": ["Bearer sk-key"]}
+
 
 async def test_of_two_executors_for_one_provider_the_higher_serves(lab: Lab) -> None:
     high = lab.plugin("e-high", "executor", 20, provider="shared")
@@ -260,6 +262,20 @@ async def test_an_unknown_model_is_404_model_not_found(lab: Lab) -> None:
     assert json.loads(answer.body)["error"]["code"] == "model_not_found"
 
 
+async def test_a_model_whose_plugin_is_between_two_processes_is_503_not_404(lab: Lab) -> None:
+    # A restart (or a reload swapping the plugin): its models are back in a moment.
+    slow = lab.plugin("e", "executor", slow_restart=[1.5, str(lab.dir / "started")])
+    swapped = {**slow, "env": {"CHANGED": "1"}}  # a change only a new process takes
+    keys = {"api-keys": ["sk-key"]}  # a way in: the undeclared plugin cannot be the only one
+    async with lab.host(slow, **keys) as host, trio.open_nursery() as nursery:
+        nursery.start_soon(host.reload, lab.config(swapped, **keys))
+        await trio.sleep(0.7)  # the new process is in its handshake
+        during = await complete(host, request(model="m1", headers=KEY))
+    assert during.status == 503, during.body
+    message = json.loads(during.body)["error"]["message"]
+    assert message.startswith("model 'm1' is served by plugin 'e', which is not running now")
+
+
 async def test_a_request_naming_no_model_is_400(lab: Lab) -> None:
     async with lab.host(lab.plugin("e", "executor")) as host:
         answer = await complete(host, request(b"{}", model=""))
@@ -299,10 +315,9 @@ async def test_an_executors_401_is_a_request_made_and_makes_a_usage_record(lab: 
     # A client refused at the door makes no record; one let in whose upstream
     # answered 401 (a revoked credential) made a request like any other failure.
     failing = lab.plugin("e", "executor", fail={"message": "upstream: bad key", "http_status": 401})
-    key = {"authorization": ["Bearer sk-key"]}
     async with lab.host(lab.plugin("u", "usage"), failing, **{"api-keys": ["sk-key"]}) as host:
         refused = await complete(host, request(model="refused"))
-        failed = await complete(host, request(model="m1", headers=key))
+        failed = await complete(host, request(model="m1", headers=KEY))
         await lab.until(lambda: len(lab.calls("usage")) == 1)  # a refused one's comes first
     assert (refused.status, failed.status) == (401, 401)
     records = [(c["model"], c["failed"], c["status"]) for c in lab.calls("usage")]

@@ -12,11 +12,14 @@ error), ``sleep`` (seconds before answering), ``chunks`` (what a stream
 sends: a list of texts, or ``{"count": n, "size": bytes}``), ``stream_fail``
 (an error after the chunks), ``stall`` (after the chunks, the stream goes quiet
 for good), ``refuse`` (a message ``on_config`` refuses the config with),
+``slow_restart`` (``[seconds, marker file]``: every handshake after the first sleeps),
 ``http_fail`` (an error of ``executor.http_request``, which otherwise sends its request
 through ``host.http.do`` with ``Authorization: Bearer <the auth storage's token>``).
 """
 
 import json
+import os
+import time
 from collections.abc import AsyncIterator
 
 import trio
@@ -33,6 +36,11 @@ plugin.executor("probe", input_formats=["openai"], output_formats=["openai"])
 def configure(config: dict) -> None:
     if config.get("refuse"):
         raise PluginError(config["refuse"])
+    if config.get("slow_restart"):  # [seconds, a marker file]: slow from the second start on
+        seconds, marker = config["slow_restart"]
+        if os.path.exists(marker):
+            time.sleep(seconds)
+        open(marker, "a").close()
     plugin.executor(config.get("provider", "probe"), scope=config.get("scope", ""),
                     input_formats=config.get("inputs", ["openai"]),
                     output_formats=config.get("outputs", ["openai"]))  # fmt: skip
