@@ -60,12 +60,15 @@ class UsageQueue:
                 lane.unsettled += 1
             except trio.WouldBlock:
                 lane.dropped += 1
-                logger.warning(
-                    "usage queue of %s full (%d records): a record was dropped (%d so far)",
-                    plugin.id,
-                    self.capacity,
-                    lane.dropped,
-                )
+                if lane.dropped & (lane.dropped - 1) == 0:  # the 1st, 2nd, 4th, 8th...: not a flood
+                    logger.warning(
+                        "usage queue of %s full (%d records): a record was dropped (%d so far; "
+                        "next said at %d)",
+                        plugin.id,
+                        self.capacity,
+                        lane.dropped,
+                        2 * lane.dropped,
+                    )
 
     @property
     def delivered(self) -> int:

@@ -139,7 +139,9 @@ class StuckUsagePlugin(FlakyUsagePlugin):
         await super().notify(method, params)
 
 
-async def test_a_full_queue_drops_and_counts_for_its_own_plugin_only() -> None:
+async def test_a_full_queue_drops_and_counts_for_its_own_plugin_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     queue = UsageQueue(capacity=2)
     stuck = StuckUsagePlugin("stuck")
     free = FlakyUsagePlugin(failures=0, error=RuntimeError("unused"))
@@ -162,3 +164,9 @@ async def test_a_full_queue_drops_and_counts_for_its_own_plugin_only() -> None:
         "free": {"delivered": 6, "dropped": 0, "queued": 0},
     }
     assert (queue.delivered, queue.dropped) == (9, 3)
+    # Said at the 1st and 2nd drop, next at the 4th: a full queue does not flood the log.
+    said = [r.getMessage() for r in caplog.records if "a record was dropped" in r.getMessage()]
+    assert [m.split("(")[-1] for m in said] == [
+        "1 so far; next said at 2)",
+        "2 so far; next said at 4)",
+    ]
