@@ -124,7 +124,11 @@ class Gateway:
             # Cut off from outside before it answered (the shutdown grace ran out): a
             # 503 rather than a torn connection, if the client still listens.
             if not exchange.status and _cancelled(exc):
-                logger.warning("%s cut off (shutdown grace over): answered 503", scope["path"])
+                logger.warning(
+                    "%s cut off (shutdown grace over): answered 503 (request %s)",
+                    scope["path"],
+                    exchange.request_id or "-",
+                )
                 answer = _error(503, "the gateway is shutting down")
                 if exchange.request_id:
                     answer.headers[REQUEST_ID] = [exchange.request_id]
@@ -273,7 +277,11 @@ async def _unless_client_leaves(
             while (await receive())["type"] != "http.disconnect":
                 pass
             gone = True
-            logger.info("client went away before its answer; cancelling %s", request.path)
+            logger.info(
+                "client went away before its answer; cancelling %s (request %s)",
+                request.path,
+                request.request_id or "-",
+            )
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(watch_for_disconnect)
@@ -348,7 +356,11 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
                     if message["type"] == "http.disconnect":
                         if finished:
                             return
-                        logger.info("client went away mid-stream; closing the executor's stream")
+                        logger.info(
+                            "client went away mid-stream; closing the executor's stream "
+                            "(request %s)",
+                            stream.request_id or "-",
+                        )
                         await stream.aclose()
                         nursery.cancel_scope.cancel()
                         return
@@ -383,7 +395,10 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
         # torn connection, if the client still listens (before the headers, the app
         # answers 503: see Gateway.__call__).
         if started and not finished and _cancelled(exc):
-            logger.warning("stream cut off (shutdown grace over); it ends with an error")
+            logger.warning(
+                "stream cut off (shutdown grace over); it ends with an error (request %s)",
+                stream.request_id or "-",
+            )
             with trio.move_on_after(1) as last_word:
                 last_word.shield = True
                 tail = error_event(fmt, 503, "the gateway is shutting down")

@@ -122,6 +122,9 @@ async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_cal
     # Cut off inside the pipeline, with no answer: the line still names the request.
     request_id = _request_of(caplog, "execute started")
     assert request_id.startswith("r")
+    went = "client went away before its answer; cancelling /v1/chat/completions"
+    went += f" (request {request_id})"
+    assert went in [r.getMessage() for r in caplog.records]
     assert _access(caplog)[0][1:4] + _access(caplog)[0][5:] == [
         "POST",
         "/v1/chat/completions",
