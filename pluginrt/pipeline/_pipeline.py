@@ -634,9 +634,11 @@ class Pipeline:
             chain_headers = dict(headers)
             history = ChunkHistory()
             index = 0
+            received = 0  # chunks from the executor, for the log of a failure
             failure: tuple[int, str] | None = None
             try:
                 while batch := await incoming.receive_batch():
+                    received += len(batch)
                     ready: list[bytes] = []
                     for raw in batch:
                         if state.ttft == 0.0:
@@ -692,12 +694,13 @@ class Pipeline:
                 else:
                     failure = (status_of(exc), message_of(exc))
                     logger.warning(
-                        "request %s (%s %s): the stream of plugin %s failed after its headers "
+                        "request %s (%s %s): the stream of plugin %s failed after %d chunk(s) "
                         "with %d: %s",
                         state.request_id,
                         state.request.format,
                         state.model or "-",
                         executor.id,
+                        received,
                         failure[0],
                         exc,
                     )

@@ -100,7 +100,7 @@ async def test_a_stream_quiet_for_the_plugins_timeout_ends_with_a_504_event_and_
     assert _lines(journal) == ["cancelled"]
     assert _lines(usage) == [f"usage 504 {said}", "usage 0 "]
     logged = [r.getMessage() for r in caplog.records if r.name == "pluginrt.pipeline"]
-    assert any("plugin slow failed after its headers with 504" in m and said in m for m in logged)
+    assert any("plugin slow failed after 1 chunk(s) with 504" in m and said in m for m in logged)
 
 
 async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_call(
