@@ -178,15 +178,21 @@ class PluginProcess:
         stream = self.process.stderr
         assert stream is not None
         pending = b""
+        skipping = False  # inside a line too long to log whole: its head is logged
         try:
             while data := await stream.receive_some(65536):
                 pending += data
                 *lines, pending = pending.split(b"\n")
-                if len(pending) > _MAX_STDERR_LINE:
-                    lines.append(pending)
-                    pending = b""
+                if skipping and lines:  # the end of the long line: not logged
+                    lines.pop(0)
+                    skipping = False
                 for line in lines:
                     self._on_stderr_line(line)
+                if len(pending) > _MAX_STDERR_LINE and not skipping:
+                    self._on_stderr_line(pending[:_MAX_STDERR_LINE], cut=True)
+                    skipping = True
+                if skipping:
+                    pending = b""
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
@@ -194,10 +200,11 @@ class PluginProcess:
                 self._on_stderr_line(pending)
             self.stderr_done.set()
 
-    def _on_stderr_line(self, raw: bytes) -> None:
+    def _on_stderr_line(self, raw: bytes, cut: bool = False) -> None:
         line = raw.rstrip(b"\r").decode("utf-8", "replace")
-        if len(line) > _MAX_STDERR_LINE:
-            line = line[:_MAX_STDERR_LINE] + "..."
+        if cut or len(line) > _MAX_STDERR_LINE:
+            cut_off = f"... (a line over {_MAX_STDERR_LINE} bytes: its rest not logged)"
+            line = line[:_MAX_STDERR_LINE] + cut_off
         self.stderr_tail.append(line)
         self._logger.info("%s", line)
 

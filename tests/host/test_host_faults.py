@@ -40,6 +40,19 @@ Until = Callable[[Callable[[], bool]], Awaitable[None]]
 IsAlive = Callable[[int], bool]
 
 
+async def test_a_stderr_line_too_long_to_log_is_logged_once_cut_saying_so(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Not split into a record per read (46 records of a 3 MB line), the rest dropped unsaid.
+    caplog.set_level(logging.INFO, logger="pluginrt.plugin.long-stderr")
+    with trio.fail_after(10):
+        async with open_plugins([shelf("long_stderr")]) as plugins:
+            assert plugins["long-stderr"].state is PluginState.FAILED
+    lines = [r.getMessage() for r in caplog.records if r.name == "pluginrt.plugin.long-stderr"]
+    cut = "x" * 2048 + "... (a line over 2048 bytes: its rest not logged)"
+    assert lines[:3] == ["before", cut, "after"]
+
+
 async def test_a_plugin_that_crashes_on_start_fails_with_its_exit_status_and_stderr(
     shelf: Shelf,
 ) -> None:
