@@ -97,7 +97,9 @@ class PluginCrashed(PluginError):
         #: Without the stderr tail: what an HTTP client may read (it is the plugin's output).
         self.summary = f"plugin {plugin_id!r}: {message}"
         if stderr_tail:
-            message += f"; stderr tail:\n{stderr_tail}"
+            # Indented: in a log, the plugin's own lines must not read as the host's.
+            quoted = "\n".join(f"    | {line}" for line in stderr_tail.splitlines())
+            message += f"; stderr tail:\n{quoted}"
         super().__init__(plugin_id, message)
         self.returncode = returncode
         self.stderr_tail = stderr_tail

@@ -65,6 +65,8 @@ async def test_a_plugin_that_crashes_on_start_fails_with_its_exit_status_and_std
             assert error.plugin_id == "crash-on-start"
             assert "exited with status 3" in str(error)
             assert "cannot read my config" in str(error)
+            # Quoted, so that in a log the plugin's lines do not read as the host's.
+            assert "; stderr tail:\n    | crash_on_start: cannot read my config" in str(error)
             assert isinstance(error.__cause__, PluginCrashed)
             assert error.__cause__.returncode == 3
             with pytest.raises(PluginFailed, match=r"crash-on-start.*failed"):
