@@ -11,7 +11,11 @@ non-streaming and streaming chat completions) is sent twice, in the same run:
   client library would cost more CPU than the gateway itself on these 2-core
   machines and measure itself instead (httpx: ~80% of a core at 64 streams).
 
-The gateway's overhead per request is the p50 difference. Last, the scale
+The gateway's overhead per request is the p50 difference. To show whose it is,
+the same client also loads hypercorn alone, configured as ``pluginrt run``
+configures it, serving a 20-line ASGI app with a fixed answer of the mock's size
+(this script with ``--bare-server PORT``): the server's own cost; what the
+gateway adds beyond server and host API is the last difference. Last, the scale
 rows: the 64-client non-streaming load through the gateway with the mock
 configured as ``instances: 2`` (the mock costs little: the gateway's own
 process bounds it); and a CPU-bound model (``benchmarks/echo_plugin.py``
@@ -56,6 +60,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: path), also when another tree is measured with PYTHONPATH.
 PLUGINRT_TREE = os.path.dirname(os.path.dirname(os.path.abspath(pluginrt.__file__)))
 MOCK = os.path.join(ROOT, "examples", "mock_llm.py")
+SCRIPT = os.path.abspath(__file__)
 #: The CPU-bound model of the scale rows, and the work each of its requests asks for.
 ECHO = os.path.join(ROOT, "benchmarks", "echo_plugin.py")
 SPIN = 1_000_000
@@ -165,6 +170,45 @@ async def _direct(config_path: str, total: int) -> dict[str, Load]:
     return figures
 
 
+# ------------------------------------------------- the server, bare
+
+#: What the bare server answers every request with: a chat completion of the mock's size.
+_BARE_ANSWER = json.dumps({
+    "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": "mock-small",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": "You said: hello there, how are you today?"}}],
+    "usage": {"prompt_tokens": 6, "completion_tokens": 7, "total_tokens": 13},
+}).encode()  # fmt: skip
+
+
+async def _bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An ASGI app that reads the request and answers ``_BARE_ANSWER``: hypercorn's own cost."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    while (await receive()).get("more_body"):
+        pass
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(_BARE_ANSWER)).encode())]  # fmt: skip
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": _BARE_ANSWER})
+
+
+def _bare_server(port: int) -> None:
+    """Serve ``_bare_app`` with hypercorn as ``pluginrt run`` configures it, until SIGTERM."""
+    import hypercorn.config
+    import hypercorn.trio
+
+    config = hypercorn.config.Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.include_server_header = False
+    config.keep_alive_timeout = 15.0
+    trio.run(hypercorn.trio.serve, _bare_app, config)
+
+
 # ------------------------------------------------------------ the gateway
 
 
@@ -173,8 +217,15 @@ async def _gateway(
 ) -> dict[str, Load]:
     """``loads`` (streaming?, clients) through ``pluginrt run``; ``body`` for every request
     if given, else the mock's chat completion."""
-    figures: dict[str, Load] = {}
     command = [sys.executable, "-c", "from pluginrt.cli import main; main()", "run", config_path]
+    return await _over_http(command, port, total, loads, body)
+
+
+async def _over_http(
+    command: list[str], port: int, total: int, loads: list[tuple[bool, int]], body: bytes = b""
+) -> dict[str, Load]:
+    """``loads`` against the server ``command`` starts on ``port``, stopped after."""
+    figures: dict[str, Load] = {}
     process = await trio.lowlevel.open_process(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PLUGINRT_TREE
     )
@@ -292,6 +343,9 @@ async def measure(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as directory:
         direct = await _direct(_config(directory, _free_port(), 1), total)
         port = _free_port()
+        bare = [sys.executable, SCRIPT, "--bare-server", str(port)]
+        server = await _over_http(bare, port, total, [(False, 1)])
+        port = _free_port()
         gateway = await _gateway(_config(directory, port, 1), port, total, loads)
         port = _free_port()
         scale = await _gateway(_config(directory, port, 2), port, total, [(False, 64)])
@@ -302,13 +356,23 @@ async def measure(quick: bool) -> dict[str, Any]:
             config = _config(directory, port, instances, ECHO)
             loaded = await _gateway(config, port, total // 10, [(False, 16)], work)
             cpu_bound[f"instances_{instances}"] = loaded["generate_16"]
-    return {"direct": direct, "gateway": gateway, "scale": scale, "cpu_bound": cpu_bound}
+    return {
+        "direct": direct,
+        "gateway": gateway,
+        "server": server,
+        "scale": scale,
+        "cpu_bound": cpu_bound,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_server:
+        _bare_server(args.bare_server)
+        return
     logging.getLogger("pluginrt").setLevel(logging.ERROR)
     figures = trio.run(measure, args.quick)
     direct, gateway = figures["direct"], figures["gateway"]
@@ -326,6 +390,13 @@ def main() -> None:
             f" {base.requests_per_s:>14,.0f} {base.p50_us:>9,.0f} {base.p99_us:>9,.0f}"
             f" {overhead[key]:>16,.0f}"
         )
+    bare = figures["server"]["generate_1"]
+    over_bare = gateway["generate_1"].p50_us - bare.p50_us - direct["generate_1"].p50_us
+    print(
+        f"{'bare hypercorn, 1':<20} {bare.requests_per_s:>13,.0f} {bare.p50_us:>9,.0f}"
+        f" {bare.p99_us:>9,.0f}   (the server alone: a fixed answer, no host)"
+    )
+    print(f"{'':<20} gateway p50 - bare server p50 - host API p50: {over_bare:,.0f} us")
     two, one = figures["scale"]["generate_64"], gateway["generate_64"]
     scale = two.requests_per_s / one.requests_per_s
     print(
@@ -345,6 +416,7 @@ def main() -> None:
         "quick": args.quick,
         **{side: {k: asdict(v) for k, v in loads.items()} for side, loads in figures.items()},
         "overhead_p50_us": overhead,
+        "gateway_glue_p50_us": over_bare,
         "instances_2_over_1": scale,
         "cpu_bound_instances_2_over_1": cpu_scale,
     }
