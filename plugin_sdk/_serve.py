@@ -70,9 +70,7 @@ async def serve(
     Raises ValueError before serving anything if the declaration is invalid.
     """
     plugin.declaration()
-    handlers = {
-        name: _wrap(plugin.name, SERVABLE[name], fn) for name, fn in plugin.handlers.items()
-    }
+    handlers = {name: _wrap(SERVABLE[name], fn) for name, fn in plugin.handlers.items()}
     handlers.update(_lifecycle(plugin))
     async with open_connection(
         send_stream,
@@ -142,9 +140,9 @@ def _as_async(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return in_thread
 
 
-def _wrap(plugin: str, method: Method, fn: Callable[..., Any]) -> Handler:
+def _wrap(method: Method, fn: Callable[..., Any]) -> Handler:
     if method.name == STREAM_METHOD:
-        return Handler(method.params, _stream_handler(plugin, fn))
+        return Handler(method.params, _stream_handler(fn))
     call = _as_async(fn)
     expected = method.result
     if expected is None:
@@ -163,13 +161,14 @@ def _wrap(plugin: str, method: Method, fn: Callable[..., Any]) -> Handler:
     return Handler(method.params, handle, result=expected)
 
 
-def _encoded(plugin: str, method: str, result: object) -> msgspec.Raw:
+def _encoded(connection: Connection, method: str, result: object) -> msgspec.Raw:
     """``result`` encoded once, for the engine to send as is; one msgspec cannot encode
     (a set of objects in an ``Any`` field) fails the call as the engine fails it."""
     try:
         return msgspec.Raw(_ENCODER.encode(result))
     except (msgspec.EncodeError, TypeError) as exc:
-        message = f"{method} failed: {plugin} returned a result that cannot be encoded: {exc}"
+        said = f"{connection.name} returned a result that cannot be encoded: {exc}"
+        message = f"{method} failed: {said}"
         logger.error("%s", message)
         raise HandlerError(message, code="internal", rpc_code=INTERNAL_ERROR) from None
 
@@ -197,7 +196,7 @@ class _Start:
         self.error: Exception | None = None
 
 
-def _stream_handler(plugin: str, fn: Callable[[Any], Any]) -> Callable[[Any, CallContext], Any]:
+def _stream_handler(fn: Callable[[Any], Any]) -> Callable[[Any, CallContext], Any]:
     async def handle(params: ExecutorStreamRequest, ctx: CallContext) -> msgspec.Raw:
         _bind(ctx.connection, ctx.callback_id)
         out = ctx.connection.outgoing_stream(params.stream_id, params.window)
@@ -213,7 +212,7 @@ def _stream_handler(plugin: str, fn: Callable[[Any], Any]) -> Callable[[Any, Cal
         if start.error is not None:
             raise start.error
         try:
-            headers = _encoded(plugin, STREAM_METHOD, start.headers)
+            headers = _encoded(ctx.connection, STREAM_METHOD, start.headers)
         except HandlerError:
             out.cancel_scope.cancel()  # the call fails: no chunk may follow
             raise

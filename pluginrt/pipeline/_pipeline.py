@@ -1012,13 +1012,13 @@ class Pipeline:
             ),
             None,
         )
-        support = route.info.thinking if route.info is not None else None
-        if applier is None or support is None or route.info is None:
+        info = route.info
+        if applier is None or info is None or info.thinking is None:
             return payload
         params = ThinkingApplyRequest(
             provider=route.provider,
-            model=route.info,
-            config=normalize_thinking(config, support, state.model),
+            model=info,
+            config=normalize_thinking(config, info.thinking, state.model),
             body=payload,
         )
         answer = await self._try(state, applier, "thinking.apply", params, PayloadResponse)
