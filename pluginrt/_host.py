@@ -365,53 +365,47 @@ class Host:
     async def reload(self, config: Config) -> dict[str, Exception]:
         """Apply a new config: reconfigure changed plugins, start new ones, stop removed ones.
 
-        Requests in flight keep the plugins they started with: before a plugin
-        is stopped or restarted, they get up to ``shutdown-grace`` to finish.
-        A plugin whose ``plugin.reconfigure`` fails keeps its previous section
-        (in ``config`` too); those errors are returned by plugin id.
+        A plugin whose change needs a new process is started anew beside the old
+        one, which new requests leave for it as soon as it is up; removed and
+        disabled plugins take no new requests at once. Requests in flight keep
+        the processes they started with, for up to ``shutdown-grace``; those
+        processes stop after. A plugin whose ``plugin.reconfigure`` fails keeps
+        its previous section (in ``config`` too); those errors are returned by
+        plugin id.
         """
         old = {p.id: p for p in self.config.plugins}
         new = {p.id: p for p in config.plugins}
         env_changed = list(self.config.env_allow) != list(config.env_allow)
-        stopping = [
-            plugin_id
-            for plugin_id in self.plugins
-            if plugin_id not in new
-            or not new[plugin_id].enabled
-            or (
-                plugin_id in old
-                and _restart_needed(old[plugin_id], new[plugin_id], env_allow_changed=env_changed)
-            )
-        ]
-        if stopping:
-            # Requests in flight hold the old handles: let them finish before
-            # those processes go (bounded by the shutdown grace).
-            await self.pipeline.drain(config.shutdown_grace)
         self._secrets += _protect_logs(config)
-        self.config = config
+        self.config = config  # removed and disabled plugins leave the chains here
         self._warned.clear()  # the new arrangement's problems are logged afresh
         self.pipeline.settings.api_keys = tuple(config.api_keys)
         self.pipeline.settings.scheduler = config.scheduler
         refused: dict[str, Exception] = {}
+        retiring: list[PluginHandle] = []  # out of the registry: stopped once drained
+        disabling: list[str] = []  # handles kept, stopped once drained
+        starting: list[PluginSpec] = []
+        replacing: list[PluginSpec] = []
         for plugin_id in old.keys() - new.keys():
             logger.info("reload: stopping plugin %s (no longer in the config)", plugin_id)
-            await self.plugins.remove(plugin_id)
+            if plugin_id in self.plugins:
+                retiring.append(self.plugins.forget(plugin_id))
             self.models.forget_plugin(plugin_id)
         for plugin_id, plugin in new.items():
             before = old.get(plugin_id)
+            handle = self.plugins.get(plugin_id)
             if not plugin.enabled:
-                if plugin_id in self.plugins:
+                if handle is not None:
                     if before is None or before.enabled:
                         logger.info("reload: stopping plugin %s (disabled)", plugin_id)
-                    await self.plugins.stop(plugin_id)
+                    disabling.append(plugin_id)
                 continue
             spec = plugin_spec(config, plugin)
-            handle = self.plugins.get(plugin_id)
             if handle is None or before is None or handle.state is PluginState.STOPPED:
                 if handle is not None:
                     await self.plugins.remove(plugin_id)
                 logger.info("reload: starting plugin %s", plugin_id)
-                await self.plugins.start(spec)
+                starting.append(spec)
                 continue
             changed = _restart_keys(before, plugin, env_allow_changed=env_changed)
             if changed or (
@@ -421,8 +415,7 @@ class Host:
             ):
                 why = ", ".join(changed or ["config"])
                 logger.info("reload: restarting plugin %s (changed: %s)", plugin_id, why)
-                await self.plugins.remove(plugin_id)
-                await self.plugins.start(spec)
+                replacing.append(spec)
             elif before.config != plugin.config and handle.state is PluginState.RUNNING:
                 logger.info("reload: handing plugin %s its new config section", plugin_id)
                 try:
@@ -435,17 +428,36 @@ class Host:
                     )
                     plugin.config = before.config
                     refused[plugin_id] = exc
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.plugins.start_many, starting)
+            retiring += await self.plugins.replace_many(replacing)
         self._rearranged()
+        if retiring or disabling:
+            # Requests in flight hold the old handles: let them finish before
+            # those processes go (bounded by the shutdown grace).
+            await self.pipeline.drain(config.shutdown_grace)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self.plugins.retire, retiring)
+                for plugin_id in disabling:
+                    nursery.start_soon(self.plugins.stop, plugin_id)
         await self.auths.load(self.active())
         return refused
 
     async def restart(self, plugin_id: str) -> PluginHandle:
-        handle = await self.plugins.restart(plugin_id)
+        """Start a configured plugin anew, on a new handle (its counters reset) that new
+        requests go to once it is up; the old process keeps the requests it has for up
+        to ``shutdown-grace``, then stops."""
+        plugin = next(p for p in self.config.plugins if p.id == plugin_id)
+        replaced = await self.plugins.replace_many([plugin_spec(self.config, plugin)])
         self._rearranged()
-        return handle
+        await self.pipeline.drain(self.config.shutdown_grace)
+        await self.plugins.retire(replaced)
+        return self.plugins[plugin_id]
 
     async def set_enabled(self, plugin_id: str, enabled: bool) -> None:
-        """Enable or disable a configured plugin (started or stopped accordingly)."""
+        """Enable or disable a configured plugin (started or stopped accordingly; a
+        disabled one takes no new requests, and stops once those it has are done, or
+        ``shutdown-grace`` has passed)."""
         for plugin in self.config.plugins:
             if plugin.id == plugin_id:
                 plugin.enabled = enabled
@@ -458,6 +470,8 @@ class Host:
                 await self.plugins.remove(plugin_id)
             await self.plugins.start(plugin_spec(self.config, plugin))
         elif not enabled and handle is not None:
+            self._rearranged()
+            await self.pipeline.drain(self.config.shutdown_grace)
             await self.plugins.stop(plugin_id)
         self._rearranged()
 

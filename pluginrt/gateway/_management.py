@@ -254,10 +254,12 @@ class Management:
         if action == "/restart":
             if plugin_id not in host.plugins or not configured.enabled:
                 return management_error(409, f"plugin {plugin_id!r} is disabled; enable it first")
-            await host.restart(plugin_id)
+            async with self._lock:  # one change of the registry at a time
+                await host.restart(plugin_id)
             logger.info("plugin %s restarted through the management API", plugin_id)
         elif action in ("/enable", "/disable"):
-            await host.set_enabled(plugin_id, action == "/enable")
+            async with self._lock:
+                await host.set_enabled(plugin_id, action == "/enable")
             logger.info("plugin %s %sd through the management API", plugin_id, action[1:])
         elif action == "/config" and method == "GET":
             return json_response(200, {"id": plugin_id, "config": configured.config})

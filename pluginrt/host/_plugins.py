@@ -1,8 +1,9 @@
 """The registry of supervised plugins: :func:`open_plugins` and :class:`Plugins`.
 
 Guarantees: leaving ``open_plugins``'s block stops every plugin (gracefully
-on a normal exit, by SIGKILL when cancelled) and returns only once every
-process is reaped; one plugin failing to start never keeps the others out.
+on a normal exit, by SIGKILL when cancelled), those replaced but not yet
+retired included, and returns only once every process is reaped; one plugin
+failing to start never keeps the others out.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Plugins(Mapping[str, PluginHandle]):
         self._callbacks = callbacks
         self._host = host
         self._handles: dict[str, PluginHandle] = {}
+        #: Handles out of the registry (replaced, forgotten) whose processes still serve
+        #: the requests they had: stopped by retire(), or by aclose().
+        self._retiring: set[PluginHandle] = set()
         self._launchers = Launchers(nursery)
 
     def __getitem__(self, plugin_id: str) -> PluginHandle:
@@ -70,13 +74,48 @@ class Plugins(Mapping[str, PluginHandle]):
             current = self._handles.get(spec.id)
             if current is not None and current._done.is_set() is False:
                 raise ValueError(f"plugin {spec.id!r} is already started")
-            kind = PluginGroup if spec.instances > 1 else PluginHandle
-            handle = kind(_KEY, spec, self._callbacks, self._host, self._launchers)
-            self._handles[spec.id] = handle
+            self._handles[spec.id] = handle = self._handle(spec)
             started.append(handle)
-        for handle in started:
+        await self._launch(started)
+
+    async def replace_many(self, specs: Iterable[PluginSpec]) -> list[PluginHandle]:
+        """Start each spec's plugin anew beside the handle of its id, concurrently; each
+        new handle takes its id's place once its first start attempt is settled, so
+        requests never find the id between two processes.
+
+        Returns the handles replaced, out of the registry yet still running for the
+        requests that hold them: stop them with :meth:`retire` once those are done.
+        """
+        fresh = [self._handle(spec) for spec in specs]
+        await self._launch(fresh)
+        replaced = [self._handles[handle.id] for handle in fresh]
+        for handle in fresh:
+            self._handles[handle.id] = handle
+        self._retiring.update(replaced)
+        return replaced
+
+    def forget(self, plugin_id: str) -> PluginHandle:
+        """Take a plugin out of the registry, still running (see :meth:`replace_many`)."""
+        handle = self._handles.pop(plugin_id)
+        self._retiring.add(handle)
+        return handle
+
+    async def retire(self, handles: Iterable[PluginHandle]) -> None:
+        """Stop handles :meth:`replace_many` or :meth:`forget` returned, concurrently."""
+        handles = list(handles)
+        async with trio.open_nursery() as nursery:
+            for handle in handles:
+                nursery.start_soon(handle._stop)
+        self._retiring.difference_update(handles)
+
+    def _handle(self, spec: PluginSpec) -> PluginHandle:
+        kind = PluginGroup if spec.instances > 1 else PluginHandle
+        return kind(_KEY, spec, self._callbacks, self._host, self._launchers)
+
+    async def _launch(self, handles: list[PluginHandle]) -> None:
+        for handle in handles:
             handle._launch(self._nursery)
-        for handle in started:
+        for handle in handles:
             await handle._wait_settled()
 
     async def stop(self, plugin_id: str) -> None:
@@ -97,10 +136,8 @@ class Plugins(Mapping[str, PluginHandle]):
         del self._handles[plugin_id]
 
     async def aclose(self) -> None:
-        """Stop every plugin, concurrently, then the launchers."""
-        async with trio.open_nursery() as nursery:
-            for handle in list(self._handles.values()):
-                nursery.start_soon(handle._stop)
+        """Stop every plugin (retiring ones too), concurrently, then the launchers."""
+        await self.retire([*self._handles.values(), *self._retiring])
         await self._launchers.aclose()
 
 

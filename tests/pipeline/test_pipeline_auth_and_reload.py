@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import stat
 
 import msgspec
@@ -227,6 +228,67 @@ async def test_a_stream_left_unread_delays_a_reload_only_by_the_shutdown_grace(l
         assert (await complete(host, request())).status == 200
 
 
+async def test_a_restart_lets_an_open_stream_end_on_the_old_process_and_serves_new_ones_at_once(
+    lab: Lab,
+) -> None:
+    executor = lab.plugin("exec", "executor", chunks=["a", "b", "c"], sleep=0.3)
+    async with lab.host(executor) as host:
+        old_pid = host.plugins["exec"].pid
+        stream = await host.handle(request(endpoint=Endpoint.STREAM))
+        assert isinstance(stream, ClientStream)
+        chunks: list[bytes] = []
+
+        async def read() -> None:
+            chunks.extend([chunk async for chunk in stream.chunks])
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read)
+            nursery.start_soon(host.restart, "exec")
+            await lab.until(lambda: host.plugins["exec"].pid not in (None, old_pid))
+            during = await complete(host, request())  # the new process, the stream still open
+            assert not chunks or len(chunks) < 3
+        assert old_pid is not None and not _alive(old_pid)  # stopped once the stream ended
+    assert chunks == [b"a", b"b", b"c"]
+    assert during.status == 200
+
+
+async def test_a_removed_plugin_takes_no_new_request_while_its_own_finish(lab: Lab) -> None:
+    slow = lab.plugin("slow", "interceptor", stages=["before"], append="|slow", sleep=0.6)
+    executor = lab.plugin("exec", "executor")
+    async with lab.host(slow, executor) as host, trio.open_nursery() as nursery:
+        answers: list[ClientResponse] = []
+
+        async def one() -> None:
+            answers.append(await complete(host, request("x")))
+
+        nursery.start_soon(one)
+        await lab.until(lambda: len(lab.calls("before")) == 1)
+        nursery.start_soon(host.reload, lab.config(executor))
+        await lab.until(lambda: "slow" not in host.plugins)
+        after = await complete(host, request("y"))  # while slow still serves the first
+        assert not answers
+    assert report(answers[0])["payload"] == "x|slow"
+    assert report(after)["payload"] == "y"
+    assert len(lab.calls("before")) == 1
+
+
+async def test_leaving_the_host_during_a_reloads_drain_stops_the_old_processes_too(
+    lab: Lab,
+) -> None:
+    executor = lab.plugin("exec", "executor", chunks=["a"], stall=True)
+    settings = {"shutdown-grace": 30}
+    with trio.fail_after(15):
+        async with lab.host(executor, **settings) as host, trio.open_nursery() as nursery:
+            old_pid = host.plugins["exec"].pid
+            stream = await host.handle(request(endpoint=Endpoint.STREAM))
+            assert isinstance(stream, ClientStream)
+            swapped = {**executor, "env": {"CHANGED": "1"}}
+            nursery.start_soon(host.reload, lab.config(swapped, **settings))
+            await lab.until(lambda: host.plugins["exec"].pid not in (None, old_pid))
+            nursery.cancel_scope.cancel()  # the reload waits on the stream: leave it there
+    assert old_pid is not None and not _alive(old_pid)
+
+
 async def test_a_reload_whose_config_a_plugin_refuses_keeps_its_previous_config(
     lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -253,3 +315,11 @@ async def test_a_reload_that_fixes_a_failed_plugins_config_starts_it_with_the_ne
         assert handle.state is PluginState.RUNNING  # not failed still, nor restarted with the old
         assert handle.spec.config == fixed["config"]
         assert (await complete(host, request())).status == 200
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 import trio
@@ -14,6 +16,7 @@ from pluginrt.host import (
     PluginCrashed,
     PluginFailed,
     PluginRemoteError,
+    PluginState,
     PluginTimeout,
     PluginUnavailable,
 )
@@ -263,17 +266,49 @@ async def test_an_unknown_model_is_404_model_not_found(lab: Lab) -> None:
 
 
 async def test_a_model_whose_plugin_is_between_two_processes_is_503_not_404(lab: Lab) -> None:
-    # A restart (or a reload swapping the plugin): its models are back in a moment.
+    # Enabled again (a new handle, not declared yet): its models are back in a moment.
     slow = lab.plugin("e", "executor", slow_restart=[1.5, str(lab.dir / "started")])
-    swapped = {**slow, "env": {"CHANGED": "1"}}  # a change only a new process takes
     keys = {"api-keys": ["sk-key"]}  # a way in: the undeclared plugin cannot be the only one
     async with lab.host(slow, **keys) as host, trio.open_nursery() as nursery:
-        nursery.start_soon(host.reload, lab.config(swapped, **keys))
+        await host.set_enabled("e", False)
+        nursery.start_soon(host.set_enabled, "e", True)
         await trio.sleep(0.7)  # the new process is in its handshake
         during = await complete(host, request(model="m1", headers=KEY))
     assert during.status == 503, during.body
     message = json.loads(during.body)["error"]["message"]
     assert message.startswith("model 'm1' is served by plugin 'e', which is not running now")
+
+
+async def test_a_crashed_executors_models_are_503_while_it_restarts(lab: Lab) -> None:
+    slow = lab.plugin("e", "executor", slow_restart=[1.5, str(lab.dir / "started")])
+    slow["restart"] = {"max-restarts": 1, "backoff": "10ms"}
+    async with lab.host(slow) as host:
+        handle = host.plugins["e"]
+        assert handle.pid is not None
+        os.kill(handle.pid, signal.SIGKILL)
+        await lab.until(lambda: handle.state is not PluginState.RUNNING)
+        during = await complete(host, request(model="m1"))
+    assert during.status == 503, during.body
+    assert json.loads(during.body)["error"]["message"].startswith("plugin 'e': not available")
+
+
+async def test_a_reload_swapping_a_plugins_process_serves_from_the_old_until_the_new_is_up(
+    lab: Lab,
+) -> None:
+    slow = lab.plugin("e", "executor", slow_restart=[1.0, str(lab.dir / "started")])
+    swapped = {**slow, "env": {"CHANGED": "1"}}  # a change only a new process takes
+    async with lab.host(slow) as host:
+        old_pid = host.plugins["e"].pid
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(host.reload, lab.config(swapped))
+            await trio.sleep(0.5)  # the new process is in its handshake
+            during = await complete(host, request(model="m1"))
+        new_pid = host.plugins["e"].pid
+        after = await complete(host, request(model="m1"))
+    assert (during.status, after.status) == (200, 200), (during.body, after.body)
+    assert old_pid is not None and new_pid is not None and new_pid != old_pid
+    assert [c["pid"] for c in lab.calls("execute")] == [old_pid, new_pid]
+    assert not _alive(old_pid)  # stopped once the reload was done with it
 
 
 async def test_a_request_naming_no_model_is_400(lab: Lab) -> None:
@@ -409,3 +444,11 @@ def test_each_error_of_the_host_tree_maps_to_its_client_status(
     error: Exception, status: int
 ) -> None:
     assert status_of(error) == status
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

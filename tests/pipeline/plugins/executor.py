@@ -84,7 +84,7 @@ def report(request: api.ExecutorRequest) -> bytes:
 
 @plugin.on("executor.execute")
 async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
-    note(plugin, "execute", model=request.model, auth_id=request.auth_id)
+    note(plugin, "execute", model=request.model, auth_id=request.auth_id, pid=os.getpid())
     await trio.sleep(plugin.config.get("sleep", 0))
     maybe_fail(plugin.config.get("fail"))
     return api.ExecutorResponse(payload=report(request), headers={"X-Executor": [plugin.plugin_id]})

@@ -3,7 +3,8 @@
 Config: ``stages`` (of ``before``, ``after``, ``response``; default all),
 ``append`` (text appended to the body), ``set`` (headers replaced),
 ``clear`` (headers cleared), ``fail`` (an error instead), ``empty`` (answer
-nothing), ``hang`` (never answer), ``crash`` (exit at once). Every call is
+nothing), ``hang`` (never answer), ``sleep`` (seconds before answering), ``crash``
+(exit at once). Every call is
 journaled with the headers, body and metadata it saw; ``before`` calls also
 with the pid and how many config sections it was handed (register, reconfigure).
 """
@@ -35,6 +36,7 @@ async def answer(stage: str, body: bytes) -> dict[str, Any]:
         os._exit(3)
     if config.get("hang"):
         await trio.sleep_forever()
+    await trio.sleep(config.get("sleep", 0))
     maybe_fail(config.get("fail"))
     if config.get("empty"):
         return {}
