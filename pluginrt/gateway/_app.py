@@ -71,10 +71,12 @@ _SSE_FIELDS = (b"data:", b"event:", b"id:", b"retry:", b":")
 class _Exchange:
     """One request as its access line tells it: the status answered, and the pipeline's
     id of the request, known once the pipeline took it (a request cut off under way,
-    an answer its client did not stay for, are named too)."""
+    an answer its client did not stay for, are named too); for a stream that answered
+    200 and then ended in an error event, that error's status."""
 
     status: int = 0
     request_id: str = ""
+    stream_error: int = 0
 
 
 class Gateway:
@@ -139,13 +141,14 @@ class Gateway:
         finally:
             client = scope.get("client") or ("-", 0)
             access.info(
-                "%s %s %s %s %.0fms %s",
+                "%s %s %s %s %.0fms %s%s",
                 client[0],
                 scope["method"],
                 scope["path"],
                 exchange.status or ("499" if gone else "-"),
                 (trio.current_time() - started) * 1000,
                 exchange.request_id or "-",
+                f" stream-error={exchange.stream_error}" if exchange.stream_error else "",
             )
 
     async def _dispatch(
@@ -257,7 +260,7 @@ class Gateway:
         if answer is None:
             return
         if isinstance(answer, ClientStream):
-            await _stream(fmt, answer, receive, send)
+            await _stream(fmt, answer, receive, send, exchange)
             return
         await send_response(send, _response(answer))
 
@@ -331,7 +334,9 @@ def _frame(chunk: bytes, sse: bool) -> bytes:
     return b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
 
 
-async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) -> None:
+async def _stream(
+    fmt: str, stream: ClientStream, receive: Receive, send: Send, exchange: _Exchange
+) -> None:
     """Send ``stream`` chunk by chunk; a disconnect closes it (the plugin sees stream.cancel).
 
     The headers wait for the first chunk (or the end): a stream that fails before
@@ -384,6 +389,7 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
                     nursery.cancel_scope.cancel()
                     return
                 tail = error_event(fmt, exc.status, exc.message)
+                exchange.stream_error = exc.status
             if not started:
                 started = True
                 await send(start)
@@ -402,6 +408,7 @@ async def _stream(fmt: str, stream: ClientStream, receive: Receive, send: Send) 
             with trio.move_on_after(1) as last_word:
                 last_word.shield = True
                 tail = error_event(fmt, 503, "the gateway is shutting down")
+                exchange.stream_error = 503
                 await send({"type": "http.response.body", "body": tail, "more_body": False})
         raise
     finally:

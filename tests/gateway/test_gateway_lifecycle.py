@@ -136,6 +136,7 @@ async def test_a_client_that_hangs_up_before_its_answer_cancels_the_executor_cal
 async def test_the_log_names_the_plugin_and_method_of_a_failed_request_and_a_failed_stream(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", logger="pluginrt")
     cfg = config(tmp_path)
     cfg.plugins[-1].config.update(words=1, delay=0, fail="upstream fell over")
     count = {"model": "slow", "messages": [{"role": "user", "content": "hi"}]}
@@ -153,6 +154,10 @@ async def test_the_log_names_the_plugin_and_method_of_a_failed_request_and_a_fai
     failures = [r.getMessage() for r in caplog.records if r.name == "pluginrt.pipeline"]
     assert any("plugin 'slow'" in m and "executor.count_tokens" in m for m in failures), failures
     assert any("plugin slow" in m and "upstream fell over" in m for m in failures), failures
+    # The stream's access line says it answered 200 and then ended in an error.
+    (count_line, stream_line) = _access(caplog)
+    assert count_line[3] == "501" and len(count_line) == 6
+    assert stream_line[3] == "200" and stream_line[6:] == ["stream-error=503"], stream_line
 
 
 async def test_management_usage_counts_the_records_each_usage_plugin_took(tmp_path: Path) -> None:
