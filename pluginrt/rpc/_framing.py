@@ -8,11 +8,18 @@ __all__ = ["DEFAULT_MAX_LINE", "LineFramer", "LineTooLong"]
 DEFAULT_MAX_LINE = 64 * 1024 * 1024
 
 
-class LineTooLong(Exception):
-    """A line grew past the limit before its newline arrived."""
+#: How much of an over-long line its error quotes: enough for its id and method.
+_HEAD = 120
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"a message line exceeded the {limit}-byte limit")
+
+class LineTooLong(Exception):
+    """A line grew past the limit before its newline arrived. The message quotes the
+    line's start (``head``): what it was, when it cannot be parsed."""
+
+    def __init__(self, limit: int, head: bytes = b"") -> None:
+        text = head[:_HEAD].decode("utf-8", "replace")
+        began = f"; it began {text}..." if text else ""
+        super().__init__(f"a message line exceeded the {limit}-byte limit{began}")
         self.limit = limit
 
 
@@ -38,13 +45,13 @@ class LineFramer:
             if data:
                 self._pending += len(data)
                 if self._pending > self._max_line:
-                    raise LineTooLong(self._max_line)
+                    raise LineTooLong(self._max_line, _start(self._parts or [bytes(data)]))
                 self._parts.append(bytes(data))
             return []
         lines = bytes(data).split(b"\n")
         if self._parts:
             if self._pending + len(lines[0]) > self._max_line:
-                raise LineTooLong(self._max_line)
+                raise LineTooLong(self._max_line, _start(self._parts))
             self._parts.append(lines[0])
             lines[0] = b"".join(self._parts)
             self._parts.clear()
@@ -52,12 +59,12 @@ class LineFramer:
         self._pending = len(rest)
         if rest:
             if len(rest) > self._max_line:
-                raise LineTooLong(self._max_line)
+                raise LineTooLong(self._max_line, rest)
             self._parts.append(rest)
         out = []
         for line in lines:
             if len(line) > self._max_line:
-                raise LineTooLong(self._max_line)
+                raise LineTooLong(self._max_line, line)
             if line.endswith(b"\r"):
                 line = line[:-1]
             if line:
@@ -68,3 +75,13 @@ class LineFramer:
     def pending(self) -> int:
         """Bytes held of a line whose newline has not arrived yet."""
         return self._pending
+
+
+def _start(parts: list[bytes]) -> bytes:
+    """The first bytes of the line held as ``parts`` (enough for LineTooLong to quote)."""
+    start = b""
+    for part in parts:
+        start += part[: _HEAD - len(start)]
+        if len(start) >= _HEAD:
+            break
+    return start
