@@ -433,15 +433,26 @@ class Host:
             retiring += await self.plugins.replace_many(replacing)
         self._rearranged()
         if retiring or disabling:
-            # Requests in flight hold the old handles: let them finish before
-            # those processes go (bounded by the shutdown grace).
-            await self.pipeline.drain(config.shutdown_grace)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self.plugins.retire, retiring)
-                for plugin_id in disabling:
-                    nursery.start_soon(self.plugins.stop, plugin_id)
+            await self._drain_then(retiring, [self.plugins[i] for i in disabling])
         await self.auths.load(self.active())
         return refused
+
+    async def _drain_then(
+        self, retiring: Sequence[PluginHandle], stopping: Sequence[PluginHandle] = ()
+    ) -> None:
+        """Let the requests in flight finish (bounded by the shutdown grace), since they
+        hold the handles they started with; then stop the processes of ``retiring``
+        (handles out of the registry) and of ``stopping`` (handles kept, stopped)."""
+        await self.pipeline.drain(self.config.shutdown_grace)
+        for handle, which in [*((h, "its previous process") for h in retiring),
+                              *((h, "its process") for h in stopping)]:  # fmt: skip
+            pids = ", ".join(str(pid) for pid in handle.pids if pid is not None)
+            if pids:
+                logger.info("plugin %s: stopping %s (pid %s)", handle.id, which, pids)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.plugins.retire, retiring)
+            for handle in stopping:
+                nursery.start_soon(self.plugins.stop, handle.id)
 
     async def restart(self, plugin_id: str) -> PluginHandle:
         """Start a configured plugin anew, on a new handle (its counters reset) that new
@@ -450,8 +461,7 @@ class Host:
         plugin = next(p for p in self.config.plugins if p.id == plugin_id)
         replaced = await self.plugins.replace_many([plugin_spec(self.config, plugin)])
         self._rearranged()
-        await self.pipeline.drain(self.config.shutdown_grace)
-        await self.plugins.retire(replaced)
+        await self._drain_then(replaced)
         return self.plugins[plugin_id]
 
     async def set_enabled(self, plugin_id: str, enabled: bool) -> None:
@@ -471,8 +481,7 @@ class Host:
             await self.plugins.start(plugin_spec(self.config, plugin))
         elif not enabled and handle is not None:
             self._rearranged()
-            await self.pipeline.drain(self.config.shutdown_grace)
-            await self.plugins.stop(plugin_id)
+            await self._drain_then((), [handle])
         self._rearranged()
 
 

@@ -227,6 +227,11 @@ class PluginHandle:
         return process.pid if process is not None and process.returncode is None else None
 
     @property
+    def pids(self) -> tuple[int | None, ...]:
+        """Each instance's pid (None where it is not running): this one's only."""
+        return (self.pid,)
+
+    @property
     def restarts(self) -> int:
         """Restarts after crashes over the handle's life."""
         return self._restarts

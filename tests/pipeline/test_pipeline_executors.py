@@ -293,8 +293,9 @@ async def test_a_crashed_executors_models_are_503_while_it_restarts(lab: Lab) ->
 
 
 async def test_a_reload_swapping_a_plugins_process_serves_from_the_old_until_the_new_is_up(
-    lab: Lab,
+    lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", logger="pluginrt.host")
     slow = lab.plugin("e", "executor", slow_restart=[1.0, str(lab.dir / "started")])
     swapped = {**slow, "env": {"CHANGED": "1"}}  # a change only a new process takes
     async with lab.host(slow) as host:
@@ -309,6 +310,7 @@ async def test_a_reload_swapping_a_plugins_process_serves_from_the_old_until_the
     assert old_pid is not None and new_pid is not None and new_pid != old_pid
     assert [c["pid"] for c in lab.calls("execute")] == [old_pid, new_pid]
     assert not _alive(old_pid)  # stopped once the reload was done with it
+    assert f"plugin e: stopping its previous process (pid {old_pid})" in caplog.messages
 
 
 async def test_a_request_naming_no_model_is_400(lab: Lab) -> None:
