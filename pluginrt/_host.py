@@ -249,7 +249,9 @@ class Host:
     def _rearranged(self) -> None:
         """The plugins taking part changed: list their models afresh, and log what their
         routes and resources conflict over now, not at the first management request."""
-        self._services.refresh_models(self.active())
+        active = self.active()
+        self._services.refresh_models(active)
+        self.usage.rebind(active)
         self.routes()
         self.resources()
 

@@ -92,6 +92,14 @@ class UsageQueue:
             for plugin_id, lane in self._lanes.items()
         }
 
+    def rebind(self, plugins: Sequence[PluginLike]) -> None:
+        """The handles now under these ids (a reload or restart replaced some): records
+        queued for an id go to its new handle, not to the old one about to stop."""
+        for plugin in plugins:
+            lane = self._lanes.get(plugin.id)
+            if lane is not None:
+                lane.plugin = plugin
+
     async def run(self) -> None:
         """Deliver records until cancelled (run it in the host's nursery)."""
         try:
@@ -114,7 +122,7 @@ class UsageQueue:
         async for record in lane.receive:
             delivered = False
             try:
-                delivered = await self._deliver(lane.plugin, record)
+                delivered = await self._deliver(lane, record)
             finally:
                 lane.unsettled -= 1
                 if delivered:
@@ -122,17 +130,20 @@ class UsageQueue:
                 else:
                     lane.dropped += 1
 
-    async def _deliver(self, plugin: PluginLike, record: UsageRecord) -> bool:
-        """Hand ``record`` to ``plugin``, waiting (within ``retry_for``) for one that is
-        restarting; False if it did not take it."""
+    async def _deliver(self, lane: _Lane, record: UsageRecord) -> bool:
+        """Hand ``record`` to the lane's plugin, waiting (within ``retry_for``) for one that
+        is restarting, or rebound; False if it did not take it."""
         deadline = trio.current_time() + self.retry_for
         delay = 0.05
         while True:
+            plugin = lane.plugin
             try:
                 await plugin.notify("usage.handle", record)
             except (PluginUnavailable, PluginCrashed) as exc:
                 # Back soon (crashed, starting, restarting): wait for it, within the bound.
                 coming_back = getattr(exc, "state", "restarting") in _COMING_BACK
+                if lane.plugin is not plugin:
+                    continue  # rebound meanwhile: try the new handle at once
                 if not coming_back or trio.current_time() + delay > deadline:
                     logger.warning("usage plugin %s did not take a record: %s", plugin.id, exc)
                     return False

@@ -170,3 +170,34 @@ async def test_a_full_queue_drops_and_counts_for_its_own_plugin_only(
         "1 so far; next said at 2)",
         "2 so far; next said at 4)",
     ]
+
+
+class StoppingUsagePlugin(FlakyUsagePlugin):
+    """The handle a reload replaced: each notification waits for ``release``, then fails
+    as a stopped plugin's does."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=10**6, error=PluginUnavailable("usage", "stopped"))
+        self.release = trio.Event()
+
+    async def notify(self, method: str, params: Any) -> None:
+        await self.release.wait()
+        await super().notify(method, params)
+
+
+async def test_records_queued_for_a_replaced_usage_plugin_go_to_its_new_handle() -> None:
+    queue = UsageQueue(retry_for=30)
+    old, new = StoppingUsagePlugin(), FlakyUsagePlugin(failures=0, error=RuntimeError("unused"))
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            for n in range(3):
+                queue.put(UsageRecord(model=f"m{n}"), [old])  # type: ignore[list-item]
+            await trio.testing.wait_all_tasks_blocked()  # m0 is with the old handle
+            queue.rebind([new])  # type: ignore[list-item]
+            old.release.set()  # and it fails as it stops
+            while len(new.records) < 3:  # noqa: ASYNC110 - the queue sets no event
+                await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+    assert [r.model for r in new.records] == ["m0", "m1", "m2"]
+    assert (old.attempts, queue.delivered, queue.dropped) == (1, 3, 0)
