@@ -37,6 +37,7 @@ from pluginrt.api import (
     ResourceRoute,
 )
 from pluginrt.host import (
+    PluginError,
     PluginHandle,
     Plugins,
     PluginSpec,
@@ -432,7 +433,15 @@ class Host:
                     refused[plugin_id] = exc
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.plugins.start_many, starting)
-            retiring += await self.plugins.replace_many(replacing)
+            fresh = await self.plugins.start_beside(replacing)
+        for handle in fresh:
+            if self._kept_instead(handle, "reload"):
+                index = next(i for i, p in enumerate(config.plugins) if p.id == handle.id)
+                config.plugins[index] = old[handle.id]  # what runs: compared at the next reload
+                refused[handle.id] = _why_not_started(handle)
+                retiring.append(handle)
+            else:
+                retiring.append(self.plugins.swap(handle))
         self._rearranged()
         if retiring or disabling:
             await self._drain_then(retiring, [self.plugins[i] for i in disabling])
@@ -446,25 +455,54 @@ class Host:
         hold the handles they started with; then stop the processes of ``retiring``
         (handles out of the registry) and of ``stopping`` (handles kept, stopped)."""
         await self.pipeline.drain(self.config.shutdown_grace)
-        for handle, which in [*((h, "its previous process") for h in retiring),
-                              *((h, "its process") for h in stopping)]:  # fmt: skip
-            pids = ", ".join(str(pid) for pid in handle.pids if pid is not None)
-            if pids:
-                logger.info("plugin %s: stopping %s (pid %s)", handle.id, which, pids)
+        going = [
+            (handle, which, ", ".join(str(pid) for pid in handle.pids if pid is not None))
+            for handles, which in ((retiring, "its previous process"), (stopping, "its process"))
+            for handle in handles
+        ]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.plugins.retire, retiring)
             for handle in stopping:
                 nursery.start_soon(self.plugins.stop, handle.id)
+        for handle, which, pids in going:
+            if pids:
+                logger.info("plugin %s: %s (pid %s) stopped", handle.id, which, pids)
+
+    def _kept_instead(self, fresh: PluginHandle, why: str) -> bool:
+        """Whether the running handle ``fresh`` was started to replace stays instead: it
+        does when ``fresh`` did not come up (a running plugin is not traded for a
+        failed one)."""
+        running = self.plugins[fresh.id]
+        if fresh.state is PluginState.RUNNING or running.state is not PluginState.RUNNING:
+            return False
+        logger.error(
+            "%s: plugin %s: its new process did not start (%s); the running one (pid %s) "
+            "keeps serving, as it was",
+            why,
+            fresh.id,
+            fresh.last_error,
+            ", ".join(str(pid) for pid in running.pids if pid is not None),
+        )
+        return True
 
     async def restart(self, plugin_id: str) -> PluginHandle:
         """Start a configured plugin anew, on a new handle (its counters reset) that new
         requests go to once it is up; the old process keeps the requests it has for up
-        to ``shutdown-grace``, then stops."""
-        plugin = next(p for p in self.config.plugins if p.id == plugin_id)
-        replaced = await self.plugins.replace_many([plugin_spec(self.config, plugin)])
+        to ``shutdown-grace``, then stops. If the new one does not come up while the old
+        one runs, the old one stays and :class:`PluginError` says why. KeyError for a
+        plugin not configured."""
+        plugin = next((p for p in self.config.plugins if p.id == plugin_id), None)
+        if plugin is None:
+            raise KeyError(plugin_id)
+        logger.info("restart: starting plugin %s anew", plugin_id)
+        (fresh,) = await self.plugins.start_beside([plugin_spec(self.config, plugin)])
+        if self._kept_instead(fresh, "restart"):
+            await self.plugins.retire([fresh])
+            raise _why_not_started(fresh)
+        replaced = self.plugins.swap(fresh)
         self._rearranged()
-        await self._drain_then(replaced)
-        return self.plugins[plugin_id]
+        await self._drain_then([replaced])
+        return fresh
 
     async def set_enabled(self, plugin_id: str, enabled: bool) -> None:
         """Enable or disable a configured plugin (started or stopped accordingly; a
@@ -485,6 +523,11 @@ class Host:
             self._rearranged()
             await self._drain_then((), [handle])
         self._rearranged()
+
+
+def _why_not_started(handle: PluginHandle) -> Exception:
+    error = handle.last_error
+    return error if isinstance(error, Exception) else PluginError(handle.id, "did not start")
 
 
 def _restart_needed(

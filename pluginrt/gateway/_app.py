@@ -89,8 +89,9 @@ class Gateway:
         self._reload_lock = trio.Lock()
         self.management = Management(host, self.reload, self._reload_lock)
 
-    async def reload(self) -> None:
-        """Re-read the config file and apply it (ConfigError if it is bad; nothing changes)."""
+    async def reload(self) -> dict[str, Exception]:
+        """Re-read the config file and apply it (ConfigError if it is bad; nothing changes).
+        Returns what plugins refused, by id (see :meth:`Host.reload`)."""
         if not self.config_path:
             raise ConfigError("the gateway was not started from a config file")
         async with self._reload_lock:
@@ -98,9 +99,17 @@ class Gateway:
             before = self.host.config
             if (config.host, config.port) != (before.host, before.port):
                 logger.warning("host and port changes take effect at the next start")
-            await self.host.reload(config)
+            refused = await self.host.reload(config)
             logging.getLogger("pluginrt").setLevel(config.logging.level.upper())
-            logger.info("config reloaded from %s", self.config_path)
+            if refused:
+                logger.warning(
+                    "config reloaded from %s, but not for plugin(s) %s (see above)",
+                    self.config_path,
+                    ", ".join(refused),
+                )
+            else:
+                logger.info("config reloaded from %s", self.config_path)
+            return refused
 
     # ---------------------------------------------------------------- ASGI
 

@@ -166,7 +166,9 @@ def _wire(value: msgspec.Struct) -> Any:
 class Management:
     """Answers management and resource requests for ``host``."""
 
-    def __init__(self, host: Host, reload: Callable[[], Awaitable[None]], lock: trio.Lock) -> None:
+    def __init__(
+        self, host: Host, reload: Callable[[], Awaitable[dict[str, Exception]]], lock: trio.Lock
+    ) -> None:
         self.host = host
         self._reload = reload
         self._lock = lock  # the gateway's reload lock (reload takes it itself)
@@ -223,9 +225,12 @@ class Management:
             return json_response(200, {"plugins": [plugin_status(host, i) for i in ids]})
         if pattern == "reload":
             try:
-                await self._reload()
+                refused = await self._reload()
             except ConfigError as exc:
                 return management_error(400, str(exc))
+            if refused:  # plugins that kept running as they were: their new config failed
+                said = {i: message_of(exc) for i, exc in refused.items()}
+                return json_response(200, {"reloaded": True, "refused": said})
             return json_response(200, {"reloaded": True})
         if pattern == "auth-files":
             files = [_wire(entry.entry()) for entry in host.auths.entries()]
@@ -245,24 +250,39 @@ class Management:
         raise AssertionError(f"the host route {method} {pattern} has no handler")
 
     async def _plugin(self, method: str, plugin_id: str, action: str, body: bytes) -> Response:
+        if action == "" or (action == "/config" and method == "GET"):
+            return self._plugin_read(plugin_id, action)
+        # One change at a time, the plugin looked up under the lock: a reload that
+        # went first may have disabled or removed it.
+        async with self._lock:
+            return await self._plugin_change(plugin_id, action, body)
+
+    def _plugin_read(self, plugin_id: str, action: str) -> Response:
+        configured = next((p for p in self.host.config.plugins if p.id == plugin_id), None)
+        if configured is None:
+            return management_error(404, f"no plugin {plugin_id!r}")
+        if action == "/config":
+            return json_response(200, {"id": plugin_id, "config": configured.config})
+        return json_response(200, plugin_status(self.host, plugin_id))
+
+    async def _plugin_change(self, plugin_id: str, action: str, body: bytes) -> Response:
         host = self.host
         configured = next((p for p in host.config.plugins if p.id == plugin_id), None)
         if configured is None:
             return management_error(404, f"no plugin {plugin_id!r}")
-        if action == "":
-            return json_response(200, plugin_status(host, plugin_id))
         if action == "/restart":
             if plugin_id not in host.plugins or not configured.enabled:
                 return management_error(409, f"plugin {plugin_id!r} is disabled; enable it first")
-            async with self._lock:  # one change of the registry at a time
+            try:
                 await host.restart(plugin_id)
+            except PluginError as exc:
+                return management_error(
+                    502, f"plugin {plugin_id!r} did not restart, it runs as it was: {exc.reason}"
+                )
             logger.info("plugin %s restarted through the management API", plugin_id)
         elif action in ("/enable", "/disable"):
-            async with self._lock:
-                await host.set_enabled(plugin_id, action == "/enable")
+            await host.set_enabled(plugin_id, action == "/enable")
             logger.info("plugin %s %sd through the management API", plugin_id, action[1:])
-        elif action == "/config" and method == "GET":
-            return json_response(200, {"id": plugin_id, "config": configured.config})
         elif action == "/config":
             try:
                 patch = json.loads(body or b"{}")
@@ -270,11 +290,10 @@ class Management:
                 return management_error(400, f"the body is not JSON: {exc}")
             if not isinstance(patch, dict):
                 return management_error(400, "the body must be a JSON object (a merge patch)")
-            async with self._lock:  # else a reload in between would be undone by this one
-                config = copy.deepcopy(host.config)
-                plugin = next(p for p in config.plugins if p.id == plugin_id)
-                plugin.config = merge_patch(plugin.config, patch)
-                refused = (await host.reload(config)).get(plugin_id)
+            config = copy.deepcopy(host.config)
+            plugin = next(p for p in config.plugins if p.id == plugin_id)
+            plugin.config = merge_patch(plugin.config, patch)
+            refused = (await host.reload(config)).get(plugin_id)
             if refused is not None:
                 status = getattr(refused, "http_status", 0)
                 return management_error(

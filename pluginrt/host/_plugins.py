@@ -78,30 +78,34 @@ class Plugins(Mapping[str, PluginHandle]):
             started.append(handle)
         await self._launch(started)
 
-    async def replace_many(self, specs: Iterable[PluginSpec]) -> list[PluginHandle]:
-        """Start each spec's plugin anew beside the handle of its id, concurrently; each
-        new handle takes its id's place once its first start attempt is settled, so
-        requests never find the id between two processes.
-
-        Returns the handles replaced, out of the registry yet still running for the
-        requests that hold them: stop them with :meth:`retire` once those are done.
-        """
+    async def start_beside(self, specs: Iterable[PluginSpec]) -> list[PluginHandle]:
+        """Start each spec's plugin anew beside the handle of its id, concurrently, and
+        return the new handles once their first start attempts are settled: out of
+        the registry until :meth:`swap` puts them in (stop those it does not with
+        :meth:`retire`). Requests thus never find an id between two processes."""
         fresh = [self._handle(spec) for spec in specs]
+        self._retiring.update(fresh)
         await self._launch(fresh)
-        replaced = [self._handles[handle.id] for handle in fresh]
-        for handle in fresh:
-            self._handles[handle.id] = handle
-        self._retiring.update(replaced)
+        return fresh
+
+    def swap(self, handle: PluginHandle) -> PluginHandle:
+        """Put a handle from :meth:`start_beside` in its id's place; return the one it
+        replaces, still running for the requests that hold it (stop it with :meth:`retire`
+        once they are done)."""
+        replaced = self._handles[handle.id]
+        self._handles[handle.id] = handle
+        self._retiring.discard(handle)
+        self._retiring.add(replaced)
         return replaced
 
     def forget(self, plugin_id: str) -> PluginHandle:
-        """Take a plugin out of the registry, still running (see :meth:`replace_many`)."""
+        """Take a plugin out of the registry, still running (stop it with :meth:`retire`)."""
         handle = self._handles.pop(plugin_id)
         self._retiring.add(handle)
         return handle
 
     async def retire(self, handles: Iterable[PluginHandle]) -> None:
-        """Stop handles :meth:`replace_many` or :meth:`forget` returned, concurrently."""
+        """Stop handles out of the registry (see :meth:`swap`, :meth:`forget`), concurrently."""
         handles = list(handles)
         async with trio.open_nursery() as nursery:
             for handle in handles:

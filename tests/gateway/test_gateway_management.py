@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 from gateway_harness import (
     EXAMPLES,
@@ -424,3 +425,107 @@ async def test_a_wrong_method_on_a_management_path_is_405_with_allow(tmp_path: P
         (405, allow) for _, _, allow in wrong
     ]
     assert answers[0].json()["error"]["message"] == "use GET on /v0/management/plugins"
+
+
+@pytest.mark.parametrize(("change", "expected"), [("disable", 409), ("remove", 404)])
+async def test_a_restart_waiting_on_a_reload_that_removes_or_disables_the_plugin_is_refused(
+    tmp_path: Path, change: str, expected: int
+) -> None:
+    from gateway_harness import PLUGINS
+
+    from pluginrt import load_config
+
+    source = tmp_path / "gateway.yaml"
+    slow = {"id": "slow", "command": str(PLUGINS / "slow_stream.py"),
+            "config": {"words": 30, "delay": 0.05}}  # fmt: skip
+    mock = _yaml_data(tmp_path)["plugins"][0]  # type: ignore[index]
+    data = {**_yaml_data(tmp_path), "plugins": [mock, slow]}
+    source.write_text(json.dumps(data))
+    plugins = [{**mock, "enabled": False}, slow] if change == "disable" else [slow]
+    first = trio.Event()
+    answers: list[httpx.Response] = []
+    async with gateway(load_config(source), str(source)) as (host, url):  # noqa: SIM117
+        async with httpx.AsyncClient(base_url=url, timeout=PATIENCE) as client:
+            source.write_text(json.dumps({**data, "plugins": plugins}))
+
+            async def stream() -> None:
+                body = chat("slow", stream=True)
+                async with client.stream(
+                    "POST", "/v1/chat/completions", content=body, headers={"x-api-key": KEY}
+                ) as response:
+                    async for _ in response.aiter_lines():
+                        first.set()
+
+            async def post(path: str) -> None:
+                answers.append(await client.post(f"/v0/management/{path}", headers=BEARER))
+
+            with trio.fail_after(PATIENCE):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(stream)
+                    await first.wait()
+                    # A restart of slow drains (the stream) holding the lock; a reload
+                    # waits on it, and a restart of mock, checked before, on both.
+                    for path in ("plugins/slow/restart", "reload", "plugins/mock/restart"):
+                        nursery.start_soon(post, path)
+                        await trio.sleep(0.2)
+            active = [h.id for h in host.active()]
+    assert [a.status_code for a in answers] == [200, 200, expected], answers[-1].text
+    assert active == ["slow"]
+    if change == "disable":
+        said = answers[-1].json()["error"]["message"]
+        assert said == "plugin 'mock' is disabled; enable it first"
+
+
+async def test_a_restart_whose_new_process_does_not_start_keeps_the_running_one(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "mock_copy.py"
+    script.write_text((EXAMPLES / "mock_llm.py").read_text())
+    cfg = from_mapping(
+        {**_yaml_data(tmp_path), "plugins": [{"id": "mock", "command": str(script)}]}
+    )
+    async with gateway(cfg) as (host, url), httpx.AsyncClient(base_url=url) as client:
+        pid = host.plugins["mock"].pid
+        script.write_text("import sys\nsys.exit(3)\n")  # the next process of it fails at once
+        with trio.fail_after(PATIENCE):
+            restarted = await client.post("/v0/management/plugins/mock/restart", headers=BEARER)
+        after = await client.post(
+            "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
+        )
+        listed = await client.get("/v0/management/plugins/mock", headers=BEARER)
+    assert restarted.status_code == 502
+    message = restarted.json()["error"]["message"]
+    assert message == (
+        "plugin 'mock' did not restart, it runs as it was: failed to start: crashed during "
+        "plugin.register (exited with status 3)"
+    )
+    assert after.status_code == 200
+    assert (listed.json()["state"], listed.json()["pid"]) == ("running", pid)
+
+
+async def test_a_reload_answer_names_the_plugins_that_kept_running_as_they_were(
+    tmp_path: Path,
+) -> None:
+    from pluginrt import load_config
+
+    source = tmp_path / "gateway.yaml"
+    broken = tmp_path / "broken.py"
+    broken.write_text("import sys\nsys.exit(3)\n")
+    data = _yaml_data(tmp_path)
+    source.write_text(json.dumps(data))
+    async with gateway(load_config(source), str(source)) as (_, url):  # noqa: SIM117
+        async with httpx.AsyncClient(base_url=url, timeout=PATIENCE) as client:
+            source.write_text(
+                json.dumps({**data, "plugins": [{"id": "mock", "command": str(broken)}]})
+            )
+            reloaded = await client.post("/v0/management/reload", headers=BEARER)
+            after = await client.post(
+                "/v1/chat/completions", content=chat(), headers={"x-api-key": KEY}
+            )
+    assert reloaded.status_code == 200
+    assert reloaded.json() == {
+        "reloaded": True,
+        "refused": {"mock": "plugin 'mock': failed to start: crashed during plugin.register "
+                    "(exited with status 3)"},
+    }  # fmt: skip
+    assert after.status_code == 200

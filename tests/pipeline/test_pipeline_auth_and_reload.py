@@ -289,6 +289,34 @@ async def test_leaving_the_host_during_a_reloads_drain_stops_the_old_processes_t
     assert old_pid is not None and not _alive(old_pid)
 
 
+@pytest.mark.parametrize("broken", ["exits", "never answers"])
+async def test_a_reload_whose_new_process_does_not_start_keeps_the_running_one(
+    lab: Lab, caplog: pytest.LogCaptureFixture, broken: str
+) -> None:
+    script = lab.dir / "broken.py"
+    script.write_text(
+        "import sys, time\n" + ("sys.exit(3)" if broken == "exits" else "time.sleep(60)")
+    )
+    executor = lab.plugin("exec", "executor")
+    swapped = {**executor, "command": str(script), "handshake-timeout": 0.5}
+    async with lab.host(executor) as host:
+        old, pid = host.plugins["exec"], host.plugins["exec"].pid
+        with caplog.at_level(logging.ERROR, logger="pluginrt.host"):
+            refused = await host.reload(lab.config(swapped))
+        assert host.plugins["exec"] is old and old.state is PluginState.RUNNING
+        assert report(await complete(host, request("x")))["payload"] == "x"
+        assert host.config.plugins[0].command == executor["command"]  # what runs
+        assert list(refused) == ["exec"]
+        # The next reload with the same broken command tries again.
+        assert list(await host.reload(lab.config(swapped))) == ["exec"]
+    said = [r.getMessage() for r in caplog.records]
+    assert any(
+        m.startswith("reload: plugin exec: its new process did not start (")
+        and m.endswith(f"the running one (pid {pid}) keeps serving, as it was")
+        for m in said
+    ), said
+
+
 async def test_a_reload_whose_config_a_plugin_refuses_keeps_its_previous_config(
     lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -310,7 +310,7 @@ async def test_a_reload_swapping_a_plugins_process_serves_from_the_old_until_the
     assert old_pid is not None and new_pid is not None and new_pid != old_pid
     assert [c["pid"] for c in lab.calls("execute")] == [old_pid, new_pid]
     assert not _alive(old_pid)  # stopped once the reload was done with it
-    assert f"plugin e: stopping its previous process (pid {old_pid})" in caplog.messages
+    assert f"plugin e: its previous process (pid {old_pid}) stopped" in caplog.messages
 
 
 async def test_a_request_naming_no_model_is_400(lab: Lab) -> None:
