@@ -373,8 +373,9 @@ class Host:
         disabled plugins take no new requests at once. Requests in flight keep
         the processes they started with, for up to ``shutdown-grace``; those
         processes stop after. A plugin whose ``plugin.reconfigure`` fails keeps
-        its previous section (in ``config`` too); those errors are returned by
-        plugin id.
+        its previous section, and a running one whose new process does not come up
+        keeps running as it was (its entry in ``config`` too); those errors are
+        returned by plugin id.
         """
         old = {p.id: p for p in self.config.plugins}
         new = {p.id: p for p in config.plugins}
@@ -434,14 +435,13 @@ class Host:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.plugins.start_many, starting)
             fresh = await self.plugins.start_beside(replacing)
-        for handle in fresh:
-            if self._kept_instead(handle, "reload"):
-                index = next(i for i, p in enumerate(config.plugins) if p.id == handle.id)
-                config.plugins[index] = old[handle.id]  # what runs: compared at the next reload
-                refused[handle.id] = _why_not_started(handle)
-                retiring.append(handle)
-            else:
-                retiring.append(self.plugins.swap(handle))
+        failed = [handle for handle in fresh if self._kept_instead(handle, "reload")]
+        for handle in failed:
+            index = next(i for i, p in enumerate(config.plugins) if p.id == handle.id)
+            config.plugins[index] = old[handle.id]  # what runs: compared at the next reload
+            refused[handle.id] = _why_not_started(handle)
+        await self.plugins.retire(failed)
+        retiring += [self.plugins.swap(handle) for handle in fresh if handle not in failed]
         self._rearranged()
         if retiring or disabling:
             await self._drain_then(retiring, [self.plugins[i] for i in disabling])

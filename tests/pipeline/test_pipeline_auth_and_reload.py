@@ -299,16 +299,20 @@ async def test_a_reload_whose_new_process_does_not_start_keeps_the_running_one(
     )
     executor = lab.plugin("exec", "executor")
     swapped = {**executor, "command": str(script), "handshake-timeout": 0.5}
-    async with lab.host(executor) as host:
+    settings = {"shutdown-grace": 60}
+    async with lab.host(executor, **settings) as host:
         old, pid = host.plugins["exec"], host.plugins["exec"].pid
-        with caplog.at_level(logging.ERROR, logger="pluginrt.host"):
-            refused = await host.reload(lab.config(swapped))
+        stream = await host.handle(request(endpoint=Endpoint.STREAM))  # left unread
+        with caplog.at_level(logging.ERROR, logger="pluginrt.host"), trio.fail_after(10):
+            refused = await host.reload(lab.config(swapped, **settings))  # nothing to drain
+        assert isinstance(stream, ClientStream)
+        await stream.aclose()
         assert host.plugins["exec"] is old and old.state is PluginState.RUNNING
         assert report(await complete(host, request("x")))["payload"] == "x"
         assert host.config.plugins[0].command == executor["command"]  # what runs
         assert list(refused) == ["exec"]
         # The next reload with the same broken command tries again.
-        assert list(await host.reload(lab.config(swapped))) == ["exec"]
+        assert list(await host.reload(lab.config(swapped, **settings))) == ["exec"]
     said = [r.getMessage() for r in caplog.records]
     assert any(
         m.startswith("reload: plugin exec: its new process did not start (")
