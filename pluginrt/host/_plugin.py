@@ -555,8 +555,9 @@ class PluginHandle:
         reason = connection.closed_reason
         if isinstance(reason, PluginError):
             return reason
-        if isinstance(reason, ProtocolError):
-            return PluginProtocolError(self.id, f"{reason}; killed")
+        if isinstance(reason, ProtocolError):  # named by the connection ("plugin <id>: ...")
+            said = str(reason).removeprefix(f"plugin {self.id}: ")
+            return PluginProtocolError(self.id, f"{said}; killed")
         return await self._crash_report(plugin, str(reason) if reason else "")
 
     async def _retire(self, plugin: PluginProcess, connection: Connection) -> None:

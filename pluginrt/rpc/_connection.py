@@ -259,6 +259,7 @@ class Connection:
         "_incoming",
         "_input_ended",
         "_lines",
+        "_long_line",
         "_max_handlers",
         "_max_line",
         "_notification_lot",
@@ -339,6 +340,8 @@ class Connection:
         self._framer = LineFramer(max_line)
         # Lines read but not yet routed, handed from one reader task to the next.
         self._lines: deque[bytes] = deque()
+        # The over-long line read after them, if any: the connection ends once they are routed.
+        self._long_line: LineTooLong | None = None
         # A handler started in the reader that has to wait (see _route_lines).
         self._suspended: _Suspended | None = None
         self._reader_scope = trio.CancelScope()  # the routing reader's (see _reader)
@@ -783,6 +786,8 @@ class Connection:
                     return suspended
                 if self._closed_reason is not None:
                     return None
+                if self._long_line is not None:  # the lines before it are routed now
+                    raise self._long_line
                 if self._held_bytes > self._hold_limit:
                     await self._wait_released()
                 data = await self._receive(size, drained=drained)
@@ -796,10 +801,16 @@ class Connection:
                     if self._finish_on_eof:
                         await self._finish_input(reason)
                     break
-                self._lines.extend(self._framer.feed(bytes(data)))
+                try:
+                    self._lines.extend(self._framer.feed(bytes(data)))
+                except LineTooLong as exc:
+                    # What came before it is whole (answers, chunks): routed before closing.
+                    self._lines.extend(exc.lines)
+                    self._long_line = exc
         except LineTooLong as exc:
             reason = ProtocolError(f"{self.name}: {exc}")
-            logger.error("%s", reason)
+            began = exc.head.decode("utf-8", "replace")
+            logger.error("%s; it began %s...", reason, began)  # the log only: see LineTooLong
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             reason = ConnectionClosed(f"{self.name}: the connection broke ({exc})")
         self.close(reason)

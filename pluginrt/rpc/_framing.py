@@ -8,19 +8,24 @@ __all__ = ["DEFAULT_MAX_LINE", "LineFramer", "LineTooLong"]
 DEFAULT_MAX_LINE = 64 * 1024 * 1024
 
 
-#: How much of an over-long line its error quotes: enough for its id and method.
+#: How much of an over-long line is kept to say what it was: enough for its id and method.
 _HEAD = 120
 
 
 class LineTooLong(Exception):
-    """A line grew past the limit before its newline arrived. The message quotes the
-    line's start (``head``): what it was, when it cannot be parsed."""
+    """A line grew past the limit before its newline arrived.
 
-    def __init__(self, limit: int, head: bytes = b"") -> None:
-        text = head[:_HEAD].decode("utf-8", "replace")
-        began = f"; it began {text}..." if text else ""
-        super().__init__(f"a message line exceeded the {limit}-byte limit{began}")
+    ``head`` is the line's start, to log (what it was, since it is never parsed;
+    not for the message, which reaches the callers of every call on the
+    connection, and so perhaps clients other than the line's); ``lines`` the
+    complete lines before it in the data fed last, to route before closing.
+    """
+
+    def __init__(self, limit: int, head: bytes = b"", lines: list[bytes] | None = None) -> None:
+        super().__init__(f"a message line exceeded the {limit}-byte limit")
         self.limit = limit
+        self.head = head[:_HEAD]
+        self.lines = lines or []
 
 
 class LineFramer:
@@ -40,35 +45,37 @@ class LineFramer:
         self._max_line = max_line
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Add ``data``; return the lines it completed. Raises :class:`LineTooLong`."""
+        """Add ``data``; return the lines it completed. Raises :class:`LineTooLong`
+        (holding the lines completed before the over-long one)."""
+        limit = self._max_line
         if b"\n" not in data:
             if data:
                 self._pending += len(data)
-                if self._pending > self._max_line:
-                    raise LineTooLong(self._max_line, _start(self._parts or [bytes(data)]))
+                if self._pending > limit:
+                    raise LineTooLong(limit, _start(self._parts or [bytes(data)]))
                 self._parts.append(bytes(data))
             return []
         lines = bytes(data).split(b"\n")
         if self._parts:
-            if self._pending + len(lines[0]) > self._max_line:
-                raise LineTooLong(self._max_line, _start(self._parts))
+            if self._pending + len(lines[0]) > limit:
+                raise LineTooLong(limit, _start(self._parts))
             self._parts.append(lines[0])
             lines[0] = b"".join(self._parts)
             self._parts.clear()
         rest = lines.pop()
-        self._pending = len(rest)
-        if rest:
-            if len(rest) > self._max_line:
-                raise LineTooLong(self._max_line, rest)
-            self._parts.append(rest)
-        out = []
+        out: list[bytes] = []
         for line in lines:
-            if len(line) > self._max_line:
-                raise LineTooLong(self._max_line, line)
+            if len(line) > limit:
+                raise LineTooLong(limit, line, out)
             if line.endswith(b"\r"):
                 line = line[:-1]
             if line:
                 out.append(line)
+        if len(rest) > limit:
+            raise LineTooLong(limit, rest, out)
+        self._pending = len(rest)
+        if rest:
+            self._parts.append(rest)
         return out
 
     @property

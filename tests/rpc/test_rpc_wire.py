@@ -516,6 +516,38 @@ async def test_a_line_over_the_limit_closes_the_connection_and_fails_calls_in_fl
     assert "1000-byte limit" in str(errors[0])
 
 
+async def test_the_answers_read_with_a_line_over_the_limit_are_delivered_before_it_closes(
+    local: Local, caplog: pytest.LogCaptureFixture
+) -> None:
+    ours, theirs = trio.testing.memory_stream_pair()
+    outcomes: list[object] = []
+
+    async def call(connection: Connection) -> None:
+        try:
+            outcomes.append(await connection.call("echo", Value(1), Value))
+        except ProtocolError as exc:
+            outcomes.append(exc)
+
+    secret = b'{"jsonrpc": "2.0", "id": 2, "result": {"value": "someone else\'s answer'
+    with trio.fail_after(PATIENCE):
+        async with open_connection(ours, ours, name="local", max_line=1000) as connection:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(call, connection)
+                raw = Raw(theirs, theirs)
+                first = await raw.receive()
+                nursery.start_soon(call, connection)
+                await raw.receive()
+                # One write: the first call's answer, then the second's, far too long.
+                answer = b'{"jsonrpc": "2.0", "id": %d, "result": {"value": 5}}\n' % first["id"]
+                await theirs.send_all(answer + secret + b"a" * 1001)
+            await connection.wait_closed()
+    assert outcomes[0] == Value(5)
+    assert isinstance(outcomes[1], ProtocolError)
+    # The callers' error (it may reach clients) holds none of the line; the log does.
+    assert str(outcomes[1]) == "local: a message line exceeded the 1000-byte limit"
+    assert any("someone else's answer" in m for m in caplog.messages)
+
+
 async def test_handlers_over_the_limit_queue_visibly_and_a_cancelled_one_never_runs(
     local: Local,
 ) -> None:
