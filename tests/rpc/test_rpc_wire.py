@@ -520,22 +520,22 @@ async def test_the_answers_read_with_a_line_over_the_limit_are_delivered_before_
     local: Local, caplog: pytest.LogCaptureFixture
 ) -> None:
     ours, theirs = trio.testing.memory_stream_pair()
-    outcomes: list[object] = []
+    outcomes: dict[int, object] = {}
 
-    async def call(connection: Connection) -> None:
+    async def call(connection: Connection, n: int) -> None:
         try:
-            outcomes.append(await connection.call("echo", Value(1), Value))
+            outcomes[n] = await connection.call("echo", Value(1), Value)
         except ProtocolError as exc:
-            outcomes.append(exc)
+            outcomes[n] = exc
 
     secret = b'{"jsonrpc": "2.0", "id": 2, "result": {"value": "someone else\'s answer'
     with trio.fail_after(PATIENCE):
         async with open_connection(ours, ours, name="local", max_line=1000) as connection:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(call, connection)
+                nursery.start_soon(call, connection, 0)
                 raw = Raw(theirs, theirs)
                 first = await raw.receive()
-                nursery.start_soon(call, connection)
+                nursery.start_soon(call, connection, 1)
                 await raw.receive()
                 # One write: the first call's answer, then the second's, far too long.
                 answer = b'{"jsonrpc": "2.0", "id": %d, "result": {"value": 5}}\n' % first["id"]
