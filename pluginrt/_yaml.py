@@ -153,7 +153,9 @@ def load_yaml_config(source: Path) -> Config:
         raise _syntax_error(source, exc) from None
     _check_duplicates(source, root, "$")
     if data is None:
-        data = {}
+        # Refused, not read as every default: a file truncated mid-save and reloaded
+        # would stop every plugin and drop the api-keys, opening the gateway to all.
+        raise ConfigError(f"{source}: the config is empty (a config with no key is '{{}}')")
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the config must be a mapping of keys to values")
     try:
@@ -206,6 +208,10 @@ def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
         problem = _command_problem(config, plugin) if plugin.enabled else ""
         if problem:
             raise _located(source, root, problem, f"{at}.command")
+        for name, value in plugin.env.items():
+            problem = _env_problem(name, value)
+            if problem:  # else every start fails, in the launcher, with a traceback
+                raise _located(source, root, problem, f"{at}.env.{name}" if name else f"{at}.env")
         restart = plugin.restart
         if restart.backoff > restart.backoff_max:  # every wait would be backoff-max, silently
             # At the backoff if it is given, else at the backoff-max.
@@ -217,6 +223,15 @@ def _check(source: Path, root: yaml.Node | None, config: Config) -> None:
                 f"backoff-max {restart.backoff_max:g}s (the longest wait between restarts)"
             )
             raise _located(source, root, message, f"{at}.restart.{key}")
+
+
+def _env_problem(name: str, value: str) -> str:
+    """Why a process could not be given the variable ``name=value`` ("" if it could)."""
+    if not name or "=" in name or "\0" in name:
+        return f"an environment variable's name must be non-empty, without '=' or NUL: {name!r}"
+    if "\0" in value:
+        return f"the value of environment variable {name!r} holds a NUL byte"
+    return ""
 
 
 def _is_proxy_url(url: str) -> bool:

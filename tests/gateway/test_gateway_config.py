@@ -150,6 +150,21 @@ MISTAKES = {
         "plugins:\n  - id: a\n    command: {mock}\n    env:\n      A: x\n      DEBUG: 1\n",
         ":6: plugins[0].env.DEBUG: Expected `str`, got `int` (quote the value)",
     ),
+    "an env name holding '='": (
+        "plugins:\n  - id: a\n    command: {mock}\n    env:\n      A=B: x\n",
+        ":5: plugins[0].env.A=B: an environment variable's name must be non-empty, without "
+        "'=' or NUL: 'A=B'",
+    ),
+    "an empty env name": (
+        "plugins:\n  - id: a\n    command: {mock}\n    env:\n      '': x\n",
+        ":5: plugins[0].env: an environment variable's name must be non-empty",
+    ),
+    "an env value holding NUL": (
+        'plugins:\n  - id: a\n    command: {mock}\n    env:\n      A: "x\\0y"\n',
+        ":5: plugins[0].env.A: the value of environment variable 'A' holds a NUL byte",
+    ),
+    "an empty file": ("", ": the config is empty (a config with no key is '{{}}')"),
+    "a file of comments only": ("# nothing yet\n", ": the config is empty"),
     "a blank API key": (
         "api-keys:\n  - sk-1\n  - ''\n",
         ":3: api-keys[1]: expected a key, got a blank one",
