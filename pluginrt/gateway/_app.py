@@ -24,6 +24,8 @@ from pluginrt.config import ConfigError, load_config
 from pluginrt.pipeline import ClientRequest, ClientResponse, ClientStream, Endpoint, PipelineError
 
 from ._asgi import (
+    BodyStalled,
+    ClientGone,
     Receive,
     Response,
     Scope,
@@ -32,6 +34,7 @@ from ._asgi import (
     allowed,
     headers_of,
     json_response,
+    parse_json,
     query_of,
     read_body,
     response_headers,
@@ -183,11 +186,17 @@ class Gateway:
                 await self._models(scope, send, method, exchange)
             else:
                 await self._client(scope, receive, send, path, method, exchange)
-        except TooLarge:
-            limit = self.host.config.max_body_size
-            message = f"the request body is larger than the limit of {limit} bytes"
-            too_large = management_error(413, message) if management else _error(413, message)
-            await send_response(send, too_large)
+        except (TooLarge, BodyStalled) as exc:
+            if isinstance(exc, TooLarge):
+                status = 413
+                limit = self.host.config.max_body_size
+                message = f"the request body is larger than the limit of {limit} bytes"
+            else:
+                status, message = 408, f"the request body stopped coming for {exc.args[0]:g}s"
+            answer = management_error(status, message) if management else _error(status, message)
+            await send_response(send, answer)
+        except ClientGone:
+            logger.info("client went away before its request body was whole: %s not run", path)
 
     def _health(self) -> Response:
         active = self.host.active()
@@ -237,7 +246,7 @@ class Gateway:
             return
         body = await read_body(scope, receive, self.host.config.max_body_size)
         try:
-            parsed: Any = json.loads(body) if body else None
+            parsed: Any = parse_json(body) if body else None
         except ValueError as exc:
             await send_response(send, _error(400, f"the request body is not JSON: {exc}"))
             return

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+import trio
+
 from pluginrt.pipeline._rules import canonical_header_key
 
 __all__ = [
@@ -23,10 +25,13 @@ __all__ = [
     "Response",
     "Scope",
     "Send",
+    "BodyStalled",
+    "ClientGone",
     "TooLarge",
     "allowed",
     "headers_of",
     "json_response",
+    "parse_json",
     "query_of",
     "read_body",
     "send_response",
@@ -55,8 +60,20 @@ HOP_BY_HOP = frozenset(
 )
 
 
+#: How long a request body may go without its next piece arriving (a stalled upload).
+BODY_STALL = 30.0
+
+
 class TooLarge(Exception):
     """The request body is over the configured limit."""
+
+
+class BodyStalled(Exception):
+    """No more of the request body came for :data:`BODY_STALL` seconds."""
+
+
+class ClientGone(Exception):
+    """The client hung up before its request body was whole: nothing to answer."""
 
 
 @dataclass
@@ -69,6 +86,15 @@ class Response:
 def json_response(status: int, value: Any) -> Response:
     body = json.dumps(value, ensure_ascii=False).encode()
     return Response(status, {"content-type": ["application/json"]}, body)
+
+
+def parse_json(data: bytes) -> Any:
+    """``data`` parsed as JSON; ValueError if it is not JSON or nests too deeply for
+    Python to parse (which raises RecursionError: a 500 with no body, else)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("it nests too deeply") from None
 
 
 def allowed(methods: Iterable[str]) -> list[str]:
@@ -101,16 +127,21 @@ def header(headers: Mapping[str, list[str]], name: str) -> str:
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body; :class:`TooLarge` as soon as it passes ``limit`` (0: none)."""
+    """The whole request body; :class:`TooLarge` as soon as it passes ``limit`` (0: none),
+    :class:`BodyStalled` when it stops coming, :class:`ClientGone` when the client
+    hangs up first (a body cut short is never taken for the whole)."""
     declared = header(headers_of_raw(scope), "content-length")
     if limit and declared.isdigit() and int(declared) > limit:
         raise TooLarge
     parts: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        with trio.move_on_after(BODY_STALL) as waiting:
+            message = await receive()
+        if waiting.cancelled_caught:
+            raise BodyStalled(BODY_STALL)
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if limit and size > limit:

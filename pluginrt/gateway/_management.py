@@ -34,7 +34,7 @@ from pluginrt.host._group import PluginGroup
 from pluginrt.pipeline import PipelineError
 from pluginrt.pipeline._pipeline import message_of, status_of
 
-from ._asgi import Headers, Response, allowed, json_response
+from ._asgi import Headers, Response, allowed, json_response, parse_json
 
 __all__ = ["Management", "capability_names", "management_error", "plugin_status"]
 
@@ -285,7 +285,7 @@ class Management:
             logger.info("plugin %s %sd through the management API", plugin_id, action[1:])
         elif action == "/config":
             try:
-                patch = json.loads(body or b"{}")
+                patch = parse_json(body or b"{}")
             except ValueError as exc:
                 return management_error(400, f"the body is not JSON: {exc}")
             if not isinstance(patch, dict):
@@ -325,7 +325,7 @@ class Management:
         host = self.host
         if state is None:
             try:
-                options = json.loads(body) if body else {}
+                options = parse_json(body) if body else {}
             except ValueError as exc:
                 return management_error(400, f"the body is not JSON: {exc}")
             if not isinstance(options, dict):
@@ -392,7 +392,7 @@ class Management:
         out = answer.body
         if escape:
             try:
-                value = json.loads(out) if out else None
+                value = parse_json(out) if out else None
             except ValueError:
                 value = None
             if isinstance(value, dict | list):
@@ -417,7 +417,7 @@ _CREDENTIAL_QUERY = frozenset({"key", "api_key", "api-key"})
 def _api_call_request(body: bytes) -> tuple[str, api.HTTPRequest]:
     """The auth ID and the request of an api-call body; ValueError names the bad field."""
     try:
-        value = json.loads(body or b"null")
+        value = parse_json(body or b"null")
     except ValueError as exc:
         raise ValueError(f"the body is not JSON: {exc}") from None
     if not isinstance(value, dict):

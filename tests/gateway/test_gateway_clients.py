@@ -10,7 +10,7 @@ import httpx
 import msgspec
 import openai
 import trio
-from gateway_harness import KEY, PATIENCE, PLUGINS, chat, config, gateway
+from gateway_harness import KEY, MANAGEMENT_KEY, PATIENCE, PLUGINS, chat, config, gateway
 
 from pluginrt.api import ExecutorRequest
 from pluginrt.config import from_mapping
@@ -148,6 +148,25 @@ async def test_bad_json_is_400_a_big_body_413_in_each_apis_shape_and_healthz_tak
     assert big.json()["error"]["type"] == "invalid_request_error"
     assert small.status_code == 200
     assert (untyped.status_code, untyped.headers["content-type"]) == (200, "application/json")
+
+
+async def test_json_nested_too_deeply_for_python_is_a_400_not_an_empty_500(tmp_path: Path) -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    async with (
+        gateway(config(tmp_path)) as (_, url),
+        httpx.AsyncClient(base_url=url, headers={"x-api-key": KEY}) as client,
+    ):
+        chat_answer = await client.post("/v1/chat/completions", content=deep)
+        patch = await client.patch(
+            "/v0/management/plugins/mock/config",
+            content=deep,
+            headers={"Authorization": f"Bearer {MANAGEMENT_KEY}"},
+        )
+    assert chat_answer.status_code == 400
+    message = "the request body is not JSON: it nests too deeply"
+    assert chat_answer.json()["error"]["message"] == message
+    assert patch.status_code == 400
+    assert patch.json()["error"]["message"] == "the body is not JSON: it nests too deeply"
 
 
 def test_a_body_of_the_default_largest_size_fits_an_executor_call_in_a_default_line() -> None:

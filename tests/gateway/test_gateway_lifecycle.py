@@ -300,3 +300,54 @@ async def test_a_stream_cut_off_before_its_first_chunk_gets_503_naming_its_reque
     assert [line[1:4] + line[5:] for line in _access(caplog)] == [
         ["POST", "/v1/chat/completions", "503", request_id]
     ]
+
+
+async def test_a_client_that_hangs_up_mid_upload_has_nothing_run_and_a_499_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="pluginrt")
+    journal, usage = tmp_path / "journal", tmp_path / "usage"
+    cfg = _with_usage(tmp_path, journal, usage, **{"execute-delay": 0})
+    body = chat("slow")
+    async with gateway(cfg) as (_, url):
+        port = int(url.rsplit(":", 1)[1])
+        with trio.fail_after(PATIENCE):
+            async with await trio.open_tcp_stream("127.0.0.1", port) as sock:
+                # Valid JSON as far as it goes, but the declared length is longer.
+                await sock.send_all(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\n"
+                    + f"x-api-key: {KEY}\r\nContent-Length: {len(body) + 50}\r\n\r\n".encode()
+                    + body
+                )
+            while not _access(caplog):  # noqa: ASYNC110 - the log sets no event
+                await trio.sleep(0.02)
+            await _one_more_request(url, usage)  # a request after it is served
+    assert "execute started" not in _lines(journal)
+    assert _lines(usage) == ["usage 0 "]  # only the request after it made a record
+    assert _access(caplog)[0][1:4] == ["POST", "/v1/chat/completions", "499"]
+    went = "client went away before its request body was whole: /v1/chat/completions not run"
+    assert went in caplog.messages
+
+
+async def test_a_request_body_that_stops_coming_is_answered_408(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pluginrt.gateway import _asgi
+
+    monkeypatch.setattr(_asgi, "BODY_STALL", 0.3)
+    body = chat()
+    async with gateway(config(tmp_path)) as (_, url):
+        port = int(url.rsplit(":", 1)[1])
+        with trio.fail_after(PATIENCE):
+            async with await trio.open_tcp_stream("127.0.0.1", port) as sock:
+                await sock.send_all(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\n"
+                    + f"x-api-key: {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    + body[:10]
+                )
+                answer = b""
+                while b"}}" not in answer:
+                    answer += await sock.receive_some()
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(rest)["error"]["message"] == "the request body stopped coming for 0.3s"
