@@ -509,6 +509,13 @@ class Pipeline:
         state.output_format = await self._reach_output_format(
             state, source, _formats(caps.executor_output_formats)
         )
+        if state.output_format != source and not _chain(state.plugins, "response_translator"):
+            # Its answer could not be turned back: say so before the upstream is paid for.
+            raise PipelineError(
+                502,
+                f"no translator turns {state.output_format!r} responses into {source!r} "
+                f"(model {state.model!r}): the executor was not called",
+            )
         payload = await self._apply_thinking(state, route, payload)
         state.payload = payload
         # A stream's params are the same request plus its stream_id and window.

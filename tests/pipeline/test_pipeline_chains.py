@@ -135,6 +135,21 @@ async def test_declared_formats_none_and_empty_are_dropped_and_aliases_normalize
     assert [(c["source"], c["target"]) for c in lab.calls("rt")] == [("claude", "openai")]
 
 
+async def test_differing_response_formats_and_no_response_translator_at_all_fail_unexecuted(
+    lab: Lab,
+) -> None:
+    executor = lab.plugin(*EXECUTOR, inputs=["openai"], outputs=["claude"])
+    async with lab.host(executor) as host:
+        answer = await complete(host, request("x"))
+    assert answer.status == 502
+    message = json.loads(answer.body)["error"]["message"]
+    assert message == (
+        "no translator turns 'claude' responses into 'openai' (model 'm1'): "
+        "the executor was not called"
+    )
+    assert lab.calls("execute") == []  # the upstream is not paid for an answer lost
+
+
 async def test_differing_response_formats_with_no_translator_answering_fail_with_a_clear_error(
     lab: Lab,
 ) -> None:
