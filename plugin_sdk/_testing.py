@@ -198,10 +198,11 @@ class TestHost:
     async def open_stream(
         self, request: ExecutorRequest, *, window: int = 16, callback_id: str | None = None
     ) -> AsyncIterator[TestStream]:
-        """Start ``executor.execute_stream``; leaving the block early cancels the stream."""
+        """Start ``executor.execute_stream``; leaving the block early cancels the stream.
+        ``request`` may be an ExecutorStreamRequest too: its stream is this one's."""
         incoming = self.connection.open_stream(window)
         params = ExecutorStreamRequest(
-            **{f: getattr(request, f) for f in request.__struct_fields__},
+            **{f: getattr(request, f) for f in ExecutorRequest.__struct_fields__},
             stream_id=incoming.stream_id,
             window=window,
         )

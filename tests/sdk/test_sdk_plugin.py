@@ -18,6 +18,7 @@ from pluginrt.api import (
     CapabilityDecl,
     ExecutorRequest,
     ExecutorResponse,
+    ExecutorStreamRequest,
     ExecutorStreamStart,
     FrontendAuthRequest,
     FrontendAuthResponse,
@@ -360,6 +361,12 @@ async def test_an_async_generator_streams_its_headers_then_each_chunk() -> None:
         result = await h.stream(ExecutorRequest(payload=b"a b c"))
     assert result.headers == {"Content-Type": ["text/event-stream"]}
     assert result.chunks == [b"a", b"b", b"c"]
+
+
+async def test_the_test_host_streams_an_executor_stream_request_as_the_handler_is_typed() -> None:
+    async with open_test_host(streaming_plugin()) as h:
+        result = await h.stream(ExecutorStreamRequest(payload=b"a b", stream_id="mine", window=1))
+    assert result.chunks == [b"a", b"b"]
 
 
 async def test_a_sync_generator_streams_too_and_str_chunks_are_utf8() -> None:
