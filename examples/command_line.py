@@ -37,7 +37,8 @@ async def register(request: CommandLineRegistrationRequest) -> CommandLineRegist
 
 @plugin.on("command_line.execute")
 async def execute(request: CommandLineExecutionRequest) -> CommandLineExecutionResponse:
-    if "mock-login" not in request.triggered_flags:
+    login = request.triggered_flags.get("mock-login")
+    if login is None or login.value != "true":  # not given, or -mock-login=false
         return CommandLineExecutionResponse(exit_code=0)
     user = request.flags["mock-user"].value if "mock-user" in request.flags else "demo"
     storage = json.dumps({"type": "mock", "token": f"token-{user}"}).encode()

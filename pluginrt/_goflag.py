@@ -102,8 +102,9 @@ def spell_flags(args: Sequence[str], bools: Collection[str], valued: Collection[
     ``-b false`` is ``b`` true and the argument ``false``. ``bools`` and
     ``valued`` are the names of the bool and the other flags. Any other
     argument with one dash gets two as well, so that an unknown ``-nope`` is
-    reported whole (``--nope``), not as its first letter. ``-`` is an argument;
-    ``--`` ends flags.
+    reported whole (``--nope``), not as its first letter. As in Go, flags end at
+    ``--`` or at the first argument that is none (``-`` is one): what follows is
+    arguments, after a ``--`` so that no parser reads a flag among them.
     """
     spelled: list[str] = []
     rest = iter(args)
@@ -112,7 +113,7 @@ def spell_flags(args: Sequence[str], bools: Collection[str], valued: Collection[
             spelled.append(arg)
             spelled.extend(rest)
         elif arg == "-" or not arg.startswith("-"):
-            spelled.append(arg)
+            spelled += ["--", arg, *rest]
         else:
             flag = arg[2:] if arg.startswith("--") else arg[1:]
             spelled.append(f"--{flag}=true" if flag in bools else f"--{flag}")

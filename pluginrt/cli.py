@@ -323,7 +323,8 @@ def _parse_flags(
 
 
 @main.command(
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
+    # What follows CONFIG is left as it is (a "--" too) for the plugin flags' parser.
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
     add_help_option=False,
 )
 @click.argument("config_path", metavar="CONFIG", required=False)

@@ -71,12 +71,19 @@ async def test_the_command_line_plugin_registers_its_flags_and_returns_an_auth_t
             api.CommandLineExecutionRequest(),
             api.CommandLineExecutionResponse,
         )
+        off = api.CommandLineFlagValue(name="mock-login", type="bool", value="false", set=True)
+        declined = await plugin.call(  # -mock-login=false
+            "command_line.execute",
+            api.CommandLineExecutionRequest(flags={"mock-login": off},
+                                            triggered_flags={"mock-login": off}),
+            api.CommandLineExecutionResponse,
+        )  # fmt: skip
     assert answer.exit_code == 0
     assert answer.stdout == b"logged in to mock as ann; saving mock-ann.json\n"
     [auth] = answer.auths
     assert (auth.provider, auth.id, auth.file_name) == ("mock", "mock-ann", "mock-ann.json")
     assert json.loads(auth.storage_json) == {"type": "mock", "token": "token-ann"}
-    assert idle == api.CommandLineExecutionResponse()
+    assert idle == declined == api.CommandLineExecutionResponse()
 
 
 async def test_the_management_plugin_serves_a_json_route_and_an_html_resource() -> None:

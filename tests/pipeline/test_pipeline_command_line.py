@@ -317,9 +317,20 @@ def test_pluginrt_run_takes_a_flag_with_one_dash_or_two_as_go_does(
 
 
 def test_a_bare_bool_flag_with_one_dash_leaves_the_next_argument_an_argument(lab: Lab) -> None:
+    # ...and flags end there, as in Go: -acme-login after it is an argument too.
     status, output, triggered = _run(lab, "-b1", "false", "-acme-login")
     assert status == 0, output
-    assert triggered == {"b1": ["bool", "true", True], "acme-login": ["bool", "true", True]}
+    assert triggered == {"b1": ["bool", "true", True]}
+
+
+@pytest.mark.parametrize("argv", [["--", "-acme-login"], ["x", "-acme-login"], ["-", "-b1"]])
+def test_flags_end_at_a_double_dash_or_the_first_argument_as_in_go(
+    lab: Lab, argv: list[str]
+) -> None:
+    status, output, triggered = _run(lab, *argv)
+    assert status == 2  # nothing to run: the arguments are unexpected
+    assert f"error: unexpected argument(s): {' '.join(a for a in argv if a != '--')}" in output
+    assert triggered == {}
 
 
 @pytest.mark.parametrize("spelling", ["--help", "-help", "-h", "--h"])
