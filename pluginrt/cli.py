@@ -169,7 +169,8 @@ def call(
     except PluginError as exc:
         raise click.ClickException(str(exc) + _error_details(exc)) from None
     except StreamError as exc:  # a stream the plugin ended with an error, after its chunks
-        raise click.ClickException(f"the stream ended with an error: {exc}") from None
+        said = f"plugin {spec.id!r}: {method}: the stream ended with an error: {exc}"
+        raise click.ClickException(said) from None
     click.echo(json.dumps(json.loads(result), indent=2))
 
 

@@ -66,7 +66,7 @@ from pluginrt.host import (
     PluginTimeout,
     PluginUnavailable,
 )
-from pluginrt.rpc import CANCELLED, METHOD_NOT_FOUND, StreamError
+from pluginrt.rpc import CANCELLED, INTERNAL_ERROR, METHOD_NOT_FOUND, StreamError
 
 from ._callbacks import CallbackRegistry
 from ._models import ModelRegistry, Route
@@ -190,9 +190,13 @@ def _auth_down(plugin: PluginLike) -> PipelineError:
 
 
 def message_of(exc: BaseException) -> str:
-    """What the client reads of ``exc`` (never a crashed plugin's stderr)."""
+    """What the client reads of ``exc`` (never a crashed plugin's stderr). A plugin's
+    own error reads as it gave it (an upstream's message, say); a handler's exception
+    (-32603) names the plugin, as the host's own errors do."""
     if isinstance(exc, PluginCrashed):
         return exc.summary
+    if isinstance(exc, PluginRemoteError) and exc.code == INTERNAL_ERROR:
+        return f"plugin {exc.plugin_id!r}: {exc.message}"
     message = getattr(exc, "message", None)
     return message if isinstance(message, str) and message else str(exc)
 
@@ -699,7 +703,10 @@ class Pipeline:
                 if closed:  # the consumer closed the stream under this read: it went away
                     failure = (499, "the client went away")
                 else:
-                    failure = (status_of(exc), message_of(exc))
+                    said = message_of(exc)
+                    if isinstance(exc, StreamError) and exc.code == "internal":
+                        said = f"plugin {executor.id!r}: {said}"  # a handler's exception
+                    failure = (status_of(exc), said)
                     logger.warning(
                         "request %s (%s %s): the stream of plugin %s failed after %d chunk(s) "
                         "with %d: %s",

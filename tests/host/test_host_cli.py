@@ -102,6 +102,26 @@ def test_call_of_execute_stream_opens_the_stream_and_prints_its_chunks_then_its_
     assert json.loads(headers) == {"Headers": {"Content-Type": ["text/event-stream"]}}
 
 
+def test_call_of_a_stream_that_ends_in_an_error_exits_1_naming_the_plugin(tmp_path: Path) -> None:
+    script = tmp_path / "breaks.py"
+    script.write_text(
+        "from plugin_sdk import Plugin, run\n"
+        "plugin = Plugin('breaks', version='1')\n"
+        "plugin.executor('breaks', input_formats=['openai'], output_formats=['openai'])\n"
+        "@plugin.on('executor.execute_stream')\n"
+        "async def stream(request):\n"
+        "    yield b'one'\n"
+        "    raise ValueError('midstream failure')\n"
+        "run(plugin)\n"
+    )
+    code, out, err = run("call", "--", str(script), "executor.execute_stream")
+    assert (code, out) == (1, "one")
+    assert err == (
+        "Error: plugin 'breaks': executor.execute_stream: the stream ended with an error: "
+        "ValueError: midstream failure\n"
+    )
+
+
 def test_a_failed_call_exits_1_with_the_error() -> None:
     code, _, err = run("call", "--", GOOD, "test.fail")
     assert code == 1

@@ -249,6 +249,26 @@ async def test_a_json_error_message_is_passed_through_as_is(lab: Lab) -> None:
     assert (answer.status, answer.body) == (529, upstream.encode())
 
 
+async def test_a_handlers_exception_reaches_the_client_naming_the_plugin_a_chosen_error_as_is(
+    lab: Lab,
+) -> None:
+    buggy = lab.plugin("e", "executor", bug="no key 'x'")
+    chosen = lab.plugin("c", "executor", fail={"message": "upstream is busy", "http_status": 529})
+    async with lab.host(buggy) as host:
+        answer = await complete(host, request())
+        stream = await host.handle(request(endpoint=Endpoint.STREAM))
+        assert isinstance(stream, ClientStream)
+        with pytest.raises(PipelineError) as caught:
+            [chunk async for chunk in stream.chunks]
+    async with lab.host(chosen) as host:
+        refused = await complete(host, request())
+    assert answer.status == 500
+    said = json.loads(answer.body)["error"]["message"]
+    assert said == "plugin 'e': executor.execute failed: ValueError: no key 'x'"
+    assert caught.value.message == "plugin 'e': ValueError: no key 'x'"
+    assert json.loads(refused.body)["error"]["message"] == "upstream is busy"
+
+
 async def test_an_executor_that_times_out_gives_504(lab: Lab) -> None:
     slow = lab.plugin("e", "executor", sleep=5)
     slow["timeout"] = 0.3

@@ -13,6 +13,7 @@ sends: a list of texts, or ``{"count": n, "size": bytes}``), ``stream_fail``
 (an error after the chunks), ``stall`` (after the chunks, the stream goes quiet
 for good), ``refuse`` (a message ``on_config`` refuses the config with),
 ``slow_restart`` (``[seconds, marker file]``: every handshake after the first sleeps),
+``bug`` (a ValueError's message: execute and, after its chunks, the stream raise it),
 ``http_fail`` (an error of ``executor.http_request``, which otherwise sends its request
 through ``host.http.do`` with ``Authorization: Bearer <the auth storage's token>``).
 """
@@ -87,6 +88,8 @@ async def execute(request: api.ExecutorRequest) -> api.ExecutorResponse:
     note(plugin, "execute", model=request.model, auth_id=request.auth_id, pid=os.getpid())
     await trio.sleep(plugin.config.get("sleep", 0))
     maybe_fail(plugin.config.get("fail"))
+    if plugin.config.get("bug"):
+        raise ValueError(plugin.config["bug"])
     return api.ExecutorResponse(payload=report(request), headers={"X-Executor": [plugin.plugin_id]})
 
 
@@ -113,6 +116,8 @@ async def execute_stream(request: api.ExecutorStreamRequest) -> AsyncIterator[ob
         if plugin.config.get("stall"):
             await trio.sleep_forever()
         maybe_fail(plugin.config.get("stream_fail"))
+        if plugin.config.get("bug"):
+            raise ValueError(plugin.config["bug"])
     finally:
         note(plugin, "stream_closed")
 
