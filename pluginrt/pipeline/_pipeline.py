@@ -881,7 +881,9 @@ class Pipeline:
                     answer.delegate_builtin,
                     builtin,
                 )
-        picked = self._builtin.pick(builtin, route.provider, state.model, offered)
+        # An auth whose last refresh failed serves only when no other one can.
+        healthy = [c for c in offered if c.status != "error"] or offered
+        picked = self._builtin.pick(builtin, route.provider, state.model, healthy)
         assert picked is not None
         return self._chosen(state, by_id[picked.id])
 

@@ -36,6 +36,24 @@ async def test_a_due_refresh_is_called_and_its_result_merged_over_the_old_auth(l
     assert json.loads((lab.auth_dir / "due.json").read_text())["token"] == "refreshed"
 
 
+async def test_an_auth_whose_refresh_failed_is_picked_only_when_no_other_one_can_serve(
+    lab: Lab,
+) -> None:
+    lab.write_auth("bad.json", {"type": "probe", "due": True, "token": "revoked"})
+    lab.write_auth("good.json", {"type": "probe", "token": "fine"})
+    authority = lab.plugin(*AUTHORITY, refresh_fail="revoked")
+    async with lab.host(authority, lab.plugin("exec", "executor")) as host:
+        await host.auths.refresh_due(host.active())
+        statuses = {e.name: e.status for e in host.auths.entries()}
+        picked = [report(await complete(host, request()))["auth_id"] for _ in range(4)]
+        (lab.auth_dir / "good.json").unlink()
+        await host.auths.load(host.active())
+        alone = report(await complete(host, request()))["auth_id"]
+    assert statuses == {"bad.json": "error", "good.json": "active"}
+    assert picked == ["good.json"] * 4  # round-robin, among the healthy ones
+    assert alone == "bad.json"  # the one left still serves
+
+
 async def test_a_refresh_answering_attributes_keeps_the_hosts_path_and_source(lab: Lab) -> None:
     path = lab.write_auth("due.json", {"type": "probe", "due": True})
     authority = lab.plugin(*AUTHORITY, refresh_attributes={"tier": "gold", "path": "/elsewhere"})

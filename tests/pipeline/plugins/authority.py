@@ -5,7 +5,8 @@ Config: ``provider`` (its identifier, default ``probe``), ``accept`` (more
 provider or accepted, keeping the file's ``proxy_url`` (``"due": true``
 makes the refresh due at once, ``"due_in": s`` in s seconds); ``auth.refresh``
 answers only a new token (every other field inherits), and the config's
-``refresh_attributes`` if any; a login (whose start answers a ``device_code``
+``refresh_attributes`` if any (``refresh_fail``: it fails instead, for auths whose
+token is that); a login (whose start answers a ``device_code``
 in its Metadata) is ``pending`` on the first poll and ``success`` on the second.
 """
 
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from _probe import note, text
 
-from plugin_sdk import Plugin, run
+from plugin_sdk import Plugin, PluginError, run
 from pluginrt import api
 
 plugin = Plugin("test-authority", version="1", author="tests", github_repository="-")
@@ -46,6 +47,8 @@ async def parse(request: api.AuthParseRequest) -> api.AuthParseResponse:
 @plugin.on("auth.refresh")
 async def refresh(request: api.AuthRefreshRequest) -> api.AuthRefreshResponse:
     note(plugin, "refresh", auth_id=request.auth_id, storage=text(request.storage_json))
+    if json.loads(request.storage_json).get("token") == plugin.config.get("refresh_fail"):
+        raise PluginError("the provider refused the refresh token")
     storage = json.dumps({"type": "probe", "token": "refreshed"}).encode()
     later = datetime.now(UTC) + timedelta(hours=1)
     attributes = plugin.config.get("refresh_attributes", {})
