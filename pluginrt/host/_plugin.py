@@ -565,7 +565,8 @@ class PluginHandle:
         shutdown timeout), then stdin closed, SIGTERM, SIGKILL (see terminate)."""
         if not connection.closed:
             with trio.move_on_after(self.spec.shutdown_timeout):
-                with contextlib.suppress(RPCError):
+                # Closed under it (the plugin exited first: a PluginError) is fine too.
+                with contextlib.suppress(RPCError, PluginError):
                     await connection.call("plugin.shutdown", Empty(), Empty)
                     # It answers the calls still in flight before it exits (PROTOCOL.md).
                     while connection.statistics().calls_in_flight:  # noqa: ASYNC110

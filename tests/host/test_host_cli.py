@@ -122,6 +122,12 @@ def test_call_of_a_stream_that_ends_in_an_error_exits_1_naming_the_plugin(tmp_pa
     )
 
 
+def test_call_of_plugin_shutdown_answers_and_stops_the_plugin_cleanly() -> None:
+    # The plugin exits after answering: stopping it then must not fail on the way out.
+    code, out, err = run("call", "-m", "plugin.shutdown", "--", GOOD)
+    assert (code, json.loads(out), err) == (0, {}, "")
+
+
 def test_a_failed_call_exits_1_with_the_error() -> None:
     code, _, err = run("call", "--", GOOD, "test.fail")
     assert code == 1
