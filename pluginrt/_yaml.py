@@ -239,6 +239,10 @@ def _is_proxy_url(url: str) -> bool:
     return parts.scheme in _PROXY_SCHEMES and bool(parts.hostname)
 
 
+#: What names a script in a command list (its absence fails the start, not the config).
+_SCRIPTS = (".py", ".js", ".mjs", ".cjs", ".ts")
+
+
 def _command_problem(config: Config, plugin: PluginConfig) -> str:
     """Why ``plugin``'s command cannot start ("" if it can): a missing script or program."""
     if not plugin.command:
@@ -256,4 +260,11 @@ def _command_problem(config: Config, plugin: PluginConfig) -> str:
             return f"program {program!r} is not executable (chmod +x it, or name its interpreter)"
     elif shutil.which(program, path=search) is None:
         return f"program {program!r} is not on PATH"
+    # A script its interpreter would fail to open: named relative to the config's folder.
+    scripts = [a for a in argv[1:] if a.endswith(_SCRIPTS) and not a.startswith("-")]
+    missing = next((a for a in scripts if not os.path.isfile(os.path.join(config.base_dir, a))),
+                   None)  # fmt: skip
+    if missing is not None:
+        where = os.path.join(config.base_dir, missing)
+        return f"script {missing!r} does not exist ({where!r})"
     return ""

@@ -205,6 +205,10 @@ MISTAKES = {
         "plugins:\n  - id: a\n    command: [pluginrt-no-such-program, x]\n",
         ":3: plugins[0].command: program 'pluginrt-no-such-program' is not on PATH",
     ),
+    "a script an interpreter is given that does not exist": (
+        "plugins:\n  - id: a\n    command: [python3, nothere.py]\n",
+        ":3: plugins[0].command: script 'nothere.py' does not exist ('{dir}/nothere.py')",
+    ),
     "a program that does not exist": (
         "plugins:\n  - id: a\n    command: ./nope\n",
         ":3: plugins[0].command: program '{dir}/nope' does not exist",
