@@ -120,6 +120,30 @@ def _syntax_error(source: Path, exc: yaml.YAMLError) -> ConfigError:
 _PLUGIN_ID = re.compile(r"[A-Za-z0-9._~-]+")
 
 
+#: The most values a config may expand to: aliases repeat what they name, nested ones
+#: multiply it (a kilobyte of aliases can stand for gigabytes).
+_MOST_VALUES = 1_000_000
+
+
+def _expanded_size(node: yaml.Node | None, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for once its aliases are expanded (each shared
+    node is counted where it is used, but sized once; one that contains itself, more
+    than any config may hold)."""
+    if node is None:
+        return 0
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = _MOST_VALUES + 1  # until sized: a node inside itself is endless
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, sizes) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = size
+    return size
+
+
 def _check_duplicates(source: Path, node: yaml.Node | None, path: str) -> None:
     """A key given twice in one mapping is an error (YAML would keep the last silently)."""
     if isinstance(node, yaml.SequenceNode):
@@ -151,6 +175,11 @@ def load_yaml_config(source: Path) -> Config:
         data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise _syntax_error(source, exc) from None
+    if _expanded_size(root, {}) > _MOST_VALUES:  # before anything walks it, expanded
+        raise ConfigError(
+            f"{source}: the config expands to over {_MOST_VALUES:,} values through YAML "
+            "aliases (an alias bomb?)"
+        )
     _check_duplicates(source, root, "$")
     if data is None:
         # Refused, not read as every default: a file truncated mid-save and reloaded

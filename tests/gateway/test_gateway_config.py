@@ -209,6 +209,15 @@ MISTAKES = {
         "plugins:\n  - id: a\n    command: [python3, nothere.py]\n",
         ":3: plugins[0].command: script 'nothere.py' does not exist ('{dir}/nothere.py')",
     ),
+    "an alias bomb": (
+        "plugins:\n  - id: a\n    command: {mock}\n    config:\n      a0: &a0 [x,x,x,x,x,x,x,x,x]\n"
+        + "".join(f"      a{n}: &a{n} [{','.join([f'*a{n - 1}'] * 9)}]\n" for n in range(1, 8)),
+        ": the config expands to over 1,000,000 values through YAML aliases (an alias bomb?)",
+    ),
+    "an alias inside itself": (
+        "plugins:\n  - id: a\n    command: {mock}\n    config:\n      a: &a [*a]\n",
+        ": the config expands to over 1,000,000 values through YAML aliases",
+    ),
     "a program that does not exist": (
         "plugins:\n  - id: a\n    command: ./nope\n",
         ":3: plugins[0].command: program '{dir}/nope' does not exist",
