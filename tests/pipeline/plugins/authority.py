@@ -47,7 +47,8 @@ async def parse(request: api.AuthParseRequest) -> api.AuthParseResponse:
 @plugin.on("auth.refresh")
 async def refresh(request: api.AuthRefreshRequest) -> api.AuthRefreshResponse:
     note(plugin, "refresh", auth_id=request.auth_id, storage=text(request.storage_json))
-    if json.loads(request.storage_json).get("token") == plugin.config.get("refresh_fail"):
+    failing = plugin.config.get("refresh_fail")
+    if failing and json.loads(request.storage_json).get("token") == failing:
         raise PluginError("the provider refused the refresh token")
     storage = json.dumps({"type": "probe", "token": "refreshed"}).encode()
     later = datetime.now(UTC) + timedelta(hours=1)
