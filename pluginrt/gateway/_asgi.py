@@ -121,44 +121,30 @@ def query_of(scope: Scope) -> Headers:
     return parse_qs(text, keep_blank_values=True)
 
 
-def header(headers: Mapping[str, list[str]], name: str) -> str:
-    values = headers.get(name.lower()) or [""]
-    return values[0]
-
-
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole request body; :class:`TooLarge` as soon as it passes ``limit`` (0: none),
     :class:`BodyStalled` when it stops coming, :class:`ClientGone` when the client
     hangs up first (a body cut short is never taken for the whole)."""
-    declared = header(headers_of_raw(scope), "content-length")
+    raw: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    declared = next((value for name, value in raw if name.lower() == b"content-length"), b"")
     if limit and declared.isdigit() and int(declared) > limit:
         raise TooLarge
     parts: list[bytes] = []
     size = 0
-    while True:
-        with trio.move_on_after(BODY_STALL) as waiting:
+    with trio.CancelScope() as waiting:
+        while True:
+            waiting.deadline = trio.current_time() + BODY_STALL  # for each piece anew
             message = await receive()
-        if waiting.cancelled_caught:
-            raise BodyStalled(BODY_STALL)
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if limit and size > limit:
-            raise TooLarge
-        parts.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(parts)
-
-
-def headers_of_raw(scope: Scope) -> Headers:
-    headers: Headers = {}
-    for raw_name, raw_value in scope.get("headers", []):
-        headers.setdefault(raw_name.decode("latin-1").lower(), []).append(
-            raw_value.decode("latin-1")
-        )
-    return headers
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if limit and size > limit:
+                raise TooLarge
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+    raise BodyStalled(BODY_STALL)
 
 
 def _unsafe(text: str) -> bool:
