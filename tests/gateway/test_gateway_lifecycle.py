@@ -314,11 +314,7 @@ async def test_a_client_that_hangs_up_mid_upload_has_nothing_run_and_a_499_logge
         with trio.fail_after(PATIENCE):
             async with await trio.open_tcp_stream("127.0.0.1", port) as sock:
                 # Valid JSON as far as it goes, but the declared length is longer.
-                await sock.send_all(
-                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\n"
-                    + f"x-api-key: {KEY}\r\nContent-Length: {len(body) + 50}\r\n\r\n".encode()
-                    + body
-                )
+                await sock.send_all(_chat_head(len(body) + 50) + body)
             while not _access(caplog):  # noqa: ASYNC110 - the log sets no event
                 await trio.sleep(0.02)
             await _one_more_request(url, usage)  # a request after it is served
@@ -340,14 +336,18 @@ async def test_a_request_body_that_stops_coming_is_answered_408(
         port = int(url.rsplit(":", 1)[1])
         with trio.fail_after(PATIENCE):
             async with await trio.open_tcp_stream("127.0.0.1", port) as sock:
-                await sock.send_all(
-                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\n"
-                    + f"x-api-key: {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                    + body[:10]
-                )
+                await sock.send_all(_chat_head(len(body)) + body[:10])
                 answer = b""
                 while b"}}" not in answer:
                     answer += await sock.receive_some()
     head, _, rest = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 ")
     assert json.loads(rest)["error"]["message"] == "the request body stopped coming for 0.3s"
+
+
+def _chat_head(length: int) -> bytes:
+    """The head of a chat completion request declaring a body of ``length`` bytes."""
+    return (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\n"
+        + f"x-api-key: {KEY}\r\nContent-Length: {length}\r\n\r\n".encode()
+    )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import stat
 
 import msgspec
 import pytest
 import trio
-from pipeline_harness import Lab, complete, report, request
+from pipeline_harness import Lab, alive, complete, report, request
 
 from pluginrt import ClientResponse, ClientStream, Endpoint
 from pluginrt.host import PluginState
@@ -265,7 +264,7 @@ async def test_a_restart_lets_an_open_stream_end_on_the_old_process_and_serves_n
             await lab.until(lambda: host.plugins["exec"].pid not in (None, old_pid))
             during = await complete(host, request())  # the new process, the stream still open
             assert not chunks or len(chunks) < 3
-        assert old_pid is not None and not _alive(old_pid)  # stopped once the stream ended
+        assert old_pid is not None and not alive(old_pid)  # stopped once the stream ended
     assert chunks == [b"a", b"b", b"c"]
     assert during.status == 200
 
@@ -304,7 +303,7 @@ async def test_leaving_the_host_during_a_reloads_drain_stops_the_old_processes_t
             nursery.start_soon(host.reload, lab.config(swapped, **settings))
             await lab.until(lambda: host.plugins["exec"].pid not in (None, old_pid))
             nursery.cancel_scope.cancel()  # the reload waits on the stream: leave it there
-    assert old_pid is not None and not _alive(old_pid)
+    assert old_pid is not None and not alive(old_pid)
 
 
 @pytest.mark.parametrize("broken", ["exits", "never answers"])
@@ -365,11 +364,3 @@ async def test_a_reload_that_fixes_a_failed_plugins_config_starts_it_with_the_ne
         assert handle.state is PluginState.RUNNING  # not failed still, nor restarted with the old
         assert handle.spec.config == fixed["config"]
         assert (await complete(host, request())).status == 200
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 import trio
-from pipeline_harness import Lab, complete, report, request, streamed
+from pipeline_harness import Lab, alive, complete, report, request, streamed
 
 from pluginrt.gateway._management import plugin_status
 from pluginrt.host import (
@@ -329,7 +329,7 @@ async def test_a_reload_swapping_a_plugins_process_serves_from_the_old_until_the
     assert (during.status, after.status) == (200, 200), (during.body, after.body)
     assert old_pid is not None and new_pid is not None and new_pid != old_pid
     assert [c["pid"] for c in lab.calls("execute")] == [old_pid, new_pid]
-    assert not _alive(old_pid)  # stopped once the reload was done with it
+    assert not alive(old_pid)  # stopped once the reload was done with it
     assert f"plugin e: its previous process (pid {old_pid}) stopped" in caplog.messages
 
 
@@ -466,11 +466,3 @@ def test_each_error_of_the_host_tree_maps_to_its_client_status(
     error: Exception, status: int
 ) -> None:
     assert status_of(error) == status
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
